@@ -1,0 +1,184 @@
+"""``sessionsim``: run the reference session server, or fill a store for load tests."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import socket
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from simulator.config import ServerConfig
+from simulator.population import DEMO_USERS, seed_population, write_credentials
+from simulator.store import StoreUnavailable, open_store
+
+BANNER_TEST_CLOCK = """
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+!! TEST CLOCK ON: time is frozen and anyone can move it via /__test__/clock,  !!
+!! and /__test__/clinics creates clinics. Never expose this server to users.  !!
+!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
+"""
+
+
+class CliError(Exception):
+    """A problem to report in one line, exit code 2."""
+
+
+def _store_url(args: argparse.Namespace) -> str:
+    if args.store and args.db:
+        raise CliError("give either --db or --store, not both")
+    if args.db:
+        return f"sqlite:{args.db}"
+    return args.store or "sqlite:sessionsim.db"
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(f"port {port} on {host} is already in use (choose another with --port)") from None
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _check_db_path(url: str) -> None:
+    if not url.startswith("sqlite:"):
+        return
+    path = Path(url.removeprefix("sqlite:"))
+    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+        raise CliError(f"cannot read and write the database {path}")
+    if not path.exists() and not os.access(path.parent if str(path.parent) else Path("."), os.W_OK):
+        raise CliError(f"cannot create the database {path}: its folder is missing or not writable")
+
+
+def serve(args: argparse.Namespace) -> None:
+    """Start the server (several worker processes share one store with --workers)."""
+    import uvicorn
+
+    from simulator.bootstrap import bootstrap, prepare_store
+    from simulator.web.app import build_app
+
+    url = _store_url(args)
+    if args.workers > 1 and args.test_clock:
+        raise CliError("--test-clock needs a single worker: each process would have its own frozen clock")
+    if args.workers > 1 and url == "memory":
+        raise CliError("--store memory cannot be shared by several workers; use SQLite or Redis")
+    _check_port_free(args.host, args.port)
+    _check_db_path(url)
+    env = {"SESSIONSIM_STORE": url, "SESSIONSIM_TEST_CLOCK": str(args.test_clock).lower(),
+           "SESSIONSIM_TIME_SCALE": str(args.time_scale), "SESSIONSIM_DEMO": str(not args.no_demo).lower(),
+           "SESSIONSIM_SECURE_COOKIES": str(args.secure_cookies).lower()}
+    if args.time_origin_ms is not None:
+        env["SESSIONSIM_TIME_ORIGIN_MS"] = str(args.time_origin_ms)
+    elif args.time_scale != 1.0:
+        from simulator.clock import SystemClock
+
+        env["SESSIONSIM_TIME_ORIGIN_MS"] = str(SystemClock().now_ms())  # every worker agrees on virtual time
+    if args.sweep_interval is not None:
+        env["SESSIONSIM_SWEEP_INTERVAL_S"] = str(args.sweep_interval)
+    os.environ.update(env)
+    try:
+        config = ServerConfig()
+    except ValidationError as exc:
+        raise CliError(str(exc.errors()[0]["msg"])) from None
+    deps = bootstrap(config)
+    demo = prepare_store(deps, demo=config.demo)
+    base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
+    print(f"Clinic session simulator on {base}/  (store {url}, time scale {config.time_scale})", flush=True)
+    if demo is not None or not args.no_demo:
+        print("Demo users (Demo Clinic):", flush=True)
+        for username, password, role, _ in DEMO_USERS:
+            print(f"  {role:<13} {username:<28} password: {password}", flush=True)
+    if config.test_clock:
+        print(BANNER_TEST_CLOCK, file=sys.stderr, flush=True)
+    log_level = args.log_level
+    if args.workers > 1:
+        deps.store.close()
+        uvicorn.run("simulator.bootstrap:app_from_env", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=log_level, access_log=False)
+    else:
+        uvicorn.run(build_app(deps, config), host=args.host, port=args.port, log_level=log_level, access_log=False)
+
+
+def seed(args: argparse.Namespace) -> None:
+    """Fill a store with synthetic clinics and write the users' credentials as CSV."""
+    if args.clinics < 1 or args.users_per_clinic < 1:
+        raise CliError("--clinics and --users-per-clinic must be at least 1")
+    url = _store_url(args)
+    _check_db_path(url)
+    store = open_store(url)
+    credentials = seed_population(store, clinics=args.clinics, users_per_clinic=args.users_per_clinic, seed=args.seed)
+    write_credentials(Path(args.out), credentials)
+    store.close()
+    print(f"seeded {args.clinics} clinics, {len(credentials)} users into {url}; credentials in {args.out}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="sessionsim", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def store_options(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--db", metavar="PATH", help="SQLite database file (same as --store sqlite:PATH)")
+        command.add_argument("--store", metavar="URL",
+                             help="memory | sqlite:PATH | redis://HOST:PORT/DB (default: sqlite:sessionsim.db)")
+
+    run = commands.add_parser("serve", help="run the reference session server",
+                              description="Run the reference clinic session server. On first start with an empty "
+                                          "store it creates the Demo Clinic and prints its users.")
+    run.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    run.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    store_options(run)
+    run.add_argument("--test-clock", action="store_true",
+                     help="freeze the clock and expose /__test__/clock and /__test__/clinics (tests only)")
+    run.add_argument("--time-scale", type=float, default=1.0, metavar="K",
+                     help="virtual time runs K times faster than real time (load tests); default 1")
+    run.add_argument("--time-origin-ms", type=int, metavar="MS",
+                     help="real epoch ms at which virtual time equals real time; give the same value to every "
+                          "process that shares a store (default: now)")
+    run.add_argument("--sweep-interval", type=float, metavar="S",
+                     help="real seconds between sweeps for expired sessions (default: 1/K s, at least 0.02)")
+    run.add_argument("--workers", type=int, default=1, help="server processes sharing the store (default 1)")
+    run.add_argument("--secure-cookies", action="store_true", help="always mark cookies Secure (behind https)")
+    run.add_argument("--no-demo", action="store_true", help="do not create the demo clinic in an empty store")
+    run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
+                     help="server log level (default warning)")
+    run.set_defaults(func=serve)
+
+    fill = commands.add_parser("seed", help="fill a store with synthetic clinics for load tests",
+                               description="Create clinics with varied settings (idle timeouts from the presets up "
+                                           "to 2 h, warning leads, max sessions 1 or 2), Faker staff and patients; "
+                                           "deterministic for a given --seed.")
+    fill.add_argument("--clinics", type=int, default=10, help="number of clinics (default 10)")
+    fill.add_argument("--users-per-clinic", type=int, default=5, help="users per clinic (default 5)")
+    fill.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    fill.add_argument("--out", default="users.csv", help="CSV file for the users' credentials (default users.csv)")
+    store_options(fill)
+    fill.set_defaults(func=seed)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sessionsim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.func(args)
+    except CliError as exc:
+        print(f"sessionsim: error: {exc}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as exc:
+        print(f"sessionsim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

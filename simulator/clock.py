@@ -1,0 +1,82 @@
+"""Clocks: the one abstraction of time for the whole simulator.
+
+Every clock answers ``now_ms()`` in integer milliseconds since the epoch.
+
+* ``SystemClock``: real time.
+* ``ManualClock``: frozen; only tests move it, and only forward.
+* ``ScaledClock``: virtual time that runs ``scale`` times faster than real time, for load tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything that tells the time in milliseconds since the epoch."""
+
+    def now_ms(self) -> int:
+        """The current time."""
+        ...
+
+
+class ClockError(ValueError):
+    """A clock was asked to do something it cannot (for example, go backwards)."""
+
+
+class SystemClock:
+    """Real wall-clock time."""
+
+    def now_ms(self) -> int:
+        """The current time."""
+        return time.time_ns() // 1_000_000
+
+
+class ManualClock:
+    """A frozen clock that tests move forward explicitly."""
+
+    def __init__(self, start_ms: int | None = None) -> None:
+        self._now = SystemClock().now_ms() if start_ms is None else start_ms
+        self._lock = threading.Lock()
+
+    def now_ms(self) -> int:
+        """The current (frozen) time."""
+        return self._now
+
+    def advance(self, ms: int) -> int:
+        """Move forward by ``ms`` (>= 0) and return the new time."""
+        if ms < 0:
+            raise ClockError("the test clock only moves forward: advance_ms must be >= 0")
+        with self._lock:
+            self._now += ms
+            return self._now
+
+    def set(self, ms: int) -> int:
+        """Move to ``ms``, which must not be in the clock's past."""
+        with self._lock:
+            if ms < self._now:
+                raise ClockError(f"the test clock only moves forward: set_ms {ms} is before now {self._now}")
+            self._now = ms
+            return self._now
+
+
+class ScaledClock:
+    """Virtual time that passes ``scale`` times faster than real time.
+
+    Processes that share ``origin_ms`` (the real moment virtual time equals real time)
+    and ``scale`` agree on the virtual time, so several server processes can serve one store.
+    """
+
+    def __init__(self, scale: float, origin_ms: int | None = None, real: Clock | None = None) -> None:
+        if scale <= 0:
+            raise ClockError("time scale must be positive")
+        self._real = real or SystemClock()
+        self.scale = scale
+        self.origin_ms = self._real.now_ms() if origin_ms is None else origin_ms
+
+    def now_ms(self) -> int:
+        """The current virtual time."""
+        real = self._real.now_ms()
+        return self.origin_ms + int((real - self.origin_ms) * self.scale)

@@ -1,0 +1,269 @@
+"""Use cases: sign in, status, heartbeat, stay, logout, revoke, settings, sweep, migration.
+
+Each function takes the wired dependencies (``Deps``) and keyword-only arguments,
+asks ``simulator.policy`` what to do, and tells the store. No HTTP here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from simulator import policy
+from simulator.accounts import verify_password, verify_totp
+from simulator.clock import Clock
+from simulator.metrics import Metrics
+from simulator.models import Account, AuditEvent, Session, User
+from simulator.policy import Deadlines, Settings
+from simulator.store.protocol import Store
+
+SYSTEM_ACTOR = "system"
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the services need: a store, a clock and the metrics."""
+
+    store: Store
+    clock: Clock
+    metrics: Metrics
+
+
+class AuthError(Exception):
+    """A refused sign-in. ``code`` is machine-readable, the message is for people."""
+
+    def __init__(self, code: str, message: str, user: User | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.user = user
+
+
+class NotFound(LookupError):
+    """The thing asked for does not exist (or belongs to another clinic)."""
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A session as the policy sees it at ``now``: stored record, settings and deadlines."""
+
+    session: Session | None
+    settings: Settings | None
+    now: int
+
+    @property
+    def active(self) -> bool:
+        """True while the session may be used."""
+        return self.session is not None and self.session.active
+
+    @property
+    def deadlines(self) -> Deadlines | None:
+        """Deadlines under the account's current settings (None without a session)."""
+        if self.session is None or self.settings is None:
+            return None
+        return policy.deadlines(self.session.times, self.settings)
+
+    def status(self) -> dict[str, Any]:
+        """The status body of the HTTP contract."""
+        s, due = self.session, self.deadlines
+        return {
+            "state": "active" if self.active else "ended",
+            "reason": None if s is None or s.active else s.reason,
+            "server_time_ms": self.now,
+            "last_activity_ms": s.last_activity_ms if s else None,
+            "warn_at_ms": due.warn_at_ms if due else None,
+            "idle_deadline_ms": due.idle_deadline_ms if due else None,
+            "absolute_deadline_ms": due.absolute_deadline_ms if due else None,
+            "idle_timeout_s": self.settings.idle_timeout_minutes * 60 if self.settings else None,
+            "warning_s": self.settings.warning_seconds if self.settings else None,
+            "csrf_token": s.csrf_token if s is not None and s.active else None,
+        }
+
+
+def token_key(token: str) -> str:
+    """The stored form of a session token: its SHA-256, so a leaked store leaks no session."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def csrf_matches(session: Session, presented: str | None) -> bool:
+    """Constant-time check of a presented CSRF token against the session's."""
+    return bool(presented) and hmac.compare_digest(session.csrf_token, presented or "")
+
+
+def _audit(deps: Deps, *, account_id: int, actor: str, action: str, now: int, session: Session | None = None,
+           reason: str | None = None, **details: Any) -> None:
+    deps.store.add_audit(AuditEvent(account_id=account_id, at_ms=now, actor=actor, action=action,
+                                    session=session.key[:16] if session else None, reason=reason,
+                                    details=details))
+
+
+def _record_end(deps: Deps, ended: Session, *, actor: str, now: int, **details: Any) -> None:
+    deps.metrics.sessions_ended.labels(reason=ended.reason).inc()
+    _audit(deps, account_id=ended.account_id, actor=actor, action="session.ended", now=now, session=ended,
+           reason=ended.reason, username=ended.username, kind=ended.kind, device=ended.device, **details)
+
+
+def authenticate(deps: Deps, *, username: str, password: str, otp: str | None) -> User:
+    """The user these credentials prove, or AuthError (``enrol_required`` carries the user)."""
+    user = deps.store.find_user(username or "")
+    if user is None or not verify_password(user.password_hash, password or ""):
+        raise AuthError("bad_credentials", "Incorrect email or password.")
+    account = deps.store.get_account(user.account_id)
+    if account is None:
+        raise AuthError("bad_credentials", "Incorrect email or password.")
+    if user.totp_secret:
+        if not otp:
+            raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
+        if not verify_totp(user.totp_secret, otp, at_ms=deps.clock.now_ms()):
+            raise AuthError("otp_invalid", "That code is not valid. Try the current code.", user)
+    elif account.settings.require_2fa:
+        raise AuthError("enrol_required", "Your clinic requires two-factor authentication: set it up to continue.",
+                        user)
+    return user
+
+
+def start_session(deps: Deps, *, user: User, kind: str, device: str) -> tuple[str, Session]:
+    """Create a session for ``user`` (a fresh 256-bit token), evicting beyond the account's limit.
+
+    Returns the secret token (for the cookie or bearer header) and the stored session.
+    """
+    account = _account(deps, user.account_id)
+    now = deps.clock.now_ms()
+    token = secrets.token_urlsafe(32)
+    fresh = Session(key=token_key(token), account_id=user.account_id, user_id=user.id, username=user.username,
+                    kind=kind, device=device[:120], created_ms=now, last_activity_ms=now,  # type: ignore[arg-type]
+                    csrf_token=secrets.token_urlsafe(32))
+    stored, evicted = deps.store.start_session(fresh, limit=account.settings.max_sessions_per_user, now=now)
+    deps.metrics.sessions_started.labels(kind=kind).inc()
+    _audit(deps, account_id=user.account_id, actor=user.username, action="session.started", now=now, session=stored,
+           kind=kind, device=stored.device)
+    for ended in evicted:
+        _record_end(deps, ended, actor=SYSTEM_ACTOR, now=now, by_session=stored.key[:16])
+    return token, stored
+
+
+def _account(deps: Deps, account_id: int) -> Account:
+    account = deps.store.get_account(account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return account
+
+
+def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int, via: str) -> Session:
+    """End ``session`` if the policy says its deadline has passed; returns the current record."""
+    if not session.active:
+        return session
+    reason = policy.expiry(session.times, settings, now=now)
+    if reason is None:
+        return session
+    deadline = policy.deadlines(session.times, settings).ends_at_ms
+    ended = deps.store.end_session(session.key, reason=reason, ended_ms=deadline)
+    if ended is None:  # someone else ended it first: report what they recorded
+        return deps.store.get_session(session.key) or session
+    deps.metrics.expiry_lag.labels(via=via).observe(max(now - deadline, 0) / 1000)
+    _record_end(deps, ended, actor=SYSTEM_ACTOR, now=now, deadline_ms=deadline, lag_ms=now - deadline, via=via)
+    return ended
+
+
+def view(deps: Deps, *, token: str | None) -> SessionView:
+    """The session behind ``token`` at the current time, ended first if its deadline has passed."""
+    now = deps.clock.now_ms()
+    session = deps.store.get_session(token_key(token)) if token else None
+    if session is None:
+        return SessionView(session=None, settings=None, now=now)
+    account = deps.store.get_account(session.account_id)
+    if account is None:
+        return SessionView(session=None, settings=None, now=now)
+    session = _expire_if_due(deps, session, account.settings, now=now, via="request")
+    return SessionView(session=session, settings=account.settings, now=now)
+
+
+def record_input(deps: Deps, current: SessionView, *, input_ms_ago: int | None) -> SessionView:
+    """A heartbeat: extend to ``now - input_ms_ago`` when input happened since the last activity."""
+    if not current.active or current.session is None:
+        return current
+    moved = policy.activity_time(last_activity_ms=current.session.last_activity_ms, now=current.now,
+                                 input_ms_ago=input_ms_ago)
+    if moved == current.session.last_activity_ms:
+        return current
+    deps.store.record_activity(current.session.key, moved)
+    return SessionView(session=deps.store.get_session(current.session.key), settings=current.settings,
+                       now=current.now)
+
+
+def stay_logged_in(deps: Deps, current: SessionView) -> SessionView:
+    """"Stay Logged In": activity now."""
+    return record_input(deps, current, input_ms_ago=0)
+
+
+def end_session(deps: Deps, *, session: Session, reason: str, actor: str) -> Session | None:
+    """End a session for ``reason`` (logout, revoked); None if it had already ended."""
+    now = deps.clock.now_ms()
+    ended = deps.store.end_session(session.key, reason=reason, ended_ms=now)
+    if ended:
+        _record_end(deps, ended, actor=actor, now=now)
+    return ended
+
+
+def revoke(deps: Deps, *, account_id: int, session_id: str, actor: str) -> Session:
+    """An admin ends another session of their clinic (reason ``revoked``)."""
+    session = deps.store.get_session(session_id)
+    if session is None or session.account_id != account_id or not session.active:
+        raise NotFound("no active session with that id in this clinic")
+    ended = end_session(deps, session=session, reason="revoked", actor=actor)
+    if ended is None:
+        raise NotFound("no active session with that id in this clinic")
+    return ended
+
+
+def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping[str, Any]) -> Settings:
+    """Change an account's settings (all or nothing; PolicyError when refused), audited.
+
+    Sessions already past a shorter deadline end at once (reason ``idle``).
+    """
+    account = _account(deps, account_id)
+    updated = policy.updated_settings(account.settings, changes)
+    diff = policy.settings_diff(account.settings, updated)
+    if diff:
+        deps.store.save_settings(account_id, updated)
+        _audit(deps, account_id=account_id, actor=actor, action="settings.changed", now=deps.clock.now_ms(),
+               changes=diff)
+        sweep(deps, account_id=account_id)
+    return updated
+
+
+def sweep(deps: Deps, *, account_id: int | None = None) -> int:
+    """End every active session whose deadline has passed; returns how many ended."""
+    now = deps.clock.now_ms()
+    settings: dict[int, Settings | None] = {}
+    count = 0
+    for session in deps.store.active_sessions(account_id):
+        if session.account_id not in settings:
+            account = deps.store.get_account(session.account_id)
+            settings[session.account_id] = account.settings if account else None
+        account_settings = settings[session.account_id]
+        if account_settings is not None and not _expire_if_due(deps, session, account_settings, now=now,
+                                                                via="sweep").active:
+            count += 1
+    deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
+    return count
+
+
+def migrate_legacy_timeouts(deps: Deps) -> list[int]:
+    """Move accounts whose stored idle timeout is the old "Never" to 7 days, audited."""
+    migrated = []
+    for account_id, stored in deps.store.raw_idle_timeouts().items():
+        minutes = policy.migrated_idle_timeout(stored)
+        if minutes is None:
+            continue
+        account = _account(deps, account_id)
+        deps.store.save_settings(account_id, Settings(**{**account.settings.as_dict(),
+                                                         "idle_timeout_minutes": minutes}))
+        _audit(deps, account_id=account_id, actor=SYSTEM_ACTOR, action="settings.migrated", now=deps.clock.now_ms(),
+               changes={"idle_timeout_minutes": [stored, minutes]},
+               note="the legacy \"Never\" idle timeout is no longer allowed; 7 days is the longest")
+        migrated.append(account_id)
+    return migrated

@@ -1,0 +1,164 @@
+"""In-memory store for unit tests and throwaway runs (one process, nothing persists)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import replace
+from typing import Any
+
+from simulator.models import Account, AuditEvent, Patient, Session, User
+from simulator.policy import Settings, sessions_to_evict
+from simulator.store.protocol import StoreConflict
+
+
+class MemoryStore:
+    """Dictionaries behind one lock: every method is atomic."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._ids = itertools.count(1)
+        self._accounts: dict[int, Account] = {}
+        self._raw_timeouts: dict[int, Any] = {}
+        self._users: dict[int, User] = {}
+        self._patients: list[Patient] = []
+        self._sessions: dict[str, Session] = {}
+        self._audit: list[AuditEvent] = []
+        self._meta: dict[str, str] = {}
+
+    def create_account(self, name: str, settings: Settings) -> Account:
+        with self._lock:
+            account = Account(id=next(self._ids), name=name, settings=settings)
+            self._accounts[account.id] = account
+            self._raw_timeouts[account.id] = settings.idle_timeout_minutes
+            return account
+
+    def get_account(self, account_id: int) -> Account | None:
+        with self._lock:
+            return self._accounts.get(account_id)
+
+    def list_accounts(self) -> list[Account]:
+        with self._lock:
+            return sorted(self._accounts.values(), key=lambda a: a.id)
+
+    def save_settings(self, account_id: int, settings: Settings) -> None:
+        with self._lock:
+            self._accounts[account_id] = replace(self._accounts[account_id], settings=settings)
+            self._raw_timeouts[account_id] = settings.idle_timeout_minutes
+
+    def raw_idle_timeouts(self) -> dict[int, Any]:
+        with self._lock:
+            return dict(self._raw_timeouts)
+
+    def write_raw_idle_timeout(self, account_id: int, value: Any) -> None:
+        with self._lock:
+            self._raw_timeouts[account_id] = value
+
+    def create_user(self, account_id: int, username: str, display_name: str, role: str,
+                    password_hash: str) -> User:
+        with self._lock:
+            if self.find_user(username):
+                raise StoreConflict(f"username {username!r} is taken")
+            user = User(id=next(self._ids), account_id=account_id, username=username,
+                        display_name=display_name, role=role, password_hash=password_hash)  # type: ignore[arg-type]
+            self._users[user.id] = user
+            return user
+
+    def get_user(self, user_id: int) -> User | None:
+        with self._lock:
+            return self._users.get(user_id)
+
+    def find_user(self, username: str) -> User | None:
+        with self._lock:
+            wanted = username.strip().lower()
+            return next((u for u in self._users.values() if u.username == wanted), None)
+
+    def list_users(self, account_id: int) -> list[User]:
+        with self._lock:
+            return [u for u in self._users.values() if u.account_id == account_id]
+
+    def set_totp_secret(self, user_id: int, secret: str | None) -> None:
+        with self._lock:
+            self._users[user_id] = replace(self._users[user_id], totp_secret=secret)
+
+    def add_patients(self, patients: list[Patient]) -> None:
+        with self._lock:
+            self._patients.extend(patients)
+
+    def list_patients(self, account_id: int) -> list[Patient]:
+        with self._lock:
+            return [p for p in self._patients if p.account_id == account_id]
+
+    def start_session(self, session: Session, *, limit: int, now: int) -> tuple[Session, list[Session]]:
+        with self._lock:
+            others = [s for s in self._sessions.values() if s.user_id == session.user_id and s.active]
+            doomed = sessions_to_evict([(s.created_ms, s.seq, s.key) for s in others], limit=limit)
+            evicted = [self._end(key, "evicted", now) for key in doomed]
+            stored = replace(session, seq=next(self._ids))
+            self._sessions[stored.key] = stored
+            return stored, [s for s in evicted if s]
+
+    def get_session(self, key: str) -> Session | None:
+        with self._lock:
+            return self._sessions.get(key)
+
+    def record_activity(self, key: str, last_activity_ms: int) -> None:
+        with self._lock:
+            s = self._sessions.get(key)
+            if s and s.active and last_activity_ms > s.last_activity_ms:
+                self._sessions[key] = replace(s, last_activity_ms=last_activity_ms)
+
+    def _end(self, key: str, reason: str, ended_ms: int) -> Session | None:
+        s = self._sessions.get(key)
+        if not s or not s.active:
+            return None
+        ended = replace(s, state="ended", reason=reason, ended_ms=ended_ms)
+        self._sessions[key] = ended
+        return ended
+
+    def end_session(self, key: str, *, reason: str, ended_ms: int) -> Session | None:
+        with self._lock:
+            return self._end(key, reason, ended_ms)
+
+    def active_sessions(self, account_id: int | None = None) -> list[Session]:
+        with self._lock:
+            return sorted((s for s in self._sessions.values()
+                           if s.active and (account_id is None or s.account_id == account_id)),
+                          key=lambda s: s.seq)
+
+    def count_active(self) -> int:
+        with self._lock:
+            return sum(1 for s in self._sessions.values() if s.active)
+
+    def purge_tombstones(self, ended_before_ms: int) -> int:
+        with self._lock:
+            old = [k for k, s in self._sessions.items()
+                   if not s.active and s.ended_ms is not None and s.ended_ms < ended_before_ms]
+            for key in old:
+                del self._sessions[key]
+            return len(old)
+
+    def add_audit(self, event: AuditEvent) -> AuditEvent:
+        with self._lock:
+            stored = replace(event, id=len(self._audit) + 1)
+            self._audit.append(stored)
+            return stored
+
+    def audit_events(self, account_id: int, since_ms: int = 0) -> list[AuditEvent]:
+        with self._lock:
+            return sorted((e for e in self._audit if e.account_id == account_id and e.at_ms >= since_ms),
+                          key=lambda e: (e.at_ms, e.id))
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            return self._meta.get(key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._meta[key] = value
+
+    def ping(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

@@ -1,0 +1,266 @@
+"""SQLite store (WAL): the embedded default. Sessions survive a restart; ended ones stay ended.
+
+Several processes may share one file: multi-step changes run in ``BEGIN IMMEDIATE``
+transactions, which SQLite serialises across processes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from simulator.models import Account, AuditEvent, Patient, Session, User
+from simulator.policy import Settings, sessions_to_evict
+from simulator.store.protocol import StoreConflict, StoreUnavailable
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+    idle_timeout_minutes,  -- untyped on purpose: the older schema stored 'never' here
+    warning_seconds INTEGER NOT NULL, max_sessions_per_user INTEGER NOT NULL,
+    absolute_lifetime_hours INTEGER NOT NULL, require_2fa INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, username TEXT NOT NULL UNIQUE,
+    display_name TEXT NOT NULL, role TEXT NOT NULL, password_hash TEXT NOT NULL, totp_secret TEXT);
+CREATE TABLE IF NOT EXISTS patients (
+    id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, name TEXT NOT NULL,
+    date_of_birth TEXT NOT NULL, phone TEXT NOT NULL, last_visit TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL UNIQUE, account_id INTEGER NOT NULL,
+    user_id INTEGER NOT NULL, username TEXT NOT NULL, kind TEXT NOT NULL, device TEXT NOT NULL,
+    created_ms INTEGER NOT NULL, last_activity_ms INTEGER NOT NULL, csrf_token TEXT NOT NULL,
+    state TEXT NOT NULL, reason TEXT, ended_ms INTEGER);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (user_id, state);
+CREATE INDEX IF NOT EXISTS sessions_by_state ON sessions (state, account_id);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, account_id INTEGER NOT NULL, at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL, action TEXT NOT NULL, session TEXT, reason TEXT, details TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_account ON audit (account_id, at_ms);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+SESSION_COLUMNS = ("key, account_id, user_id, username, kind, device, created_ms, last_activity_ms, "
+                   "csrf_token, seq, state, reason, ended_ms")
+
+
+def _session(row: tuple) -> Session:
+    return Session(*row)
+
+
+def _stored_minutes(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0  # an unmigrated legacy value: a zero timeout ends sessions at once (fail closed)
+
+
+def _account(row: tuple) -> Account:
+    return Account(id=row[0], name=row[1], settings=Settings(
+        idle_timeout_minutes=_stored_minutes(row[2]), warning_seconds=row[3], max_sessions_per_user=row[4],
+        absolute_lifetime_hours=row[5], require_2fa=bool(row[6])))
+
+
+class SQLiteStore:
+    """One connection guarded by a lock; WAL so readers in other processes never block."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
+
+    @contextmanager
+    def _tx(self, immediate: bool = False) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                if immediate:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield self._db
+                    except BaseException:
+                        self._db.execute("ROLLBACK")
+                        raise
+                    self._db.execute("COMMIT")
+                else:
+                    yield self._db
+            except sqlite3.IntegrityError as exc:
+                raise StoreConflict(str(exc)) from exc
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+
+    # accounts and users
+    def create_account(self, name: str, settings: Settings) -> Account:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO accounts (name, idle_timeout_minutes, warning_seconds, max_sessions_per_user,"
+                " absolute_lifetime_hours, require_2fa) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, settings.idle_timeout_minutes, settings.warning_seconds, settings.max_sessions_per_user,
+                 settings.absolute_lifetime_hours, int(settings.require_2fa)))
+            return Account(id=int(cur.lastrowid or 0), name=name, settings=settings)
+
+    def get_account(self, account_id: int) -> Account | None:
+        with self._tx() as db:
+            row = db.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+            return _account(row) if row else None
+
+    def list_accounts(self) -> list[Account]:
+        with self._tx() as db:
+            return [_account(r) for r in db.execute("SELECT * FROM accounts ORDER BY id")]
+
+    def save_settings(self, account_id: int, settings: Settings) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE accounts SET idle_timeout_minutes = ?, warning_seconds = ?, max_sessions_per_user = ?,"
+                " absolute_lifetime_hours = ?, require_2fa = ? WHERE id = ?",
+                (settings.idle_timeout_minutes, settings.warning_seconds, settings.max_sessions_per_user,
+                 settings.absolute_lifetime_hours, int(settings.require_2fa), account_id))
+
+    def raw_idle_timeouts(self) -> dict[int, Any]:
+        with self._tx() as db:
+            return dict(db.execute("SELECT id, idle_timeout_minutes FROM accounts"))
+
+    def write_raw_idle_timeout(self, account_id: int, value: Any) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE accounts SET idle_timeout_minutes = ? WHERE id = ?", (value, account_id))
+
+    def create_user(self, account_id: int, username: str, display_name: str, role: str,
+                    password_hash: str) -> User:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO users (account_id, username, display_name, role, password_hash) VALUES (?, ?, ?, ?, ?)",
+                (account_id, username, display_name, role, password_hash))
+            return User(id=int(cur.lastrowid or 0), account_id=account_id, username=username,
+                        display_name=display_name, role=role, password_hash=password_hash)  # type: ignore[arg-type]
+
+    def _user(self, where: str, arg: Any) -> User | None:
+        with self._tx() as db:
+            row = db.execute(f"SELECT id, account_id, username, display_name, role, password_hash, totp_secret "
+                             f"FROM users WHERE {where}", (arg,)).fetchone()
+            return User(*row) if row else None
+
+    def get_user(self, user_id: int) -> User | None:
+        return self._user("id = ?", user_id)
+
+    def find_user(self, username: str) -> User | None:
+        return self._user("username = ?", username.strip().lower())
+
+    def list_users(self, account_id: int) -> list[User]:
+        with self._tx() as db:
+            return [User(*r) for r in db.execute(
+                "SELECT id, account_id, username, display_name, role, password_hash, totp_secret "
+                "FROM users WHERE account_id = ? ORDER BY id", (account_id,))]
+
+    def set_totp_secret(self, user_id: int, secret: str | None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE users SET totp_secret = ? WHERE id = ?", (secret, user_id))
+
+    def add_patients(self, patients: list[Patient]) -> None:
+        with self._tx(immediate=True) as db:
+            db.executemany(
+                "INSERT INTO patients (account_id, name, date_of_birth, phone, last_visit) VALUES (?, ?, ?, ?, ?)",
+                [(p.account_id, p.name, p.date_of_birth, p.phone, p.last_visit) for p in patients])
+
+    def list_patients(self, account_id: int) -> list[Patient]:
+        with self._tx() as db:
+            return [Patient(*r) for r in db.execute(
+                "SELECT account_id, name, date_of_birth, phone, last_visit FROM patients "
+                "WHERE account_id = ? ORDER BY id", (account_id,))]
+
+    # sessions
+    def start_session(self, session: Session, *, limit: int, now: int) -> tuple[Session, list[Session]]:
+        with self._tx(immediate=True) as db:
+            others = db.execute("SELECT created_ms, seq, key FROM sessions WHERE user_id = ? AND state = 'active'",
+                                (session.user_id,)).fetchall()
+            evicted = []
+            for key in sessions_to_evict([tuple(r) for r in others], limit=limit):
+                ended = self._end(db, key, "evicted", now)
+                if ended:
+                    evicted.append(ended)
+            cur = db.execute(
+                f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'active', NULL, NULL)",
+                (session.key, session.account_id, session.user_id, session.username, session.kind, session.device,
+                 session.created_ms, session.last_activity_ms, session.csrf_token))
+            stored = Session(**{**session.__dict__, "seq": int(cur.lastrowid or 0)})
+            return stored, evicted
+
+    def get_session(self, key: str) -> Session | None:
+        with self._tx() as db:
+            row = db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?", (key,)).fetchone()
+            return _session(row) if row else None
+
+    def record_activity(self, key: str, last_activity_ms: int) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE sessions SET last_activity_ms = ? WHERE key = ? AND state = 'active' "
+                       "AND last_activity_ms < ?", (last_activity_ms, key, last_activity_ms))
+
+    @staticmethod
+    def _end(db: sqlite3.Connection, key: str, reason: str, ended_ms: int) -> Session | None:
+        row = db.execute(f"UPDATE sessions SET state = 'ended', reason = ?, ended_ms = ? "
+                         f"WHERE key = ? AND state = 'active' RETURNING {SESSION_COLUMNS}",
+                         (reason, ended_ms, key)).fetchone()
+        return _session(row) if row else None
+
+    def end_session(self, key: str, *, reason: str, ended_ms: int) -> Session | None:
+        with self._tx() as db:
+            return self._end(db, key, reason, ended_ms)
+
+    def active_sessions(self, account_id: int | None = None) -> list[Session]:
+        with self._tx() as db:
+            if account_id is None:
+                rows = db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE state = 'active' ORDER BY seq")
+            else:
+                rows = db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE state = 'active' "
+                                  f"AND account_id = ? ORDER BY seq", (account_id,))
+            return [_session(r) for r in rows]
+
+    def count_active(self) -> int:
+        with self._tx() as db:
+            return int(db.execute("SELECT count(*) FROM sessions WHERE state = 'active'").fetchone()[0])
+
+    def purge_tombstones(self, ended_before_ms: int) -> int:
+        with self._tx() as db:
+            return db.execute("DELETE FROM sessions WHERE state = 'ended' AND ended_ms < ?",
+                              (ended_before_ms,)).rowcount
+
+    # audit and metadata
+    def add_audit(self, event: AuditEvent) -> AuditEvent:
+        with self._tx() as db:
+            cur = db.execute(
+                "INSERT INTO audit (account_id, at_ms, actor, action, session, reason, details) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (event.account_id, event.at_ms, event.actor, event.action, event.session, event.reason,
+                 json.dumps(event.details)))
+            return AuditEvent(**{**event.__dict__, "id": int(cur.lastrowid or 0)})
+
+    def audit_events(self, account_id: int, since_ms: int = 0) -> list[AuditEvent]:
+        with self._tx() as db:
+            return [AuditEvent(account_id=r[1], at_ms=r[2], actor=r[3], action=r[4], session=r[5], reason=r[6],
+                               details=json.loads(r[7]), id=r[0])
+                    for r in db.execute("SELECT * FROM audit WHERE account_id = ? AND at_ms >= ? ORDER BY at_ms, id",
+                                        (account_id, since_ms))]
+
+    def get_meta(self, key: str) -> str | None:
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                       (key, value))
+
+    def ping(self) -> None:
+        with self._tx() as db:
+            db.execute("SELECT 1")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,1 @@
+"""The HTTP adapter: translates requests to service calls and results to responses."""

@@ -1,0 +1,148 @@
+"""The ASGI app: routes, error handlers, middleware, OpenAPI document and the sweeper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from simulator import services
+from simulator.bootstrap import secret_key
+from simulator.config import ServerConfig
+from simulator.store.protocol import StoreUnavailable
+from simulator.web import admin_api, mobile_api, pages, session_api, testing_api
+from simulator.web.http import HttpProblem, JSONResponse, LabelledRoute
+from simulator.web.openapi import add_hot_path_docs
+
+log = logging.getLogger("sessionsim")
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+]
+
+
+class ObservedRequests:
+    """Pure ASGI middleware: request latency by route, and the security headers on every answer."""
+
+    def __init__(self, app: ASGIApp, deps: services.Deps) -> None:
+        self.app = app
+        self.latency = deps.metrics.request_latency
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            if not path.startswith("/static"):
+                self.latency.labels(method=scope["method"], route=path).observe(time.perf_counter() - started)
+
+
+async def _sweeper(deps: services.Deps, every_s: float) -> None:
+    """End sessions whose deadline passed, even if their device never comes back."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            services.sweep(deps)
+        except StoreUnavailable as exc:
+            log.warning("sweep skipped: %s", exc)
+        except Exception:  # keep sweeping: one bad row must not stop expiry for everyone
+            log.exception("sweep failed")
+
+
+def _error_handlers(app: FastAPI) -> None:
+    def wants_html(request: Request) -> bool:
+        return not request.url.path.startswith(("/api/", "/__test__/", "/metrics")) and \
+            "text/html" in request.headers.get("accept", "")
+
+    @app.exception_handler(HttpProblem)
+    async def problem(request: Request, exc: HttpProblem) -> Response:
+        return JSONResponse(exc.body(), exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0] if exc.errors() else {}
+        location = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+        field = ".".join(location) or "body"
+        message = first.get("msg", "invalid request")
+        if first.get("type") == "extra_forbidden":
+            message = f"unknown field {field!r}"
+        return JSONResponse({"error": f"{field}: {message}", "field": field}, 422)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_down(request: Request, exc: StoreUnavailable) -> Response:
+        log.error("store unavailable: %s", exc)
+        if wants_html(request):
+            return pages.render(request, "error.html", 503,
+                                message="The session store is unavailable. Nobody can be signed in until it is back.")
+        return JSONResponse({"error": "session store unavailable: failing closed", "field": None}, 503)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if wants_html(request):
+            return pages.render(request, "error.html", exc.status_code, message=str(exc.detail))
+        return JSONResponse({"error": str(exc.detail), "field": None}, exc.status_code)
+
+
+def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
+    """The server for ``deps`` as ``config`` describes it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweeper(deps, config.sweep_every_s))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(title="Clinic session simulator", version="1.0.0", lifespan=lifespan,
+                  description="Reference session server: idle timeout, warning, logout, eviction, admin timeout.")
+    app.state.deps = deps
+    app.state.config = config
+    app.state.secret_key = secret_key(deps.store)
+    for route in session_api.routes:
+        app.router.routes.append(route)
+    app.include_router(mobile_api.router)
+    app.include_router(admin_api.router)
+    if config.test_clock:
+        app.include_router(testing_api.router)
+    app.include_router(pages.router)
+
+    async def metrics(request: Request) -> Response:
+        return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8",
+                        headers={"Cache-Control": "no-store"})
+
+    app.router.routes.append(LabelledRoute("/metrics", metrics, methods=["GET"], include_in_schema=False))
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    _error_handlers(app)
+    add_hot_path_docs(app)
+    app.add_middleware(ObservedRequests, deps=deps)
+    return app
+

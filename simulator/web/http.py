@@ -1,0 +1,112 @@
+"""Small HTTP helpers shared by the routes: credentials, JSON bodies, errors, cookies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+from starlette.types import Scope
+
+from simulator.services import Deps, SessionView
+
+SESSION_COOKIE = "sid"
+RECENT_COOKIE = "recent"
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+MAX_JSON_BYTES = 64 * 1024
+
+
+class HttpProblem(Exception):
+    """A refusal with a status code, a message for people and the field it concerns."""
+
+    def __init__(self, status: int, error: str, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(error)
+        self.status, self.error, self.field, self.code = status, error, field, code
+
+    def body(self) -> dict[str, Any]:
+        """The error body of the HTTP contract."""
+        body: dict[str, Any] = {"error": self.error, "field": self.field}
+        if self.code:
+            body["code"] = self.code
+        return body
+
+
+class JSONResponse(Response):
+    """orjson-encoded JSON, never cached."""
+
+    media_type = "application/json"
+
+    def __init__(self, content: Any, status_code: int = 200, headers: dict[str, str] | None = None) -> None:
+        super().__init__(content, status_code, {**NO_STORE, **(headers or {})})
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def deps_of(request: Request) -> Deps:
+    """The wired dependencies of the app serving ``request``."""
+    return request.app.state.deps
+
+
+def credentials(request: Request) -> tuple[str | None, bool]:
+    """The session token of a request and whether it came from the cookie (bearer wins)."""
+    auth = request.headers.get("authorization")
+    if auth:
+        scheme, _, value = auth.partition(" ")
+        return (value.strip() or None) if scheme.lower() == "bearer" else None, False
+    return request.cookies.get(SESSION_COOKIE), True
+
+
+def status_response(current: SessionView) -> JSONResponse:
+    """200 with the status body while active; 401 with the same body once ended."""
+    if current.active:
+        return JSONResponse(current.status())
+    return JSONResponse(current.status(), 401, {"WWW-Authenticate": 'Bearer realm="session"'})
+
+
+async def json_object(request: Request, *, allowed: set[str], empty_ok: bool = False) -> dict[str, Any]:
+    """The request's JSON object body, or HttpProblem 422 naming what is wrong."""
+    raw = await request.body()
+    if len(raw) > MAX_JSON_BYTES:
+        raise HttpProblem(413, "request body too large")
+    if not raw.strip():
+        if empty_ok:
+            return {}
+        raise HttpProblem(422, "a JSON object body is required", "body")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise HttpProblem(422, f"malformed JSON: {exc}", "body") from None
+    if not isinstance(body, dict):
+        raise HttpProblem(422, "the body must be a JSON object", "body")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise HttpProblem(422, f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}", unknown[0])
+    return body
+
+
+def optional_ms(body: dict[str, Any], field: str) -> int | None:
+    """A non-negative integer of milliseconds, or None; HttpProblem 422 otherwise."""
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**53:
+        raise HttpProblem(422, f"{field} must be a non-negative whole number of milliseconds or null", field)
+    return value
+
+
+def is_https(request: Request) -> bool:
+    """True when the request came over https (directly or as the proxy says)."""
+    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+
+
+class LabelledRoute(Route):
+    """A plain Starlette route that tells the metrics middleware its path template."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        if match != Match.NONE:
+            child_scope["route"] = self
+        return match, child_scope

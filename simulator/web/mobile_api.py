@@ -1,0 +1,39 @@
+"""Mobile app API: bearer-token sign-in and logout (the session endpoints are shared with the web)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from simulator import services
+from simulator.web.dependencies import DepsDep, SignedInDep
+from simulator.web.http import HttpProblem, JSONResponse
+from simulator.web.schemas import ErrorBody, MobileSession, MobileSignIn, StatusBody
+
+router = APIRouter(prefix="/api/mobile", tags=["mobile"])
+
+AUTH_STATUS = {"bad_credentials": 401, "otp_required": 401, "otp_invalid": 401, "enrol_required": 403}
+
+
+@router.post("/sessions", status_code=201, response_model=MobileSession,
+             responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+def mobile_sign_in(body: MobileSignIn, deps: DepsDep) -> JSONResponse:
+    """Sign in from the mobile app; use the returned token as ``Authorization: Bearer``."""
+    try:
+        user = services.authenticate(deps, username=body.username, password=body.password, otp=body.otp)
+    except services.AuthError as exc:
+        message = exc.message
+        if exc.code == "enrol_required":
+            message += " Set up two-factor authentication by signing in on the web first."
+        raise HttpProblem(AUTH_STATUS[exc.code], message, "otp" if "otp" in exc.code else None, exc.code) from None
+    token, _ = services.start_session(deps, user=user, kind="mobile", device=body.device)
+    current = services.view(deps, token=token)
+    return JSONResponse({"token": token, **current.status()}, 201)
+
+
+@router.delete("/sessions/current", response_model=StatusBody, responses={401: {"model": StatusBody}})
+def mobile_logout(signed_in: SignedInDep, deps: DepsDep) -> JSONResponse:
+    """Log out this device: the session ends server-side (reason ``logout``)."""
+    ended = services.end_session(deps, session=signed_in.session, reason="logout", actor=signed_in.user.username)
+    body = services.SessionView(session=ended or signed_in.session, settings=signed_in.view.settings,
+                                now=deps.clock.now_ms()).status()
+    return JSONResponse(body)
