@@ -132,6 +132,9 @@ def start_session(deps: Deps, *, user: User, kind: str, device: str) -> tuple[st
     """
     account = _account(deps, user.account_id)
     now = deps.clock.now_ms()
+    for other in deps.store.active_sessions(user.account_id):  # already past its deadline: idle, not evicted
+        if other.user_id == user.id:
+            _expire_if_due(deps, other, account.settings, now=now, via="request")
     token = secrets.token_urlsafe(32)
     fresh = Session(key=token_key(token), account_id=user.account_id, user_id=user.id, username=user.username,
                     kind=kind, device=device[:120], created_ms=now, last_activity_ms=now,  # type: ignore[arg-type]
