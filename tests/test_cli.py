@@ -1,0 +1,62 @@
+"""The ``sessionsim`` command line: help, clear one-line errors with exit code 2, deterministic seeding."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+
+SESSIONSIM = [sys.executable, "-m", "simulator"]
+
+
+def test_help_explains_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--host", "--port", "--db", "--store", "--test-clock", "--time-scale", "--workers"):
+        assert option in text
+
+
+def test_a_port_in_use_is_a_one_line_error_with_exit_code_2(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([*SESSIONSIM, "serve", "--port", str(port), "--db", str(tmp_path / "x.db")],
+                                capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"sessionsim: error: port {port} on 127.0.0.1 is already in use (choose another with --port)"
+
+
+def test_an_unusable_database_is_a_one_line_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["serve", "--port", "0", "--db", str(tmp_path / "missing" / "x.db")]) == 2
+    assert "cannot create the database" in capsys.readouterr().err
+    not_a_db = tmp_path / "garbage.db"
+    not_a_db.write_bytes(b"this is not sqlite" * 100)
+    assert main(["seed", "--clinics", "1", "--db", str(not_a_db), "--out", str(tmp_path / "u.csv")]) == 2
+    assert "sessionsim: error:" in capsys.readouterr().err
+
+
+def test_bad_option_values_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["serve", "--port", "eighty"])
+    assert done.value.code == 2
+    assert main(["serve", "--test-clock", "--workers", "2", "--port", "0"]) == 2
+
+
+def test_seed_is_deterministic_for_a_given_seed(tmp_path: Path) -> None:
+    outputs = []
+    for run in range(2):
+        out = tmp_path / f"users{run}.csv"
+        assert main(["seed", "--clinics", "3", "--users-per-clinic", "4", "--seed", "7",
+                     "--db", str(tmp_path / f"s{run}.db"), "--out", str(out)]) == 0
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1]
+    lines = outputs[0].splitlines()
+    assert lines[0].startswith("username,password,role,account_id") and len(lines) == 1 + 12
