@@ -209,3 +209,13 @@ def test_two_factor_enrolment_on_the_web(server: Server, admin_web) -> None:
         assert done.status_code == 303 and done.headers["location"] == "/patients"
         again = browser.post("/signin", data={"username": PRACTITIONER[0], "password": PRACTITIONER[1]})
         assert again.status_code == 401 and 'name="otp"' in again.text
+
+
+def test_opening_a_page_is_activity_but_the_sign_in_redirect_is_not(server: Server) -> None:
+    with server.client() as client:
+        web_sign_in(client, *PRACTITIONER)
+        server.advance(minutes=20)
+        assert client.get("/signin").headers["location"] == "/patients"
+        assert client.get("/api/session").json()["last_activity_ms"] == server.clock.now_ms() - 20 * 60_000
+        client.get("/patients")
+        assert client.get("/api/session").json()["last_activity_ms"] == server.clock.now_ms()

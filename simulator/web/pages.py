@@ -76,12 +76,15 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers=NO_STORE)
 
 
-def page_session(request: Request, deps: services.Deps) -> SignedIn | None:
-    """The browser's active session (cookie only), or None."""
+def page_session(request: Request, deps: services.Deps, *, activity: bool = False) -> SignedIn | None:
+    """The browser's active session (cookie only), or None. ``activity``: this page request counts
+    as the user's activity (opening a page extends the session; redirects and polls do not)."""
     token = request.cookies.get(SESSION_COOKIE)
     current = services.view(deps, token=token)
     if not current.active or current.session is None:
         return None
+    if activity:
+        current = services.record_input(deps, current, input_ms_ago=0)
     user = deps.store.get_user(current.session.user_id)
     return SignedIn(view=current, user=user) if user else None
 
@@ -235,7 +238,7 @@ async def logout(request: Request, deps: DepsDep) -> Response:
 @router.get("/patients")
 def patients_page(request: Request, deps: DepsDep) -> Response:
     """The patient list: the protected data (never cached)."""
-    signed_in = page_session(request, deps)
+    signed_in = page_session(request, deps, activity=True)
     if signed_in is None:
         return _to_signin(request, deps)
     return app_page(request, deps, signed_in, "patients.html",
@@ -263,7 +266,7 @@ def _admin_context(deps: services.Deps, signed_in: SignedIn) -> dict[str, Any]:
 @router.get("/admin/settings")
 def admin_page(request: Request, deps: DepsDep) -> Response:
     """Account settings (admins only): automatic logout, warning, sessions, lifetime, 2FA."""
-    signed_in = page_session(request, deps)
+    signed_in = page_session(request, deps, activity=True)
     if signed_in is None:
         return _to_signin(request, deps)
     if signed_in.user.role != "admin":
@@ -284,7 +287,7 @@ def _form_int(form: Any, field: str) -> Any:
 @router.post("/admin/settings")
 async def admin_save(request: Request, deps: DepsDep) -> Response:
     """Save the settings form; a refused value re-renders the form with the message (422)."""
-    signed_in = page_session(request, deps)
+    signed_in = page_session(request, deps, activity=True)
     if signed_in is None:
         return _to_signin(request, deps)
     form = await request.form()
@@ -308,7 +311,7 @@ async def admin_save(request: Request, deps: DepsDep) -> Response:
 @router.post("/admin/sessions/{session_id}/revoke")
 async def admin_revoke(session_id: str, request: Request, deps: DepsDep) -> Response:
     """Revoke one of the clinic's sessions from the admin page."""
-    signed_in = page_session(request, deps)
+    signed_in = page_session(request, deps, activity=True)
     if signed_in is None:
         return _to_signin(request, deps)
     form = await request.form()
