@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit serve demo clean
+.PHONY: help venv system-deps test unit serve demo bench clean
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
@@ -35,6 +35,9 @@ serve: venv
 
 demo: venv system-deps
 	$(BIN)/python -m scripts.demo
+
+bench: venv system-deps
+	$(BIN)/python -m scripts.bench
 
 clean:
 	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm

@@ -1,0 +1,200 @@
+"""``make bench``: heartbeat throughput of our server against a bare ASGI app, with wrk.
+
+Both run on 127.0.0.1 under the same uvicorn settings (one worker, uvloop, httptools,
+no access log), pinned to one CPU while wrk runs on the other. Our server gets a fresh
+SQLite store and N signed-in bearer sessions (distinct users, so none evicts another);
+wrk rotates their tokens. Runs, each of a fixed duration after a short warm-up:
+
+* bare ``GET`` and bare ``POST`` (body read, fixed JSON answered): the yardstick;
+* ours ``GET /api/session`` (status);
+* ours ``POST /api/session/heartbeat {"input_ms_ago": null}`` (no input: read only);
+* ours ``POST /api/session/heartbeat {"input_ms_ago": 0}`` (input: a SQLite write each time).
+
+Prints requests/s, p99 latency and the ratio ours/bare; writes ``reports/bench/bench.json``.
+Exit code 1 when a run saw errors or non-2xx answers (or, with ``--fail-under``, a low ratio).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make the project importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from scripts import benchlib  # noqa: E402
+from scripts.benchlib import Pinning  # noqa: E402
+
+LUA = Path(__file__).resolve().parent / "bench_wrk.lua"
+GOAL_RATIO = 0.4
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One wrk run: which server, which request."""
+
+    name: str
+    target: str  # "bare" or "ours"
+    method: str
+    path: str
+    body: str
+    baseline: str | None  # the bare scenario this one is compared with
+
+
+SCENARIOS = (
+    Scenario("bare GET", "bare", "GET", "/api/session", "", None),
+    Scenario("bare POST", "bare", "POST", "/api/session/heartbeat", '{"input_ms_ago": null}', None),
+    Scenario("status GET", "ours", "GET", "/api/session", "", "bare GET"),
+    Scenario("heartbeat, no input", "ours", "POST", "/api/session/heartbeat", '{"input_ms_ago": null}', "bare POST"),
+    Scenario("heartbeat, input", "ours", "POST", "/api/session/heartbeat", '{"input_ms_ago": 0}', "bare POST"),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What wrk measured for one scenario."""
+
+    name: str
+    requests: int
+    seconds: float
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: dict[str, int]
+    ratio: float | None = None
+
+
+def run_wrk(scenario: Scenario, *, port: int, tokens: Path, seconds: float, args: argparse.Namespace,
+            pinning: Pinning, work: Path) -> Result:
+    """Run wrk once against ``port`` and read the summary its Lua ``done()`` wrote."""
+    out = work / f"wrk-{scenario.target}-{scenario.method}-{len(scenario.body)}-{time.monotonic_ns()}.json"
+    env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_METHOD": scenario.method, "BENCH_PATH": scenario.path,
+           "BENCH_BODY": scenario.body, "BENCH_OUT": str(out)}
+    command = pinning.wrap(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds:g}s",
+                            "--timeout", "5s", "-s", str(LUA), f"http://{benchlib.HOST}:{port}{scenario.path}"],
+                           pinning.load)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    if done.returncode != 0 or not out.exists():
+        raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+    summary = json.loads(out.read_text())
+    elapsed = summary["duration_us"] / 1e6
+    return Result(name=scenario.name, requests=summary["requests"], seconds=round(elapsed, 2),
+                  requests_per_s=round(summary["requests"] / elapsed, 1), p50_ms=summary["p50_us"] / 1000,
+                  p99_ms=summary["p99_us"] / 1000, errors={k: v for k, v in summary["errors"].items() if v})
+
+
+def check_contract(port: int, token: str) -> None:
+    """Before measuring: the three calls answer 200 and only a heartbeat with input extends."""
+    status, before = benchlib.request(port, "GET", "/api/session", token=token)
+    assert status == 200 and before["state"] == "active", (status, before)
+    time.sleep(0.01)
+    status, idle = benchlib.request(port, "POST", "/api/session/heartbeat", {"input_ms_ago": None}, token)
+    assert status == 200 and idle["last_activity_ms"] == before["last_activity_ms"], (status, idle)
+    status, moved = benchlib.request(port, "POST", "/api/session/heartbeat", {"input_ms_ago": 0}, token)
+    assert status == 200 and moved["last_activity_ms"] > before["last_activity_ms"], (status, moved)
+    status, bad = benchlib.request(port, "POST", "/api/session/heartbeat", {"input_ms_ago": "x"}, token)
+    assert status == 422, (status, bad)
+
+
+def print_table(results: list[Result]) -> None:
+    """The figures, one line per scenario."""
+    print(f"\n{'scenario':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}  errors")
+    for r in results:
+        ratio = f"{r.ratio:.2f}" if r.ratio is not None else "-"
+        print(f"{r.name:<22}{r.requests_per_s:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{ratio:>8}  "
+              f"{r.errors or ''}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the process exit code."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
+    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each run (default 2)")
+    parser.add_argument("--sessions", type=int, default=500, help="signed-in bearer sessions (default 500)")
+    parser.add_argument("--clinics", type=int, default=10, help="clinics the sessions belong to (default 10)")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--only", choices=["bare", "ours"], help="run one side only (for profiling)")
+    parser.add_argument("--out", type=Path, default=benchlib.ROOT / "reports" / "bench" / "bench.json")
+    parser.add_argument("--fail-under", type=float, default=None,
+                        help=f"exit 1 if a heartbeat ratio is below this (the goal is {GOAL_RATIO})")
+    args = parser.parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (run scripts/system-deps.sh, or apt-get install wrk)", file=sys.stderr)
+        return 2
+    pinning = Pinning.choose()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Result] = {}
+    with tempfile.TemporaryDirectory(prefix="sessionsim-bench-") as tmp:
+        work = Path(tmp)
+        print(f"bench: {args.sessions} sessions in {args.clinics} clinics, {args.duration:g} s per run, "
+              f"wrk -t{args.threads} -c{args.connections}, server CPU {pinning.server or 'any'}, "
+              f"wrk CPU {pinning.load or 'any'}", flush=True)
+        usernames = benchlib.populate(work / "bench.db", users=args.sessions, clinics=args.clinics)
+        bare_port, ours_port = benchlib.free_port(), benchlib.free_port()
+        ours_env = {"SESSIONSIM_STORE": f"sqlite:{work / 'bench.db'}", "SESSIONSIM_DEMO": "false"}
+        logs = args.out.parent
+        with benchlib.running(benchlib.uvicorn_command("scripts.bare_asgi:app", bare_port), port=bare_port,
+                              log=logs / "bare.log", cpus=pinning.server, pinning=pinning), \
+             benchlib.running(benchlib.uvicorn_command("simulator.bootstrap:app_from_env", ours_port, factory=True),
+                              port=ours_port, log=logs / "server.log", env=ours_env, cpus=pinning.server,
+                              pinning=pinning):
+            started = time.monotonic()
+            tokens = [benchlib.sign_in(ours_port, name) for name in usernames]
+            print(f"bench: signed in {len(tokens)} sessions in {time.monotonic() - started:.1f} s", flush=True)
+            token_file = work / "tokens.txt"
+            token_file.write_text("\n".join(tokens) + "\n")
+            check_contract(ours_port, tokens[0])
+            for scenario in SCENARIOS:
+                if args.only and scenario.target != args.only:
+                    continue
+                port = bare_port if scenario.target == "bare" else ours_port
+                if args.warmup > 0:
+                    run_wrk(scenario, port=port, tokens=token_file, seconds=args.warmup, args=args,
+                            pinning=pinning, work=work)
+                result = run_wrk(scenario, port=port, tokens=token_file, seconds=args.duration, args=args,
+                                 pinning=pinning, work=work)
+                base = results.get(scenario.baseline or "")
+                if base is not None:
+                    result = Result(**{**asdict(result),
+                                       "ratio": round(result.requests_per_s / base.requests_per_s, 3)})
+                results[scenario.name] = result
+                print(f"  {result.name:<22}{result.requests_per_s:>9.0f} req/s  p99 {result.p99_ms:.2f} ms", flush=True)
+            status, _ = benchlib.request(ours_port, "GET", "/api/session", token=tokens[0])
+            if status != 200:
+                raise RuntimeError(f"after the runs the first session answers {status}, not 200")
+    ordered = list(results.values())
+    print_table(ordered)
+    ratios = [r.ratio for r in ordered if r.ratio is not None and r.name.startswith("heartbeat")]
+    verdict = bool(ratios) and min(ratios) >= GOAL_RATIO
+    if ratios:
+        print(f"\nheartbeat ratio ours/bare: min {min(ratios):.2f} (goal >= {GOAL_RATIO}): "
+              f"{'met' if verdict else 'NOT met'}")
+    report = {"settings": {"duration_s": args.duration, "warmup_s": args.warmup, "sessions": args.sessions,
+                           "clinics": args.clinics, "wrk_threads": args.threads, "connections": args.connections,
+                           "server_cpu": pinning.server, "wrk_cpu": pinning.load,
+                           "uvicorn": " ".join(benchlib.UVICORN_FLAGS), "store": "sqlite (WAL)",
+                           "python": platform.python_version(), "machine": platform.machine(),
+                           "cpus": os.cpu_count()},
+              "results": [asdict(r) for r in ordered], "goal_ratio": GOAL_RATIO, "goal_met": verdict}
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"report: {args.out}")
+    if any(r.errors for r in ordered):
+        print("bench: some runs had errors or non-2xx answers (see the table)", file=sys.stderr)
+        return 1
+    if args.fail_under is not None and ratios and min(ratios) < args.fail_under:
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
