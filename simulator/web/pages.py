@@ -21,6 +21,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["tojson_script"] = lambda value: orjson.dumps(value).decode().replace("</", "<\\/")
 
+NOTICE_COOKIE = "notice"  # one-time "You have logged out." for the page a logout lands on
 RECENT_LIMIT = 5
 RECENT_MAX_AGE_S = 365 * 24 * 3600
 ENROL_MAX_AGE_S = 600
@@ -98,14 +99,22 @@ def app_page(request: Request, deps: services.Deps, signed_in: SignedIn, name: s
 
 
 def _end_reason(request: Request, deps: services.Deps) -> str | None:
-    """Why this browser is on the sign-in page: its dead session's tombstone, else ``?reason=``."""
+    """Why this browser is on the sign-in page: its dead session's tombstone, else the logout
+    notice cookie, else ``?reason=``."""
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         current = services.view(deps, token=token)
         if current.session is not None and not current.active:
             return current.session.reason
-    reason = request.query_params.get("reason")
+    reason = request.cookies.get(NOTICE_COOKIE) or request.query_params.get("reason")
     return reason if reason in policy.END_REASONS else None
+
+
+def _forget_session_cookies(response: Response) -> Response:
+    """A landing page clears the dead session's cookie and the one-time logout notice."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(NOTICE_COOKIE, path="/")
+    return response
 
 
 @router.get("/")
@@ -122,9 +131,7 @@ def signin_page(request: Request, deps: DepsDep) -> Response:
     reason = _end_reason(request, deps)
     response = render(request, "signin.html", notice=policy.END_NOTICES.get(reason or ""), reason=reason,
                       username=request.query_params.get("username", "")[:254], error=None, need_otp=False)
-    if request.cookies.get(SESSION_COOKIE):
-        response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return _forget_session_cookies(response)
 
 
 def _signed_in_response(request: Request, deps: services.Deps, user: User, remember: bool) -> Response:
@@ -144,16 +151,27 @@ def _signed_in_response(request: Request, deps: services.Deps, user: User, remem
     return response
 
 
+async def _form_or_json(request: Request) -> dict[str, Any]:
+    """A form body, or a JSON object for clients that post JSON; anything else reads as empty."""
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            body = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return {}
+        return body if isinstance(body, dict) else {}
+    return dict(await request.form())
+
+
 @router.post("/signin")
 async def signin_submit(request: Request, deps: DepsDep) -> Response:
     """Check the credentials (and second factor); start a session; 303 to the patient list."""
     if not _same_origin(request):
         return render(request, "error.html", 403, message="This sign-in form did not come from this site.")
-    form = await request.form()
+    form = await _form_or_json(request)
     username = str(form.get("username", ""))[:254]
     password = str(form.get("password", ""))[:1024]
     otp = str(form.get("otp", "") or "")[:12] or None
-    remember = form.get("remember") in ("on", "true", "1", "yes")
+    remember = form.get("remember") in ("on", "true", "1", "yes", True)
     try:
         user = services.authenticate(deps, username=username, password=password, otp=otp)
     except services.AuthError as exc:
@@ -200,9 +218,7 @@ def recent_page(request: Request, deps: DepsDep) -> Response:
     if not entries:
         return redirect("/signin" + (f"?{urlencode({'reason': reason})}" if reason else ""))
     response = render(request, "recent.html", entries=entries, notice=policy.END_NOTICES.get(reason or ""))
-    if request.cookies.get(SESSION_COOKIE):
-        response.delete_cookie(SESSION_COOKIE, path="/")
-    return response
+    return _forget_session_cookies(response)
 
 
 @router.post("/recent/forget")
@@ -229,8 +245,10 @@ async def logout(request: Request, deps: DepsDep) -> Response:
             return render(request, "error.html", 403,
                           message="This logout request could not be verified. Use the Log out button on the page.")
         services.end_session(deps, session=current.session, reason="logout", actor=current.session.username)
-    response = redirect("/recent?reason=logout")
+    response = redirect("/recent" if remembered(request) else "/signin")
     response.delete_cookie(SESSION_COOKIE, path="/")
+    response.set_cookie(NOTICE_COOKIE, "logout", max_age=300, path="/", httponly=True, samesite="lax",
+                        secure=_secure(request))
     response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 
