@@ -1,4 +1,5 @@
-"""Shared fixtures: a frozen clock, a memory store, the app and HTTP clients signed in as demo users."""
+"""Shared fixtures: a frozen clock, a memory store, the app and HTTP clients signed in as demo users,
+and a throwaway redis-server (see redis_fixture.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from simulator.config import ServerConfig
 from simulator.services import Deps
 from simulator.store.memory import MemoryStore
 from simulator.web.app import build_app
+from tests.redis_fixture import own_redis_server, redis_server  # noqa: F401  (fixtures, registered by import)
 
 START_MS = 1_795_000_000_000  # a fixed, ordinary moment (2026-11-18)
 ADMIN = ("admin@demo.clinic", "demo-admin")

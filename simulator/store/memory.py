@@ -9,6 +9,7 @@ from typing import Any
 
 from simulator.models import Account, AuditEvent, Patient, Session, User
 from simulator.policy import Settings, sessions_to_evict
+from simulator.store.common import normal_username, stored_minutes
 from simulator.store.protocol import StoreConflict
 
 
@@ -52,10 +53,17 @@ class MemoryStore:
 
     def write_raw_idle_timeout(self, account_id: int, value: Any) -> None:
         with self._lock:
+            account = self._accounts.get(account_id)
+            if account is None:
+                return
             self._raw_timeouts[account_id] = value
+            # read back as SQLite and Redis do: a legacy non-integer is 0 minutes until migrated
+            self._accounts[account_id] = replace(account, settings=replace(
+                account.settings, idle_timeout_minutes=stored_minutes(value)))
 
     def create_user(self, account_id: int, username: str, display_name: str, role: str,
                     password_hash: str) -> User:
+        username = normal_username(username)
         with self._lock:
             if self.find_user(username):
                 raise StoreConflict(f"username {username!r} is taken")
@@ -70,7 +78,7 @@ class MemoryStore:
 
     def find_user(self, username: str) -> User | None:
         with self._lock:
-            wanted = username.strip().lower()
+            wanted = normal_username(username)
             return next((u for u in self._users.values() if u.username == wanted), None)
 
     def list_users(self, account_id: int) -> list[User]:
@@ -91,6 +99,8 @@ class MemoryStore:
 
     def start_session(self, session: Session, *, limit: int, now: int) -> tuple[Session, list[Session]]:
         with self._lock:
+            if session.key in self._sessions:
+                raise StoreConflict("a session with this key exists already")
             others = [s for s in self._sessions.values() if s.user_id == session.user_id and s.active]
             doomed = sessions_to_evict([(s.created_ms, s.seq, s.key) for s in others], limit=limit)
             evicted = [self._end(key, "evicted", now) for key in doomed]

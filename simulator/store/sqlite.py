@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from simulator.models import Account, AuditEvent, Patient, Session, User
 from simulator.policy import Settings, sessions_to_evict
+from simulator.store.common import normal_username, stored_minutes
 from simulator.store.protocol import StoreConflict, StoreUnavailable
 
 SCHEMA = """
@@ -50,16 +51,9 @@ def _session(row: tuple) -> Session:
     return Session(*row)
 
 
-def _stored_minutes(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0  # an unmigrated legacy value: a zero timeout ends sessions at once (fail closed)
-
-
 def _account(row: tuple) -> Account:
     return Account(id=row[0], name=row[1], settings=Settings(
-        idle_timeout_minutes=_stored_minutes(row[2]), warning_seconds=row[3], max_sessions_per_user=row[4],
+        idle_timeout_minutes=stored_minutes(row[2]), warning_seconds=row[3], max_sessions_per_user=row[4],
         absolute_lifetime_hours=row[5], require_2fa=bool(row[6])))
 
 
@@ -134,6 +128,7 @@ class SQLiteStore:
 
     def create_user(self, account_id: int, username: str, display_name: str, role: str,
                     password_hash: str) -> User:
+        username = normal_username(username)
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO users (account_id, username, display_name, role, password_hash) VALUES (?, ?, ?, ?, ?)",
@@ -151,7 +146,7 @@ class SQLiteStore:
         return self._user("id = ?", user_id)
 
     def find_user(self, username: str) -> User | None:
-        return self._user("username = ?", username.strip().lower())
+        return self._user("username = ?", normal_username(username))
 
     def list_users(self, account_id: int) -> list[User]:
         with self._tx() as db:
