@@ -302,9 +302,8 @@ def _form_int(form: Any, field: str) -> Any:
         return raw or None
 
 
-@router.post("/admin/settings")
-async def admin_save(request: Request, deps: DepsDep) -> Response:
-    """Save the settings form; a refused value re-renders the form with the message (422)."""
+async def _admin_form(request: Request, deps: services.Deps) -> Response | tuple[SignedIn, Any]:
+    """An admin's verified form post (session, role, CSRF token), or the page that refuses it."""
     signed_in = page_session(request, deps, activity=True)
     if signed_in is None:
         return _to_signin(request, deps)
@@ -313,6 +312,16 @@ async def admin_save(request: Request, deps: DepsDep) -> Response:
         return app_page(request, deps, signed_in, "forbidden.html", 403)
     if not services.csrf_matches(signed_in.session, str(form.get("csrf_token", ""))):
         return render(request, "error.html", 403, message="This form could not be verified. Reload the page.")
+    return signed_in, form
+
+
+@router.post("/admin/settings")
+async def admin_save(request: Request, deps: DepsDep) -> Response:
+    """Save the settings form; a refused value re-renders the form with the message (422)."""
+    checked = await _admin_form(request, deps)
+    if isinstance(checked, Response):
+        return checked
+    signed_in, form = checked
     changes = {field: _form_int(form, field) for field in
                ("idle_timeout_minutes", "warning_seconds", "max_sessions_per_user", "absolute_lifetime_hours")
                if field in form}
@@ -329,14 +338,10 @@ async def admin_save(request: Request, deps: DepsDep) -> Response:
 @router.post("/admin/sessions/{session_id}/revoke")
 async def admin_revoke(session_id: str, request: Request, deps: DepsDep) -> Response:
     """Revoke one of the clinic's sessions from the admin page."""
-    signed_in = page_session(request, deps, activity=True)
-    if signed_in is None:
-        return _to_signin(request, deps)
-    form = await request.form()
-    if signed_in.user.role != "admin":
-        return app_page(request, deps, signed_in, "forbidden.html", 403)
-    if not services.csrf_matches(signed_in.session, str(form.get("csrf_token", ""))):
-        return render(request, "error.html", 403, message="This form could not be verified. Reload the page.")
+    checked = await _admin_form(request, deps)
+    if isinstance(checked, Response):
+        return checked
+    signed_in, _ = checked
     try:
         services.revoke(deps, account_id=signed_in.user.account_id, session_id=session_id,
                         actor=signed_in.user.username)
