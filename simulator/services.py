@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping
 
 from simulator import policy
@@ -171,17 +171,29 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
     return ended
 
 
+def _session_and_settings(store: Store, key: str) -> tuple[Session, Settings] | None:
+    """A session and its account's current settings: one query where the store offers it.
+
+    ``session_with_settings(key)`` is an optional store method (SQLite, memory): the hot
+    path's read as one JOIN instead of two queries. Other stores are read twice.
+    """
+    both = getattr(store, "session_with_settings", None)
+    if both is not None:
+        return both(key)
+    session = store.get_session(key)
+    account = store.get_account(session.account_id) if session is not None else None
+    return (session, account.settings) if session is not None and account is not None else None
+
+
 def view(deps: Deps, *, token: str | None) -> SessionView:
     """The session behind ``token`` at the current time, ended first if its deadline has passed."""
     now = deps.clock.now_ms()
-    session = deps.store.get_session(token_key(token)) if token else None
-    if session is None:
+    found = _session_and_settings(deps.store, token_key(token)) if token else None
+    if found is None:
         return SessionView(session=None, settings=None, now=now)
-    account = deps.store.get_account(session.account_id)
-    if account is None:
-        return SessionView(session=None, settings=None, now=now)
-    session = _expire_if_due(deps, session, account.settings, now=now, via="request")
-    return SessionView(session=session, settings=account.settings, now=now)
+    session, settings = found
+    return SessionView(session=_expire_if_due(deps, session, settings, now=now, via="request"), settings=settings,
+                       now=now)
 
 
 def record_input(deps: Deps, current: SessionView, *, input_ms_ago: int | None) -> SessionView:
@@ -192,9 +204,12 @@ def record_input(deps: Deps, current: SessionView, *, input_ms_ago: int | None) 
                                  input_ms_ago=input_ms_ago)
     if moved == current.session.last_activity_ms:
         return current
-    deps.store.record_activity(current.session.key, moved)
-    return SessionView(session=deps.store.get_session(current.session.key), settings=current.settings,
-                       now=current.now)
+    if deps.store.record_activity(current.session.key, moved):
+        # the store moved this active session to ``moved``: that is the record a re-read would return
+        session: Session | None = replace(current.session, last_activity_ms=moved)
+    else:  # ended or moved further meanwhile (or a store that does not say): report what is stored
+        session = deps.store.get_session(current.session.key)
+    return SessionView(session=session, settings=current.settings, now=current.now)
 
 
 def stay_logged_in(deps: Deps, current: SessionView) -> SessionView:

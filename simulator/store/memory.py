@@ -112,11 +112,19 @@ class MemoryStore:
         with self._lock:
             return self._sessions.get(key)
 
-    def record_activity(self, key: str, last_activity_ms: int) -> None:
+    def session_with_settings(self, key: str) -> tuple[Session, Settings] | None:
+        with self._lock:
+            session = self.get_session(key)
+            account = self.get_account(session.account_id) if session else None
+            return (session, account.settings) if session and account else None
+
+    def record_activity(self, key: str, last_activity_ms: int) -> bool:
         with self._lock:
             s = self._sessions.get(key)
             if s and s.active and last_activity_ms > s.last_activity_ms:
                 self._sessions[key] = replace(s, last_activity_ms=last_activity_ms)
+                return True
+            return False
 
     def _end(self, key: str, reason: str, ended_ms: int) -> Session | None:
         s = self._sessions.get(key)

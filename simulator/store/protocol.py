@@ -50,8 +50,9 @@ class Store(Protocol):
         and the evicted ones."""
         ...
     def get_session(self, key: str) -> Session | None: ...
-    def record_activity(self, key: str, last_activity_ms: int) -> None:
-        """Move an active session's last activity forward (never backward)."""
+    def record_activity(self, key: str, last_activity_ms: int) -> bool:
+        """Move an active session's last activity forward (never backward). True when it moved it;
+        False when the session was not active or already at or past that time (the caller re-reads)."""
         ...
     def end_session(self, key: str, *, reason: str, ended_ms: int) -> Session | None:
         """End an active session; returns it ended, or None if it was not active (exactly once)."""

@@ -145,6 +145,7 @@ class RedisStore:
         self._end = self._redis.register_script(redis_lua.END_SESSION)
         self._start = self._redis.register_script(redis_lua.START_SESSION)
         self._activity = self._redis.register_script(redis_lua.RECORD_ACTIVITY)
+        self._with_settings = self._redis.register_script(redis_lua.SESSION_WITH_SETTINGS)
         self._purge = self._redis.register_script(redis_lua.PURGE_TOMBSTONES)
         self._create_user = self._redis.register_script(redis_lua.CREATE_USER)
         self._add_audit = self._redis.register_script(redis_lua.ADD_AUDIT)
@@ -283,9 +284,17 @@ class RedisStore:
         return _session(fields) if fields else None
 
     @_fail_closed
-    def record_activity(self, key: str, last_activity_ms: int) -> None:
+    def session_with_settings(self, key: str) -> tuple[Session, Settings] | None:
+        """The session and its account's current settings in one round trip (None if either is missing)."""
+        reply = self._with_settings(args=[self.prefix, key])
+        if not reply:
+            return None
+        return _session(_pairs(reply[0])), _account(_pairs(reply[1])).settings
+
+    @_fail_closed
+    def record_activity(self, key: str, last_activity_ms: int) -> bool:
         """Move an active session's last activity forward (never backward, never on an ended one)."""
-        self._activity(keys=[self._key("session", key)], args=[str(last_activity_ms)])
+        return self._activity(keys=[self._key("session", key)], args=[str(last_activity_ms)]) == 1
 
     @_fail_closed
     def end_session(self, key: str, *, reason: str, ended_ms: int) -> Session | None:

@@ -45,6 +45,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 SESSION_COLUMNS = ("key, account_id, user_id, username, kind, device, created_ms, last_activity_ms, "
                    "csrf_token, seq, state, reason, ended_ms")
+# The hot path's one read: a session with its account's current settings (see session_with_settings).
+SESSION_WITH_SETTINGS = (
+    "SELECT s.key, s.account_id, s.user_id, s.username, s.kind, s.device, s.created_ms, s.last_activity_ms, "
+    "s.csrf_token, s.seq, s.state, s.reason, s.ended_ms, a.idle_timeout_minutes, a.warning_seconds, "
+    "a.max_sessions_per_user, a.absolute_lifetime_hours, a.require_2fa "
+    "FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id WHERE s.key = ?")
 
 
 def _session(row: tuple) -> Session:
@@ -192,10 +198,20 @@ class SQLiteStore:
             row = db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?", (key,)).fetchone()
             return _session(row) if row else None
 
-    def record_activity(self, key: str, last_activity_ms: int) -> None:
+    def session_with_settings(self, key: str) -> tuple[Session, Settings] | None:
+        """The session and its account's current settings, in one query (None if either is missing)."""
         with self._tx() as db:
-            db.execute("UPDATE sessions SET last_activity_ms = ? WHERE key = ? AND state = 'active' "
-                       "AND last_activity_ms < ?", (last_activity_ms, key, last_activity_ms))
+            row = db.execute(SESSION_WITH_SETTINGS, (key,)).fetchone()
+        if row is None:
+            return None
+        return _session(row[:13]), Settings(
+            idle_timeout_minutes=stored_minutes(row[13]), warning_seconds=row[14], max_sessions_per_user=row[15],
+            absolute_lifetime_hours=row[16], require_2fa=bool(row[17]))
+
+    def record_activity(self, key: str, last_activity_ms: int) -> bool:
+        with self._tx() as db:
+            return db.execute("UPDATE sessions SET last_activity_ms = ? WHERE key = ? AND state = 'active' "
+                              "AND last_activity_ms < ?", (last_activity_ms, key, last_activity_ms)).rowcount == 1
 
     @staticmethod
     def _end(db: sqlite3.Connection, key: str, reason: str, ended_ms: int) -> Session | None:
