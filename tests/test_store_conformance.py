@@ -118,6 +118,8 @@ def active_keys(store: Store, user: User | None = None) -> list[str]:
 
 PROTOCOL_METHODS = sorted(name for name, _ in inspect.getmembers(Store, inspect.isfunction)
                           if not name.startswith("_"))
+# Not in the protocol (services fall back without them), but every backend here offers them alike.
+OPTIONAL_METHODS = {"session_with_settings": ["self", "key"]}  # -> tuple[Session, Settings] | None
 
 
 @pytest.mark.parametrize("cls", [MemoryStore, SQLiteStore, RedisStore], ids=lambda c: c.__name__)
@@ -128,6 +130,8 @@ def test_every_backend_implements_every_protocol_method_with_its_signature(cls: 
         got = inspect.signature(getattr(cls, name))
         assert [(p.name, p.kind, p.default) for p in got.parameters.values()] == \
             [(p.name, p.kind, p.default) for p in wanted.parameters.values()], f"{cls.__name__}.{name}"
+    for name, parameters in OPTIONAL_METHODS.items():
+        assert list(inspect.signature(getattr(cls, name)).parameters) == parameters, f"{cls.__name__}.{name}"
 
 
 # --- accounts and settings -------------------------------------------------------------------
@@ -325,23 +329,39 @@ def test_a_duplicate_session_key_is_refused_and_evicts_nothing(store: Store, cli
 
 def test_record_activity_only_moves_forward(store: Store, clinic: Clinic) -> None:
     store.start_session(new_session("k-1", clinic.alice, created_ms=1_000), limit=1, now=1_000)
-    store.record_activity("k-1", 5_000)
+    assert store.record_activity("k-1", 5_000) is True
     assert store.get_session("k-1").last_activity_ms == 5_000  # type: ignore[union-attr]
-    store.record_activity("k-1", 4_000)
-    store.record_activity("k-1", 5_000)
+    assert store.record_activity("k-1", 4_000) is False
+    assert store.record_activity("k-1", 5_000) is False
     assert store.get_session("k-1").last_activity_ms == 5_000  # type: ignore[union-attr]
-    store.record_activity("k-1", 5_001)
+    assert store.record_activity("k-1", 5_001) is True
     assert store.get_session("k-1").last_activity_ms == 5_001  # type: ignore[union-attr]
 
 
 def test_record_activity_ignores_ended_and_unknown_sessions(store: Store, clinic: Clinic) -> None:
     store.start_session(new_session("k-1", clinic.alice, created_ms=1_000), limit=1, now=1_000)
     ended = store.end_session("k-1", reason="idle", ended_ms=2_000)
-    store.record_activity("k-1", 9_000)
+    assert store.record_activity("k-1", 9_000) is False
     assert store.get_session("k-1") == ended
-    store.record_activity("k-unknown", 9_000)
+    assert store.record_activity("k-unknown", 9_000) is False
     assert store.get_session("k-unknown") is None  # no partial record appears
     assert store.count_active() == 0
+
+
+def test_session_with_settings_reads_both_at_once(store: Store, clinic: Clinic) -> None:
+    read = getattr(store, "session_with_settings")
+    stored, _ = store.start_session(new_session("k-1", clinic.carol), limit=1, now=1_000)
+    assert read("k-1") == (stored, Settings(idle_timeout_minutes=15))
+    store.save_settings(clinic.other_account.id, Settings(idle_timeout_minutes=60, require_2fa=True))
+    ended = store.end_session("k-1", reason="logout", ended_ms=2_000)
+    assert read("k-1") == (ended, Settings(idle_timeout_minutes=60, require_2fa=True))  # current settings
+    store.write_raw_idle_timeout(clinic.other_account.id, "never")
+    assert read("k-1") == (ended, Settings(idle_timeout_minutes=0, require_2fa=True))
+    assert read("k-unknown") is None
+    orphan = User(id=999, account_id=clinic.other_account.id + 1000, username="ghost", display_name="G",
+                  role="admin", password_hash="h")
+    store.start_session(new_session("k-orphan", orphan), limit=1, now=1_000)
+    assert read("k-orphan") is None  # no account, no settings
 
 
 def test_end_session_happens_exactly_once(store: Store, clinic: Clinic) -> None:
@@ -416,13 +436,16 @@ def test_audit_round_trip_order_and_since(store: Store, clinic: Clinic) -> None:
                  (5_000, "settings.changed", None, None, {"idle_timeout_minutes": [30, 15]}),
                  (3_000, "session.started", None, None, {})]]
     store.add_audit(AuditEvent(account_id=south, at_ms=2_000, actor="system", action="settings.migrated"))
+    same_moment = [store.add_audit(AuditEvent(account_id=north, at_ms=8_000, actor="system", action=f"burst.{n}"))
+                   for n in range(12)]  # ids past 9 and 99: must not sort as text
     ids = [e.id for e in added]
     assert all(i > 0 for i in ids) and ids == sorted(ids) and len(set(ids)) == 4
-    expected = [added[1], added[3], added[0], added[2]]  # by at_ms, then id
+    expected = [added[1], added[3], added[0], added[2], *same_moment]  # by at_ms, then id
     assert store.audit_events(north) == expected
     assert store.audit_events(north, since_ms=3_000) == expected[1:]
     assert store.audit_events(north, since_ms=3_001) == expected[2:]
-    assert store.audit_events(north, since_ms=5_001) == []
+    assert store.audit_events(north, since_ms=5_001) == same_moment
+    assert store.audit_events(north, since_ms=8_001) == []
     assert [e.action for e in store.audit_events(south)] == ["settings.migrated"]
     assert store.audit_events(south + 1000) == []
 
@@ -677,6 +700,7 @@ CALLS: dict[str, Callable[[Store], Any]] = {
     "list_patients": lambda s: s.list_patients(1),
     "start_session": lambda s: s.start_session(_sample_session(), limit=1, now=1),
     "get_session": lambda s: s.get_session("k-down"),
+    "session_with_settings": lambda s: getattr(s, "session_with_settings")("k-down"),
     "record_activity": lambda s: s.record_activity("k-down", 5),
     "end_session": lambda s: s.end_session("k-down", reason="logout", ended_ms=5),
     "active_sessions": lambda s: s.active_sessions(),
@@ -691,7 +715,7 @@ CALLS: dict[str, Callable[[Store], Any]] = {
 
 
 def test_the_outage_table_covers_every_method() -> None:
-    assert sorted(CALLS) == [name for name in PROTOCOL_METHODS if name != "close"]
+    assert sorted(CALLS) == sorted({*PROTOCOL_METHODS, *OPTIONAL_METHODS} - {"close"})
 
 
 @pytest.fixture

@@ -85,13 +85,28 @@ return {seq, evicted}
 """
 
 RECORD_ACTIVITY = """
--- KEYS: the session hash; ARGV: last_activity_ms. Only forward, only while active.
+-- KEYS: the session hash; ARGV: last_activity_ms. Only forward, only while active: 1 if moved.
 local f = redis.call('HMGET', KEYS[1], 'state', 'last_activity_ms')
 if f[1] == 'active' and tonumber(f[2]) < tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'last_activity_ms', ARGV[1])
   return 1
 end
 return 0
+"""
+
+SESSION_WITH_SETTINGS = """
+-- ARGV: prefix, key. The session's HGETALL and its account's settings fields in one round trip,
+-- or false when either is missing (read-only).
+local session = redis.call('HGETALL', ARGV[1] .. 'session:' .. ARGV[2])
+if #session == 0 then
+  return false
+end
+local account_id = redis.call('HGET', ARGV[1] .. 'session:' .. ARGV[2], 'account_id')
+local account = redis.call('HGETALL', ARGV[1] .. 'account:' .. account_id)
+if #account == 0 then
+  return false
+end
+return {session, account}
 """
 
 PURGE_TOMBSTONES = """
