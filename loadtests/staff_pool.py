@@ -1,0 +1,88 @@
+"""The clinics and staff a load run may sign in as, read from ``sessionsim seed``'s users.csv.
+
+Each Locust process works on its own share of the clinics (every clinic belongs to exactly one
+process: clinic ``i`` to worker ``i % count``), so all sessions of one user, and all settings
+changes of one clinic made by this harness, are seen by one process, whose device models can
+then expect each other's evictions. Every person is leased to one Locust user at most, once:
+a person whose Locust user stopped is retired with whatever sessions it left, never reused.
+The clinic's admin is kept apart for the clinic-admin user and for reading the audit log.
+
+Pure Python (no Locust).
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from loadtests.timing import ClinicSettings, Person
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One row of users.csv."""
+
+    username: str
+    password: str
+    role: str
+    account_id: int
+    clinic: str
+    idle_timeout_minutes: int
+    warning_seconds: int
+    max_sessions_per_user: int
+
+
+def read_credentials(path: str | Path) -> list[Credential]:
+    """Every row of ``path`` (the CSV ``sessionsim seed --out`` writes)."""
+    with Path(path).open(newline="") as handle:
+        return [Credential(username=r["username"], password=r["password"], role=r["role"],
+                           account_id=int(r["account_id"]), clinic=r["clinic"],
+                           idle_timeout_minutes=int(r["idle_timeout_minutes"]),
+                           warning_seconds=int(r["warning_seconds"]),
+                           max_sessions_per_user=int(r["max_sessions_per_user"]))
+                for r in csv.DictReader(handle)]
+
+
+@dataclass
+class Staff:
+    """A leased person: credentials, their clinic's settings history, their session models."""
+
+    credential: Credential
+    person: Person
+
+
+class StaffPool:
+    """This process's share of the clinics: staff to lease, clinic settings, admins."""
+
+    def __init__(self, credentials: list[Credential], *, index: int = 0, count: int = 1, seed: int = 0) -> None:
+        clinic_ids = sorted({c.account_id for c in credentials})
+        mine = {cid for i, cid in enumerate(clinic_ids) if i % count == index}
+        self.clinics: dict[int, ClinicSettings] = {}
+        self.admins: dict[int, Credential] = {}
+        staff: list[Credential] = []
+        for c in credentials:
+            if c.account_id not in mine:
+                continue
+            if c.account_id not in self.clinics:
+                self.clinics[c.account_id] = ClinicSettings(c.idle_timeout_minutes, c.warning_seconds,
+                                                            c.max_sessions_per_user)
+            if c.role == "admin" and c.account_id not in self.admins:
+                self.admins[c.account_id] = c
+            else:
+                staff.append(c)
+        random.Random(seed).shuffle(staff)  # spread the early leases over every clinic
+        self._free = staff
+        self.leased = 0
+
+    def __len__(self) -> int:
+        return len(self._free)
+
+    def lease(self) -> Staff | None:
+        """A person nobody has used yet, or None when this process's share is used up."""
+        if not self._free:
+            return None
+        c = self._free.pop()
+        self.leased += 1
+        return Staff(credential=c, person=Person(c.username, self.clinics[c.account_id]))
