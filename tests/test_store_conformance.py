@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import multiprocessing
+import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ import pytest
 
 from tests.redis_fixture import free_port, unique_prefix
 from simulator.models import Account, AuditEvent, Patient, Session, User
-from simulator.policy import Settings
+from simulator.policy import Settings, sessions_to_evict
 from simulator.store import open_store
 from simulator.store.memory import MemoryStore
 from simulator.store.protocol import Store, StoreConflict, StoreUnavailable
@@ -529,34 +530,44 @@ def _race(workers: int, task: Callable[[int], Any]) -> list[Any]:
         return list(pool.map(run, range(workers)))
 
 
-def check_sign_in_race(store: Store, user: User, limit: int, results: list[tuple[list[Session], list[str]]]) -> None:
-    """After concurrent sign-ins of ``user``: exactly ``limit`` active, each other one evicted once."""
-    started = [s for stored, _ in results for s in stored]
-    evicted = [key for _, keys in results for key in keys]
+SignIns = list[tuple[Session, list[str]]]  # each sign-in's stored session and the keys it evicted
+
+
+def sign_in_many(store: Store, user: User, *, limit: int, tag: str, count: int) -> SignIns:
+    """``count`` sign-ins of ``user`` in a row, as one device after another would."""
+    done = []
+    for n in range(count):
+        stored, evicted = store.start_session(new_session(f"{tag}-{n}", user, created_ms=1_000 + n),
+                                              limit=limit, now=1_000 + n)
+        done.append((stored, [s.key for s in evicted]))
+    return done
+
+
+def check_sign_in_race(store: Store, user: User, limit: int, results: list[SignIns]) -> None:
+    """After concurrent sign-ins of ``user``: exactly ``limit`` active, each other one evicted once,
+    and every sign-in evicted exactly what it would have evicted had they run one at a time in
+    sequence-number order (the store's serial order), so a race that later heals is caught too."""
+    sign_ins = sorted((pair for result in results for pair in result), key=lambda pair: pair[0].seq)
+    started = [stored for stored, _ in sign_ins]
+    evicted = [key for _, keys in sign_ins for key in keys]
     active = [s for s in store.active_sessions() if s.user_id == user.id]
     assert len(active) == limit, f"{len(active)} active sessions, limit {limit}"
     assert len({s.seq for s in started}) == len(started)  # every sign-in got its own sequence number
     assert len(evicted) == len(set(evicted)) == len(started) - limit  # evicted exactly once each
     assert set(evicted) | {s.key for s in active} == {s.key for s in started}
     assert all(store.get_session(key).reason == "evicted" for key in evicted)  # type: ignore[union-attr]
-    if limit == 1:
-        assert active[0].seq == max(s.seq for s in started)  # the last sign-in wins
+    replay: list[Session] = []
+    for stored, keys in sign_ins:
+        expected = sessions_to_evict([(s.created_ms, s.seq, s.key) for s in replay], limit=limit)
+        assert sorted(keys) == sorted(expected), f"sign-in #{stored.seq} evicted {keys}, serially {expected}"
+        replay = [s for s in replay if s.key not in expected] + [stored]
+    assert sorted(s.key for s in replay) == sorted(s.key for s in active)
 
 
 @pytest.mark.parametrize("limit", [1, 2])
 def test_concurrent_sign_ins_from_threads_leave_exactly_limit(store: Store, clinic: Clinic, limit: int) -> None:
-    threads, each = 8, 6
-
-    def sign_in(index: int) -> tuple[list[Session], list[str]]:
-        stored, evicted = [], []
-        for n in range(each):
-            session, gone = store.start_session(new_session(f"t{index}-{n}", clinic.alice, created_ms=1_000),
-                                                limit=limit, now=1_000 + n)
-            stored.append(session)
-            evicted += [s.key for s in gone]
-        return stored, evicted
-
-    check_sign_in_race(store, clinic.alice, limit, _race(threads, sign_in))
+    check_sign_in_race(store, clinic.alice, limit, _race(
+        8, lambda i: sign_in_many(store, clinic.alice, limit=limit, tag=f"t{i}", count=6)))
 
 
 def test_concurrent_ends_from_threads_end_once(store: Store, clinic: Clinic) -> None:
@@ -573,8 +584,23 @@ def test_concurrent_ends_from_threads_end_once(store: Store, clinic: Clinic) -> 
 
 def test_concurrent_activity_never_moves_backward(store: Store, clinic: Clinic) -> None:
     store.start_session(new_session("k-1", clinic.alice, created_ms=0), limit=1, now=0)
-    times = [((i * 7919) % 64) * 1_000 + 1 for i in range(64)]
-    _race(16, lambda i: [store.record_activity("k-1", t) for t in times[i::16]])
+    writers, each = 8, 60
+    times = random.Random(7).sample(range(1, writers * each + 1), writers * each)  # shuffled: the max comes early
+    seen: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            seen.append(store.get_session("k-1").last_activity_ms)  # type: ignore[union-attr]
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        _race(writers, lambda i: [store.record_activity("k-1", t) for t in times[i::writers]])
+    finally:
+        done.set()
+        watcher.join()
+    assert seen == sorted(seen), "an observer saw last activity move backward"
     assert store.get_session("k-1").last_activity_ms == max(times)  # type: ignore[union-attr]
 
 
@@ -584,24 +610,18 @@ def _sign_in_process(url: str, user: User, limit: int, tag: str, count: int, bar
     store = open_store(url)
     try:
         barrier.wait(timeout=60)
-        stored, evicted = [], []
-        for n in range(count):
-            session, gone = store.start_session(new_session(f"{tag}-{n}", user, created_ms=1_000),
-                                                limit=limit, now=1_000 + n)
-            stored.append(session)
-            evicted += [s.key for s in gone]
-        out.put((stored, evicted))
+        out.put(sign_in_many(store, user, limit=limit, tag=tag, count=count))
     except BaseException as exc:  # report, so the parent fails with the reason instead of hanging
         out.put(exc)
     finally:
         store.close()
 
 
-def _end_process(url: str, key: str, reason: str, barrier: Any, out: Any) -> None:
+def _end_process(url: str, keys: list[str], reason: str, barrier: Any, out: Any) -> None:
     store = open_store(url)
     try:
         barrier.wait(timeout=60)
-        out.put(store.end_session(key, reason=reason, ended_ms=5_000))
+        out.put((reason, {key: store.end_session(key, reason=reason, ended_ms=5_000) for key in keys}))
     except BaseException as exc:
         out.put(exc)
     finally:
@@ -633,7 +653,7 @@ def test_concurrent_sign_ins_from_processes_leave_exactly_limit(shared_backend: 
         account = store.create_account("North Clinic", Settings())
         alice = store.create_user(account.id, "alice@north.clinic", "Alice", "admin", "hash-a")
         results = _run_processes(_sign_in_process,
-                                 lambda i, barrier, out: (shared_backend.url, alice, limit, f"p{i}", 12, barrier, out),
+                                 lambda i, barrier, out: (shared_backend.url, alice, limit, f"p{i}", 15, barrier, out),
                                  count=4)
         check_sign_in_race(store, alice, limit, results)
     finally:
@@ -645,13 +665,18 @@ def test_concurrent_ends_from_processes_end_once(shared_backend: Backend) -> Non
     try:
         account = store.create_account("North Clinic", Settings())
         alice = store.create_user(account.id, "alice@north.clinic", "Alice", "admin", "hash-a")
-        store.start_session(new_session("k-1", alice), limit=1, now=1_000)
+        keys = [f"k-{n:02d}" for n in range(40)]
+        for key in keys:
+            store.start_session(new_session(key, alice), limit=len(keys), now=1_000)
         reasons = ["logout", "idle", "revoked", "absolute"]
-        ended = _run_processes(_end_process,
-                               lambda i, barrier, out: (shared_backend.url, "k-1", reasons[i], barrier, out), count=4)
-        winners = [s for s in ended if s is not None]
-        assert len(winners) == 1
-        assert store.get_session("k-1") == winners[0] and winners[0].reason in reasons
+        # every process ends every session, in the same order, so they collide on each one
+        results = _run_processes(_end_process, lambda i, barrier, out: (
+            shared_backend.url, keys, reasons[i], barrier, out), count=4)
+        for key in keys:
+            winners = [(reason, ended[key]) for reason, ended in results if ended[key] is not None]
+            assert len(winners) == 1, f"{key} ended {len(winners)} times"
+            assert store.get_session(key) == winners[0][1] and winners[0][1].reason == winners[0][0]
+        assert store.count_active() == 0
     finally:
         store.close()
 
