@@ -1,0 +1,156 @@
+"""What only the Redis store has: its URL options, key prefixes, timeouts, outages and recovery.
+
+The behaviour it shares with the other stores is in ``test_store_conformance.py``.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Iterator
+
+import pytest
+import redis
+
+from simulator.models import Session
+from simulator.policy import Settings
+from simulator.store import open_store
+from simulator.store.protocol import StoreUnavailable
+from simulator.store.redis import DEFAULT_PREFIX, RedisStore, split_prefix
+from tests.redis_fixture import RedisServer, unique_prefix
+
+pytestmark = pytest.mark.redis
+
+
+def session(key: str, user_id: int = 1, account_id: int = 1) -> Session:
+    """A fresh session record for user ``user_id``."""
+    return Session(key=key, account_id=account_id, user_id=user_id, username=f"user{user_id}", kind="web",
+                   device="d", created_ms=1_000, last_activity_ms=1_000, csrf_token="c")
+
+
+@pytest.mark.parametrize("url, rest, prefix", [
+    ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0", DEFAULT_PREFIX),
+    ("redis://127.0.0.1:6379/0?prefix=qa:", "redis://127.0.0.1:6379/0", "qa:"),
+    ("redis://:pw@host:1/2?socket_timeout=0.5&prefix=a:b:", "redis://:pw@host:1/2?socket_timeout=0.5", "a:b:"),
+    ("unix:///run/redis.sock?db=1", "unix:///run/redis.sock?db=1", DEFAULT_PREFIX),
+])
+def test_the_prefix_option_is_taken_out_of_the_url(url: str, rest: str, prefix: str) -> None:
+    assert split_prefix(url) == (rest, prefix)
+
+
+def test_open_store_picks_redis_with_short_timeouts() -> None:
+    store = open_store("redis://127.0.0.1:1/0?prefix=x:")
+    assert isinstance(store, RedisStore) and store.prefix == "x:"
+    options = store._redis.connection_pool.connection_kwargs  # noqa: SLF001 - the settings are the point
+    assert options["socket_timeout"] == 2.0 and options["socket_connect_timeout"] == 2.0
+    assert open_store("redis://127.0.0.1:1/0?socket_timeout=0.25")._redis.connection_pool.connection_kwargs[  # noqa: SLF001
+        "socket_timeout"] == 0.25
+
+
+def test_prefixes_isolate_stores_and_every_key_carries_its_prefix(redis_server: RedisServer) -> None:
+    one_prefix, two_prefix = unique_prefix("one"), unique_prefix("two")
+    one, two = RedisStore(redis_server.url(one_prefix)), RedisStore(redis_server.url(two_prefix))
+    try:
+        account = one.create_account("North", Settings())
+        one.create_user(account.id, "alice@north.clinic", "Alice", "admin", "h")
+        one.start_session(session("k-1"), limit=1, now=1_000)
+        one.start_session(session("k-2"), limit=1, now=2_000)
+        one.set_meta("secret_key", "s")
+        assert two.list_accounts() == [] and two.find_user("alice@north.clinic") is None
+        assert two.get_session("k-2") is None and two.count_active() == 0 and two.get_meta("secret_key") is None
+        assert two.create_account("South", Settings()).id == account.id  # its own id sequence
+        raw = redis.Redis(port=redis_server.port, decode_responses=True)
+        keys = set(raw.scan_iter(match=f"{one_prefix}*"))
+        assert f"{one_prefix}session:k-2" in keys and f"{one_prefix}active" in keys
+        assert not any(key.startswith(two_prefix) for key in keys)
+        raw.close()
+    finally:
+        one.close()
+        two.close()
+
+
+def test_scripts_are_reloaded_after_redis_forgets_them(redis_server: RedisServer) -> None:
+    store = RedisStore(redis_server.url(unique_prefix()))
+    try:
+        store.start_session(session("k-1"), limit=1, now=1_000)
+        redis.Redis(port=redis_server.port).script_flush()  # as after a restart or failover
+        _, evicted = store.start_session(session("k-2"), limit=1, now=2_000)
+        assert [s.key for s in evicted] == ["k-1"]
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def silent_server() -> Iterator[int]:
+    """A port that accepts connections and never answers (a hung Redis)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield int(listener.getsockname()[1])
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def test_a_hung_redis_fails_closed_within_the_socket_timeout(silent_server: int) -> None:
+    store = RedisStore(f"redis://127.0.0.1:{silent_server}/0?socket_timeout=0.3")
+    try:
+        for call in (store.ping, lambda: store.get_session("k"), lambda: store.start_session(session("k"), limit=1,
+                                                                                            now=1)):
+            started = time.perf_counter()
+            with pytest.raises(StoreUnavailable):
+                call()
+            assert time.perf_counter() - started < 1.5  # one timeout, never retried into a long hang
+    finally:
+        store.close()
+
+
+def test_an_outage_fails_closed_and_the_store_recovers_when_redis_is_back(own_redis_server: RedisServer) -> None:
+    store = RedisStore(own_redis_server.url(unique_prefix()))
+    try:
+        account = store.create_account("North", Settings())
+        store.start_session(session("k-1", account_id=account.id), limit=1, now=1_000)
+        own_redis_server.stop()
+        for call in (store.ping, store.count_active, lambda: store.get_session("k-1"),
+                     lambda: store.end_session("k-1", reason="logout", ended_ms=2_000),
+                     lambda: store.start_session(session("k-2", account_id=account.id), limit=1, now=2_000)):
+            with pytest.raises(StoreUnavailable):
+                call()
+        own_redis_server.start()  # same port, empty (persistence is off in tests)
+        store.ping()
+        assert store.get_session("k-1") is None
+        stored, evicted = store.start_session(session("k-3", account_id=account.id), limit=1, now=3_000)
+        assert evicted == [] and store.get_session("k-3") == stored
+    finally:
+        store.close()
+
+
+def test_an_evicted_session_left_in_the_index_by_hand_is_healed(redis_server: RedisServer) -> None:
+    prefix = unique_prefix()
+    store = RedisStore(redis_server.url(prefix))
+    raw = redis.Redis(port=redis_server.port, decode_responses=True)
+    try:
+        store.start_session(session("k-1"), limit=2, now=1_000)
+        raw.sadd(f"{prefix}user:1:active", "k-gone")  # a stale entry: no such session
+        _, evicted = store.start_session(session("k-2"), limit=2, now=2_000)
+        assert evicted == []  # the stale entry neither counts nor breaks the sign-in
+        assert raw.smembers(f"{prefix}user:1:active") == {"k-1", "k-2"}
+    finally:
+        raw.close()
+        store.close()
