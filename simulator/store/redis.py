@@ -32,7 +32,9 @@ from simulator.store.protocol import StoreConflict, StoreUnavailable
 
 DEFAULT_PREFIX = "sessionsim:"
 DEFAULT_TIMEOUT_S = 2.0
-PIPELINE_CHUNK = 1000  # commands per pipelined round trip when reading many records
+PIPELINE_CHUNK = 1000  # records read per round trip when reading many
+SESSION_FIELDS = ("key", "account_id", "user_id", "username", "kind", "device", "created_ms", "last_activity_ms",
+                  "csrf_token", "seq", "state", "reason", "ended_ms")
 PURGE_BATCH = 1000  # tombstones examined per script run, so no run blocks Redis for long
 
 P = ParamSpec("P")
@@ -111,7 +113,7 @@ def _user(fields: dict[str, str]) -> User:
                 password_hash=fields["password_hash"], totp_secret=fields.get("totp_secret"))
 
 
-def _session(fields: dict[str, str]) -> Session:
+def _session(fields: dict[str, Any]) -> Session:
     ended = fields.get("ended_ms")
     return Session(key=fields["key"], account_id=int(fields["account_id"]), user_id=int(fields["user_id"]),
                    username=fields["username"], kind=fields["kind"], device=fields["device"],  # type: ignore[arg-type]
@@ -146,6 +148,7 @@ class RedisStore:
         self._start = self._redis.register_script(redis_lua.START_SESSION)
         self._activity = self._redis.register_script(redis_lua.RECORD_ACTIVITY)
         self._with_settings = self._redis.register_script(redis_lua.SESSION_WITH_SETTINGS)
+        self._read_sessions = self._redis.register_script(redis_lua.READ_SESSIONS)
         self._purge = self._redis.register_script(redis_lua.PURGE_TOMBSTONES)
         self._create_user = self._redis.register_script(redis_lua.CREATE_USER)
         self._add_audit = self._redis.register_script(redis_lua.ADD_AUDIT)
@@ -306,10 +309,14 @@ class RedisStore:
     def active_sessions(self, account_id: int | None = None) -> list[Session]:
         """Active sessions (of one account, or all), by sequence number."""
         index = self._key("active") if account_id is None else self._key("account", account_id, "active")
-        keys = self._redis.smembers(index)
-        found = self._hgetall_many(self._key("session", k) for k in keys)
-        # a session ended between the two reads is left out, as if read a moment later
-        return sorted((_session(f) for f in found if f.get("state") == "active"), key=lambda s: s.seq)
+        keys = [self._key("session", k) for k in self._redis.smembers(index)]
+        found: list[Session] = []
+        for start in range(0, len(keys), PIPELINE_CHUNK):
+            for row in self._read_sessions(keys=keys[start:start + PIPELINE_CHUNK], args=SESSION_FIELDS):
+                fields = dict(zip(SESSION_FIELDS, row))
+                if fields["state"] == "active":  # one ended between the two reads is left out
+                    found.append(_session(fields))
+        return sorted(found, key=lambda s: s.seq)
 
     @_fail_closed
     def count_active(self) -> int:

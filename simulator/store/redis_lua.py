@@ -109,6 +109,16 @@ end
 return {session, account}
 """
 
+READ_SESSIONS = """
+-- KEYS: session hashes; ARGV: field names. Each session's values in that order (read-only).
+-- One reply for a whole batch parses much faster than a pipeline of HGETALLs.
+local rows = {}
+for i, key in ipairs(KEYS) do
+  rows[i] = redis.call('HMGET', key, unpack(ARGV))
+end
+return rows
+"""
+
 PURGE_TOMBSTONES = """
 -- ARGV: prefix, ended_before_ms, batch size. Returns {examined, deleted}.
 local p = ARGV[1]
