@@ -52,44 +52,77 @@ class Scenario:
 
 SCENARIOS = (
     Scenario("bare GET", "bare", "GET", "/api/session", "", None),
-    Scenario("bare POST", "bare", "POST", "/api/session/heartbeat", '{"input_ms_ago": null}', None),
     Scenario("status GET", "ours", "GET", "/api/session", "", "bare GET"),
+    Scenario("bare POST", "bare", "POST", "/api/session/heartbeat", '{"input_ms_ago": null}', None),
     Scenario("heartbeat, no input", "ours", "POST", "/api/session/heartbeat", '{"input_ms_ago": null}', "bare POST"),
     Scenario("heartbeat, input", "ours", "POST", "/api/session/heartbeat", '{"input_ms_ago": 0}', "bare POST"),
 )
 
 
 @dataclass(frozen=True)
-class Result:
-    """What wrk measured for one scenario."""
+class Run:
+    """What wrk measured in one run of one scenario, and the server CPU it cost."""
 
-    name: str
     requests: int
     seconds: float
     requests_per_s: float
     p50_ms: float
     p99_ms: float
+    cpu_us_per_request: float
     errors: dict[str, int]
-    ratio: float | None = None
 
 
-def run_wrk(scenario: Scenario, *, port: int, tokens: Path, seconds: float, args: argparse.Namespace,
-            pinning: Pinning, work: Path) -> Result:
-    """Run wrk once against ``port`` and read the summary its Lua ``done()`` wrote."""
-    out = work / f"wrk-{scenario.target}-{scenario.method}-{len(scenario.body)}-{time.monotonic_ns()}.json"
+@dataclass(frozen=True)
+class Result:
+    """A scenario's figures: those of its fastest round (the least disturbed by anything else)."""
+
+    name: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_request: float
+    errors: dict[str, int]
+    ratio: float | None = None  # requests/s, ours / bare
+    cpu_ratio: float | None = None  # server CPU per request, bare / ours: the same ratio, immune to other load
+    rounds: tuple[Run, ...] = ()
+
+
+def run_wrk(scenario: Scenario, *, port: int, pid: int, tokens: Path, seconds: float, args: argparse.Namespace,
+            pinning: Pinning, work: Path) -> Run:
+    """Run wrk once against ``port`` (served by ``pid``) and read the summary its Lua ``done()`` wrote."""
+    out = work / f"wrk-{time.monotonic_ns()}.json"
     env = {**os.environ, "BENCH_TOKENS": str(tokens), "BENCH_METHOD": scenario.method, "BENCH_PATH": scenario.path,
            "BENCH_BODY": scenario.body, "BENCH_OUT": str(out)}
     command = pinning.wrap(["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds:g}s",
                             "--timeout", "5s", "-s", str(LUA), f"http://{benchlib.HOST}:{port}{scenario.path}"],
                            pinning.load)
+    cpu_before = benchlib.cpu_seconds(pid)
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=seconds + 60)
+    cpu = benchlib.cpu_seconds(pid) - cpu_before
     if done.returncode != 0 or not out.exists():
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
     summary = json.loads(out.read_text())
     elapsed = summary["duration_us"] / 1e6
-    return Result(name=scenario.name, requests=summary["requests"], seconds=round(elapsed, 2),
-                  requests_per_s=round(summary["requests"] / elapsed, 1), p50_ms=summary["p50_us"] / 1000,
-                  p99_ms=summary["p99_us"] / 1000, errors={k: v for k, v in summary["errors"].items() if v})
+    return Run(requests=summary["requests"], seconds=round(elapsed, 2),
+               requests_per_s=round(summary["requests"] / elapsed, 1), p50_ms=summary["p50_us"] / 1000,
+               p99_ms=summary["p99_us"] / 1000, cpu_us_per_request=round(cpu * 1e6 / max(summary["requests"], 1), 1),
+               errors={k: v for k, v in summary["errors"].items() if v})
+
+
+def summarise(scenario: Scenario, runs: list[Run], baseline: Result | None) -> Result:
+    """The scenario's result from its fastest round, compared with its bare baseline."""
+    best = max(runs, key=lambda r: r.requests_per_s)
+    errors: dict[str, int] = {}
+    for run in runs:
+        for kind, count in run.errors.items():
+            errors[kind] = errors.get(kind, 0) + count
+    ratio = cpu_ratio = None
+    if baseline is not None:
+        ratio = round(best.requests_per_s / baseline.requests_per_s, 3)
+        cpu_ratio = round(baseline.cpu_us_per_request / max(best.cpu_us_per_request, 0.1), 3)
+    return Result(name=scenario.name, requests_per_s=best.requests_per_s, p50_ms=best.p50_ms, p99_ms=best.p99_ms,
+                  cpu_us_per_request=best.cpu_us_per_request, errors=errors, ratio=ratio, cpu_ratio=cpu_ratio,
+                  rounds=tuple(runs))
 
 
 def check_contract(port: int, token: str) -> None:
@@ -107,18 +140,21 @@ def check_contract(port: int, token: str) -> None:
 
 def print_table(results: list[Result]) -> None:
     """The figures, one line per scenario."""
-    print(f"\n{'scenario':<22}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'ratio':>8}  errors")
+    print(f"\n{'scenario':<22}{'req/s':>9}{'p50 ms':>8}{'p99 ms':>8}{'CPU us/req':>11}{'ratio':>7}{'CPU ratio':>10}  errors")
     for r in results:
         ratio = f"{r.ratio:.2f}" if r.ratio is not None else "-"
-        print(f"{r.name:<22}{r.requests_per_s:>10.0f}{r.p50_ms:>9.2f}{r.p99_ms:>9.2f}{ratio:>8}  "
-              f"{r.errors or ''}")
+        cpu_ratio = f"{r.cpu_ratio:.2f}" if r.cpu_ratio is not None else "-"
+        print(f"{r.name:<22}{r.requests_per_s:>9.0f}{r.p50_ms:>8.2f}{r.p99_ms:>8.2f}{r.cpu_us_per_request:>11.1f}"
+              f"{ratio:>7}{cpu_ratio:>10}  {r.errors or ''}")
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the process exit code."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=float, default=10, help="seconds per measured run (default 10)")
-    parser.add_argument("--warmup", type=float, default=2, help="seconds of warm-up before each run (default 2)")
+    parser.add_argument("--duration", type=float, default=8, help="seconds per measured run (default 8)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds over all scenarios, interleaved; each scenario reports its fastest (default 2)")
+    parser.add_argument("--warmup", type=float, default=1, help="seconds of warm-up before a scenario's first run")
     parser.add_argument("--sessions", type=int, default=500, help="signed-in bearer sessions (default 500)")
     parser.add_argument("--clinics", type=int, default=10, help="clinics the sessions belong to (default 10)")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
@@ -136,39 +172,41 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Result] = {}
     with tempfile.TemporaryDirectory(prefix="sessionsim-bench-") as tmp:
         work = Path(tmp)
-        print(f"bench: {args.sessions} sessions in {args.clinics} clinics, {args.duration:g} s per run, "
-              f"wrk -t{args.threads} -c{args.connections}, server CPU {pinning.server or 'any'}, "
+        print(f"bench: {args.sessions} sessions in {args.clinics} clinics, {args.rounds} x {args.duration:g} s "
+              f"per scenario, wrk -t{args.threads} -c{args.connections}, server CPU {pinning.server or 'any'}, "
               f"wrk CPU {pinning.load or 'any'}", flush=True)
         usernames = benchlib.populate(work / "bench.db", users=args.sessions, clinics=args.clinics)
         bare_port, ours_port = benchlib.free_port(), benchlib.free_port()
         ours_env = {"SESSIONSIM_STORE": f"sqlite:{work / 'bench.db'}", "SESSIONSIM_DEMO": "false"}
         logs = args.out.parent
         with benchlib.running(benchlib.uvicorn_command("scripts.bare_asgi:app", bare_port), port=bare_port,
-                              log=logs / "bare.log", cpus=pinning.server, pinning=pinning), \
+                              log=logs / "bare.log", cpus=pinning.server, pinning=pinning) as bare, \
              benchlib.running(benchlib.uvicorn_command("simulator.bootstrap:app_from_env", ours_port, factory=True),
                               port=ours_port, log=logs / "server.log", env=ours_env, cpus=pinning.server,
-                              pinning=pinning):
+                              pinning=pinning) as ours:
             started = time.monotonic()
             tokens = [benchlib.sign_in(ours_port, name) for name in usernames]
             print(f"bench: signed in {len(tokens)} sessions in {time.monotonic() - started:.1f} s", flush=True)
             token_file = work / "tokens.txt"
             token_file.write_text("\n".join(tokens) + "\n")
             check_contract(ours_port, tokens[0])
-            for scenario in SCENARIOS:
-                if args.only and scenario.target != args.only:
-                    continue
-                port = bare_port if scenario.target == "bare" else ours_port
-                if args.warmup > 0:
-                    run_wrk(scenario, port=port, tokens=token_file, seconds=args.warmup, args=args,
-                            pinning=pinning, work=work)
-                result = run_wrk(scenario, port=port, tokens=token_file, seconds=args.duration, args=args,
-                                 pinning=pinning, work=work)
-                base = results.get(scenario.baseline or "")
-                if base is not None:
-                    result = Result(**{**asdict(result),
-                                       "ratio": round(result.requests_per_s / base.requests_per_s, 3)})
-                results[scenario.name] = result
-                print(f"  {result.name:<22}{result.requests_per_s:>9.0f} req/s  p99 {result.p99_ms:.2f} ms", flush=True)
+            chosen = [sc for sc in SCENARIOS if not args.only or sc.target == args.only]
+            servers = {"bare": (bare_port, bare.pid), "ours": (ours_port, ours.pid)}
+            runs: dict[str, list[Run]] = {sc.name: [] for sc in chosen}
+            for round_no in range(args.rounds):
+                for scenario in chosen:  # interleaved, so a disturbance hits bare and ours alike
+                    port, pid = servers[scenario.target]
+                    if round_no == 0 and args.warmup > 0:
+                        run_wrk(scenario, port=port, pid=pid, tokens=token_file, seconds=args.warmup, args=args,
+                                pinning=pinning, work=work)
+                    run = run_wrk(scenario, port=port, pid=pid, tokens=token_file, seconds=args.duration, args=args,
+                                  pinning=pinning, work=work)
+                    runs[scenario.name].append(run)
+                    print(f"  round {round_no + 1}  {scenario.name:<22}{run.requests_per_s:>9.0f} req/s  "
+                          f"p99 {run.p99_ms:6.2f} ms  {run.cpu_us_per_request:6.1f} CPU us/req", flush=True)
+            for scenario in chosen:
+                results[scenario.name] = summarise(scenario, runs[scenario.name],
+                                                   results.get(scenario.baseline or ""))
             status, _ = benchlib.request(ours_port, "GET", "/api/session", token=tokens[0])
             if status != 200:
                 raise RuntimeError(f"after the runs the first session answers {status}, not 200")
@@ -179,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     if ratios:
         print(f"\nheartbeat ratio ours/bare: min {min(ratios):.2f} (goal >= {GOAL_RATIO}): "
               f"{'met' if verdict else 'NOT met'}")
-    report = {"settings": {"duration_s": args.duration, "warmup_s": args.warmup, "sessions": args.sessions,
+    report = {"settings": {"duration_s": args.duration, "rounds": args.rounds, "warmup_s": args.warmup, "sessions": args.sessions,
                            "clinics": args.clinics, "wrk_threads": args.threads, "connections": args.connections,
                            "server_cpu": pinning.server, "wrk_cpu": pinning.load,
                            "uvicorn": " ".join(benchlib.UVICORN_FLAGS), "store": "sqlite (WAL)",

@@ -6,6 +6,7 @@ transactions, which SQLite serialises across processes.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import threading
@@ -61,6 +62,15 @@ def _account(row: tuple) -> Account:
     return Account(id=row[0], name=row[1], settings=Settings(
         idle_timeout_minutes=stored_minutes(row[2]), warning_seconds=row[3], max_sessions_per_user=row[4],
         absolute_lifetime_hours=row[5], require_2fa=bool(row[6])))
+
+
+@functools.lru_cache(maxsize=1024)
+def _settings(idle_timeout: Any, warning_seconds: int, max_sessions: int, absolute_hours: int,
+              require_2fa: int) -> Settings:
+    """Settings from an account row's values (memoised: the hot path reads them on every request)."""
+    return Settings(idle_timeout_minutes=stored_minutes(idle_timeout), warning_seconds=warning_seconds,
+                    max_sessions_per_user=max_sessions, absolute_lifetime_hours=absolute_hours,
+                    require_2fa=bool(require_2fa))
 
 
 class SQLiteStore:
@@ -198,20 +208,28 @@ class SQLiteStore:
             row = db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE key = ?", (key,)).fetchone()
             return _session(row) if row else None
 
+    def _hot(self, sql: str, args: tuple[Any, ...]) -> sqlite3.Cursor:
+        """One autocommit statement for the hot path: ``_tx`` without the generator's cost.
+
+        Call with the lock held and read the cursor before releasing it.
+        """
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+
     def session_with_settings(self, key: str) -> tuple[Session, Settings] | None:
         """The session and its account's current settings, in one query (None if either is missing)."""
-        with self._tx() as db:
-            row = db.execute(SESSION_WITH_SETTINGS, (key,)).fetchone()
+        with self._lock:
+            row = self._hot(SESSION_WITH_SETTINGS, (key,)).fetchone()
         if row is None:
             return None
-        return _session(row[:13]), Settings(
-            idle_timeout_minutes=stored_minutes(row[13]), warning_seconds=row[14], max_sessions_per_user=row[15],
-            absolute_lifetime_hours=row[16], require_2fa=bool(row[17]))
+        return _session(row[:13]), _settings(*row[13:])
 
     def record_activity(self, key: str, last_activity_ms: int) -> bool:
-        with self._tx() as db:
-            return db.execute("UPDATE sessions SET last_activity_ms = ? WHERE key = ? AND state = 'active' "
-                              "AND last_activity_ms < ?", (last_activity_ms, key, last_activity_ms)).rowcount == 1
+        with self._lock:
+            return self._hot("UPDATE sessions SET last_activity_ms = ? WHERE key = ? AND state = 'active' "
+                             "AND last_activity_ms < ?", (last_activity_ms, key, last_activity_ms)).rowcount == 1
 
     @staticmethod
     def _end(db: sqlite3.Connection, key: str, reason: str, ended_ms: int) -> Session | None:

@@ -21,19 +21,10 @@ from simulator.bootstrap import secret_key
 from simulator.config import ServerConfig
 from simulator.store.protocol import StoreUnavailable
 from simulator.web import admin_api, mobile_api, pages, session_api, testing_api
-from simulator.web.http import HttpProblem, JSONResponse, LabelledRoute
+from simulator.web.http import SECURITY_HEADERS, STORE_DOWN, HttpProblem, JSONResponse, LabelledRoute, RouteLatency
 from simulator.web.openapi import add_hot_path_docs
 
 log = logging.getLogger("sessionsim")
-
-SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"x-frame-options", b"DENY"),
-    (b"referrer-policy", b"same-origin"),
-    (b"content-security-policy",
-     b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-     b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
-]
 
 
 class ObservedRequests:
@@ -41,7 +32,7 @@ class ObservedRequests:
 
     def __init__(self, app: ASGIApp, deps: services.Deps) -> None:
         self.app = app
-        self.latency = deps.metrics.request_latency
+        self.latency = RouteLatency(deps.metrics.request_latency)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -60,7 +51,20 @@ class ObservedRequests:
             route = scope.get("route")
             path = getattr(route, "path", None) or "unmatched"
             if not path.startswith("/static"):
-                self.latency.labels(method=scope["method"], route=path).observe(time.perf_counter() - started)
+                self.latency.observe(scope["method"], path, time.perf_counter() - started)
+
+
+class ClinicApp(FastAPI):
+    """The FastAPI app, except that the hot path's routes go straight to ``session_api.FastLane``."""
+
+    fast_lane: session_api.FastLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        lane = self.fast_lane
+        if lane is not None and scope["type"] == "http" and lane.handles(scope):
+            await lane(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 async def _sweeper(deps: services.Deps, every_s: float) -> None:
@@ -100,7 +104,7 @@ def _error_handlers(app: FastAPI) -> None:
         if wants_html(request):
             return pages.render(request, "error.html", 503,
                                 message="The session store is unavailable. Nobody can be signed in until it is back.")
-        return JSONResponse({"error": "session store unavailable: failing closed", "field": None}, 503)
+        return JSONResponse(STORE_DOWN, 503)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -122,8 +126,8 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = FastAPI(title="Clinic session simulator", version="1.0.0", lifespan=lifespan,
-                  description="Reference session server: idle timeout, warning, logout, eviction, admin timeout.")
+    app = ClinicApp(title="Clinic session simulator", version="1.0.0", lifespan=lifespan,
+                    description="Reference session server: idle timeout, warning, logout, eviction, admin timeout.")
     app.state.deps = deps
     app.state.config = config
     app.state.secret_key = secret_key(deps.store)
@@ -144,5 +148,6 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     _error_handlers(app)
     add_hot_path_docs(app)
     app.add_middleware(ObservedRequests, deps=deps)
+    app.fast_lane = session_api.FastLane(deps)
     return app
 

@@ -1,61 +1,201 @@
-"""The hot path: session status, heartbeat and "Stay Logged In", as lean Starlette routes.
+"""The hot path: session status, heartbeat and "Stay Logged In".
 
-These run for every open page every few seconds, so they skip FastAPI's per-request
-dependency and model machinery (measured: a plain Starlette route serves about 2.7x the
-requests of the same FastAPI route). They are still described in the OpenAPI document
-(see ``simulator.web.openapi``).
+Every open page calls these every few seconds, so ``FastLane`` answers them as plain ASGI,
+ahead of FastAPI's middleware stack (``ClinicApp`` in ``simulator.web.app`` hands it the
+three routes). Measured on 2 cores, one uvicorn worker, wrk on the other core: a FastAPI
+route with a pydantic body serves 0.18 of the requests of a bare ASGI app, a plain Starlette
+route 0.49 before it touches the store; the store's read (and, with input, its write)
+must fit in what is left, so the hot path skips the framework (``make bench``, docs/bench.md).
+
+``FastLane`` gives exactly the answers of the plain Starlette routes at the bottom, run
+inside the app's middleware and error handlers: status codes, bodies and headers, CSRF for
+cookie authentication, 422 on bad input, 503 when the store is down, and the latency
+histogram. Those routes still serve what the fast lane passes on (HEAD, a ``root_path``,
+an app built without the fast lane), and ``simulator.web.openapi`` describes them.
 """
 
 from __future__ import annotations
 
-from starlette.requests import Request
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request, cookie_parser
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from simulator import services
-from simulator.web.http import HttpProblem, LabelledRoute, credentials, deps_of, json_object, optional_ms, status_response
+from simulator.store.protocol import StoreUnavailable
+from simulator.web.http import (MAX_JSON_BYTES, SECURITY_HEADERS, SESSION_COOKIE, STORE_DOWN, WWW_AUTHENTICATE,
+                                HttpProblem, LabelledRoute, RouteLatency, bearer_token, credentials, deps_of,
+                                optional_ms, parse_json_object, status_response)
+
+log = logging.getLogger("sessionsim")
+
+STATUS_PATH = "/api/session"
+HEARTBEAT_PATH = "/api/session/heartbeat"
+STAY_PATH = "/api/session/stay"
+HEARTBEAT_FIELDS = frozenset({"input_ms_ago"})
 
 
-def _current(request: Request) -> tuple[services.SessionView, bool]:
-    token, from_cookie = credentials(request)
-    return services.view(deps_of(request), token=token), from_cookie
+# --- what the three routes do, whichever way the request came in ---------------------------------
 
-
-def _require_csrf(request: Request, current: services.SessionView, from_cookie: bool) -> None:
+def _require_csrf(current: services.SessionView, from_cookie: bool, presented: str | None) -> None:
     """Cookie-authenticated changes must carry the session's CSRF token in X-CSRF-Token."""
-    if from_cookie and current.session is not None and not services.csrf_matches(
-            current.session, request.headers.get("x-csrf-token")):
+    if from_cookie and current.session is not None and not services.csrf_matches(current.session, presented):
         raise HttpProblem(403, "missing or wrong X-CSRF-Token header (use csrf_token from GET /api/session)",
                           "X-CSRF-Token", "csrf")
 
 
+def answer_heartbeat(deps: services.Deps, raw_body: bytes, token: str | None, from_cookie: bool,
+                     csrf: str | None) -> services.SessionView:
+    """POST /api/session/heartbeat: extends only when the body reports input since the last one."""
+    input_ms_ago = optional_ms(parse_json_object(raw_body, allowed=HEARTBEAT_FIELDS, empty_ok=True), "input_ms_ago")
+    current = services.view(deps, token=token)
+    if not current.active:
+        return current
+    _require_csrf(current, from_cookie, csrf)
+    return services.record_input(deps, current, input_ms_ago=input_ms_ago)
+
+
+def answer_stay(deps: services.Deps, token: str | None, from_cookie: bool, csrf: str | None) -> services.SessionView:
+    """POST /api/session/stay: "Stay Logged In"; 401 if the session has already ended."""
+    current = services.view(deps, token=token)
+    if not current.active:
+        return current
+    _require_csrf(current, from_cookie, csrf)
+    return services.stay_logged_in(deps, current)
+
+
+# --- the fast lane: plain ASGI --------------------------------------------------------------------
+
+_NO_STORE_RAW = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+_UNAUTHORIZED_RAW = [*_NO_STORE_RAW, (b"www-authenticate", WWW_AUTHENTICATE.encode("latin-1"))]
+_JSON_TYPE = (b"content-type", b"application/json")
+_SERVER_ERROR = b"Internal Server Error"
+
+
+def _json_headers(first: list[tuple[bytes, bytes]], length: int) -> list[tuple[bytes, bytes]]:
+    """The headers JSONResponse and ObservedRequests would send, in the same order."""
+    return [*first, (b"content-length", b"%d" % length), _JSON_TYPE, *SECURITY_HEADERS]
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, None if the client went away; HttpProblem 413 past the JSON limit."""
+    message = await receive()
+    if message["type"] != "http.request":
+        return None
+    if not message.get("more_body", False):
+        return message.get("body", b"")  # the usual case: one message (the parser checks its size)
+    chunks, size = [message.get("body", b"")], len(message.get("body", b""))
+    while message.get("more_body", False):
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size <= MAX_JSON_BYTES:
+            chunks.append(chunk)
+    if size > MAX_JSON_BYTES:
+        raise HttpProblem(413, "request body too large")
+    return b"".join(chunks)
+
+
+class FastLane:
+    """Plain ASGI answers for GET /api/session and POST /api/session/{heartbeat,stay}."""
+
+    ROUTES = frozenset({("GET", STATUS_PATH), ("POST", HEARTBEAT_PATH), ("POST", STAY_PATH)})
+
+    def __init__(self, deps: services.Deps) -> None:
+        self.deps = deps
+        self.latency = RouteLatency(deps.metrics.request_latency)
+
+    def handles(self, scope: Scope) -> bool:
+        """True for the three hot routes (exact path, not mounted under a root path)."""
+        return (scope["method"], scope["path"]) in self.ROUTES and not scope.get("root_path")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        try:
+            await self._answer(scope, receive, send)
+        finally:
+            self.latency.observe(scope["method"], scope["path"], time.perf_counter() - started)
+
+    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope["path"]
+        authorization = csrf = None
+        cookies: list[str] = []
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                if authorization is None:
+                    authorization = value.decode("latin-1")
+            elif name == b"x-csrf-token":
+                if csrf is None:
+                    csrf = value.decode("latin-1")
+            elif name == b"cookie":
+                cookies.append(value.decode("latin-1"))
+        body: Any
+        try:
+            if authorization:
+                token, from_cookie = bearer_token(authorization), False
+            else:
+                jar: dict[str, str] = {}
+                for header in cookies:
+                    jar.update(cookie_parser(header))
+                token, from_cookie = jar.get(SESSION_COOKIE), True
+            if path == HEARTBEAT_PATH:
+                raw = await _read_body(receive)
+                if raw is None:
+                    return  # the client went away: nobody to answer
+                current = answer_heartbeat(self.deps, raw, token, from_cookie, csrf)
+            elif path == STAY_PATH:
+                current = answer_stay(self.deps, token, from_cookie, csrf)
+            else:
+                current = services.view(self.deps, token=token)
+            status, body = (200, current.status()) if current.active else (401, current.status())
+            first = _NO_STORE_RAW if current.active else _UNAUTHORIZED_RAW
+        except HttpProblem as exc:
+            status, body, first = exc.status, exc.body(), _NO_STORE_RAW
+        except StoreUnavailable as exc:
+            log.error("store unavailable: %s", exc)
+            status, body, first = 503, STORE_DOWN, _NO_STORE_RAW
+        except Exception:
+            # as Starlette's ServerErrorMiddleware does: a plain 500, and the error goes on to the server's log
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-length", b"%d" % len(_SERVER_ERROR)),
+                                    (b"content-type", b"text/plain; charset=utf-8")]})
+            await send({"type": "http.response.body", "body": _SERVER_ERROR})
+            raise
+        payload = orjson.dumps(body)
+        await send({"type": "http.response.start", "status": status, "headers": _json_headers(first, len(payload))})
+        await send({"type": "http.response.body", "body": payload})
+
+
+# --- the same routes in Starlette, for what the fast lane passes on --------------------------------
+
 async def session_status(request: Request) -> Response:
     """GET /api/session: status; never extends the session."""
-    current, _ = _current(request)
-    return status_response(current)
+    token, _ = credentials(request)
+    return status_response(services.view(deps_of(request), token=token))
 
 
 async def heartbeat(request: Request) -> Response:
     """POST /api/session/heartbeat: extends only when the body reports input since the last one."""
-    body = await json_object(request, allowed={"input_ms_ago"}, empty_ok=True)
-    input_ms_ago = optional_ms(body, "input_ms_ago")
-    current, from_cookie = _current(request)
-    if not current.active:
-        return status_response(current)
-    _require_csrf(request, current, from_cookie)
-    return status_response(services.record_input(deps_of(request), current, input_ms_ago=input_ms_ago))
+    raw = await request.body()
+    token, from_cookie = credentials(request)
+    return status_response(answer_heartbeat(deps_of(request), raw, token, from_cookie,
+                                            request.headers.get("x-csrf-token")))
 
 
 async def stay(request: Request) -> Response:
     """POST /api/session/stay: "Stay Logged In"; 401 if the session has already ended."""
-    current, from_cookie = _current(request)
-    if not current.active:
-        return status_response(current)
-    _require_csrf(request, current, from_cookie)
-    return status_response(services.stay_logged_in(deps_of(request), current))
+    token, from_cookie = credentials(request)
+    return status_response(answer_stay(deps_of(request), token, from_cookie, request.headers.get("x-csrf-token")))
 
 
 routes = [
-    LabelledRoute("/api/session", session_status, methods=["GET"]),
-    LabelledRoute("/api/session/heartbeat", heartbeat, methods=["POST"]),
-    LabelledRoute("/api/session/stay", stay, methods=["POST"]),
+    LabelledRoute(STATUS_PATH, session_status, methods=["GET"]),
+    LabelledRoute(HEARTBEAT_PATH, heartbeat, methods=["POST"]),
+    LabelledRoute(STAY_PATH, stay, methods=["POST"]),
 ]
