@@ -126,10 +126,9 @@ def test_two_server_processes_share_sessions(servers: Callable[..., ServerProces
     assert ended == [("phone signed in on A", "evicted"), ("tablet signed in on B", "logout")]
 
 
-@pytest.mark.redis
 def test_simultaneous_sign_ins_through_two_workers_leave_one_session(servers: Callable[..., ServerProcess],
-                                                                      redis_server: RedisServer) -> None:
-    server = servers(redis_server.url(unique_prefix("workers")), "--workers", "2")
+                                                                      store_url: str) -> None:
+    server = servers(store_url, "--workers", "2")
     with ThreadPoolExecutor(max_workers=6) as pool:
         tokens = list(pool.map(lambda n: server.sign_in(PRACTITIONER, f"device {n}"), range(6)))
     answers = [server.get("/api/session", token).json() for token in tokens]

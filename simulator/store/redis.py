@@ -20,7 +20,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.retry import Retry
 
@@ -136,13 +135,14 @@ class RedisStore:
 
     def __init__(self, url: str) -> None:
         url, self.prefix = split_prefix(url)
-        # URL options (e.g. ?socket_timeout=0.5) win over these defaults. One retry, and only for
-        # a dropped connection (a pooled socket Redis closed): a timeout is never retried, so a
-        # script is not run twice and a stuck Redis answers StoreUnavailable within the timeout.
+        # URL options (e.g. ?socket_timeout=0.5) win over these defaults. No retries: a command whose
+        # answer was lost may have run, and a script must not run twice (the pool already replaces
+        # connections Redis closed while idle, e.g. after a restart); a stuck Redis answers
+        # StoreUnavailable within one timeout, and the client retries the request.
         self._redis = redis.Redis.from_url(
             url, decode_responses=True, socket_timeout=DEFAULT_TIMEOUT_S,
             socket_connect_timeout=DEFAULT_TIMEOUT_S, health_check_interval=15,
-            retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)))
+            retry=Retry(NoBackoff(), 0))
         self._closed = False
         self._end = self._redis.register_script(redis_lua.END_SESSION)
         self._start = self._redis.register_script(redis_lua.START_SESSION)
