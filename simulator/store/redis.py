@@ -2,9 +2,9 @@
 
 Every multi-step change (a sign-in that evicts, ending a session exactly once, moving
 activity forward, creating a user with a unique name) is one Lua script, which Redis
-runs atomically (see ``simulator.store.redis_lua``). Plain reads are pipelined. Active
-sessions are indexed in sets (all, per account, per user), so listing or counting them
-never scans the key space. Every Redis error becomes ``StoreUnavailable`` so the server
+runs atomically (see ``simulator.store.redis_lua``). Active sessions are indexed in sets
+(all, per account, per user), so counting them is O(1) and listing them never scans the key
+space; many records are read in batches of 1000 per round trip. Every Redis error becomes ``StoreUnavailable`` so the server
 fails closed, and sockets time out after 2 s so a stuck Redis cannot hang a request.
 
 URL: ``redis://[:password@]host:port/db[?prefix=sessionsim:&socket_timeout=2]``; every key
