@@ -31,6 +31,7 @@ from loadtests.virtual_clock import VirtualClock
 log = logging.getLogger("loadtests")
 MINUTE_MS = 60_000
 ASAP = -math.inf
+DEBUG_LAG: list | None = [] if __import__("os").environ.get("LOADTESTS_DEBUG_LAG") else None
 
 
 class NoCookies(DefaultCookiePolicy):
@@ -452,7 +453,12 @@ class ClinicStaff(FastHttpUser):
         """Just after the deadline: the session must have ended (idle); if it has not yet, look again."""
         if device.free:
             return
+        model = device.model
+        planned = model.deadline_estimate() if model else 0
+        send_est = self.now_v()
         reply = device.status()
+        if DEBUG_LAG is not None and reply.server_time:
+            DEBUG_LAG.append((attempt, send_est - planned, reply.server_time - send_est, reply.duration_s * 1000))
         if self.after_reply(device):
             return
         model = device.model

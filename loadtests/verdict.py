@@ -94,16 +94,29 @@ def sweep_lag_from_audit(host: str, users_csv: str, since_ms: int, budget_s: flo
         if status != 200 or not isinstance(log_body, dict):
             continue
         read += 1
+        changes: list[int] = []
         for event in log_body.get("events", []):
             details = event.get("details") or {}
-            if event.get("action") == "session.ended" and details.get("via") in lags and "lag_ms" in details:
-                lags[details["via"]].append(int(details["lag_ms"]))
+            if event.get("action") == "settings.changed":
+                changes.append(int(event["at_ms"]))
+            elif event.get("action") == "session.ended" and details.get("via") in lags and "lag_ms" in details:
+                lags[details["via"]].append(effective_lag(int(event["at_ms"]), details, changes))
     if not read:
         return None
     sweep = lags["sweep"]
     return {"p50": _int(percentile(sweep, 50)), "p99": _int(percentile(sweep, 99)),
             "max": max(sweep) if sweep else None, "count": len(sweep), "request_count": len(lags["request"]),
             "source": f"audit log of {read} clinics"}
+
+
+def effective_lag(at_ms: int, details: dict[str, Any], changes: list[int]) -> int:
+    """Lag from the moment the session became due: its deadline, or a later settings change that made
+    it due at once (a shorter timeout ends, on the spot, sessions already past the new deadline)."""
+    deadline = details.get("deadline_ms")
+    if not isinstance(deadline, int):
+        return int(details["lag_ms"])
+    due = max([deadline] + [c for c in changes if deadline < c <= at_ms])
+    return at_ms - due
 
 
 _BUCKET = re.compile(r'^sessionsim_expiry_lag_seconds_bucket\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
@@ -221,3 +234,6 @@ def _quitting(environment: Environment, **_: Any) -> None:
     for sample in v["violation_samples"][:10]:
         log.error("violation %s: %s (%s)", sample["kind"], sample["detail"], sample["session"])
     environment.process_exit_code = v["exit_code"]
+    from loadtests import staff
+    if staff.DEBUG_LAG:
+        Path(str(path) + ".lagdebug.json").write_text(json.dumps(staff.DEBUG_LAG))

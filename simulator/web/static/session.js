@@ -22,21 +22,28 @@
   const countdown = document.querySelector("[data-testid=idle-countdown]");
   const channel = "BroadcastChannel" in window ? new BroadcastChannel("clinic-session") : null;
 
+  // Local moments are stamped on both the wall clock and the monotonic clock, and time since a stamp
+  // is the larger of the two: a wall clock set back (NTP, a user) cannot stretch the deadline, and a
+  // monotonic clock that stood still while the computer slept cannot either.
+  const stamp = () => ({ wall: Date.now(), mono: performance.now() });
+  const since = (at) => Math.max(Date.now() - at.wall, performance.now() - at.mono);
+
   let status = null;          // the last status the server gave (directly or via another tab)
-  let receivedAt = 0;         // local Date.now() when it arrived
+  let receivedAt = stamp();   // when it arrived
   let csrf = null;
-  let pendingInputAt = null;  // local time of input not yet reported
-  let lastHeartbeatAt = 0;
-  let lastContactAt = Date.now();
+  let pendingInputAt = null;  // when input not yet reported happened
+  let lastHeartbeatAt = null;
+  let lastContactAt = stamp();
   let busy = false;
   let ended = false;
 
   const adopt = (next) => {
     status = next;
-    receivedAt = Date.now();
+    receivedAt = stamp();
     csrf = next.csrf_token || csrf;
   };
-  const remaining = (field) => (status[field] - status.server_time_ms) - (Date.now() - receivedAt);
+  const remaining = (field) => (status[field] - status.server_time_ms) - since(receivedAt);
+  const heartbeatDue = () => lastHeartbeatAt === null || since(lastHeartbeatAt) >= HEARTBEAT_GAP_MS;
   const endsIn = () => Math.min(remaining("idle_deadline_ms"), remaining("absolute_deadline_ms"));
   const idleEndsFirst = () => status.idle_deadline_ms <= status.absolute_deadline_ms;
   const warningDue = () => idleEndsFirst() && remaining("warn_at_ms") <= 0;
@@ -69,9 +76,9 @@
       if (kind === "stay") {
         answer = await call("POST", "/api/session/stay");
       } else if (input !== null) {
-        lastHeartbeatAt = Date.now();
+        lastHeartbeatAt = stamp();
         pendingInputAt = null;
-        answer = await call("POST", "/api/session/heartbeat", { input_ms_ago: Math.max(0, Date.now() - input) });
+        answer = await call("POST", "/api/session/heartbeat", { input_ms_ago: Math.round(since(input)) });
       } else {
         answer = await call("GET", "/api/session");
       }
@@ -79,7 +86,7 @@
       if (input !== null && pendingInputAt === null) pendingInputAt = input;  // report it when back online
       return false;
     }
-    lastContactAt = Date.now();
+    lastContactAt = stamp();
     apply(answer, true);
     return true;
   }
@@ -144,9 +151,8 @@
     if (ended || busy) return;
     busy = true;
     try {
-      const now = Date.now();
-      if (pendingInputAt !== null && now - lastHeartbeatAt >= HEARTBEAT_GAP_MS) await contact("input");
-      else if (now - lastContactAt >= POLL_EVERY_MS) await contact("poll");
+      if (pendingInputAt !== null && heartbeatDue()) await contact("input");
+      else if (since(lastContactAt) >= POLL_EVERY_MS) await contact("poll");
       if (ended) return;
       if (endsIn() <= 0) {
         const reached = await contact("poll");  // confirm before leaving
@@ -166,8 +172,8 @@
 
   function onInput() {
     if (ended || dialog.open) return;  // while warning, only "Stay Logged In" counts
-    pendingInputAt = Date.now();
-    if (Date.now() - lastHeartbeatAt >= HEARTBEAT_GAP_MS && !busy) tick();
+    pendingInputAt = stamp();
+    if (heartbeatDue() && !busy) tick();
   }
 
   async function stayLoggedIn() {

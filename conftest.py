@@ -1,0 +1,156 @@
+"""Root fixtures of the browser scenarios: the server under test, the browser launch, the time machine.
+
+The Gherkin lives in features/, the step definitions in steps/ (pulled in below), and the
+scenarios are bound by steps/test_browser_scenarios.py. ``make bdd`` runs them; see docs/bdd.md.
+Nothing here starts unless a scenario asks for it, so the unit tests in tests/ pay nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+pytest_plugins = [
+    "steps.common_steps",
+    "steps.logout_steps",
+    "steps.idle_steps",
+    "steps.connectivity_steps",
+    "steps.device_steps",
+    "steps.admin_steps",
+    "steps.audit_steps",
+    "steps.mobile_steps",
+]
+
+# Tags that need something of the target; checked before the scenario starts.
+NEEDS = {
+    "clock": "the target has no /__test__/clock (start it with `sessionsim serve --test-clock`)",
+    "embedded": "this scenario restarts the server on its own store, so it needs the server this suite starts "
+                "(not --base-url)",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("bdd", "browser scenarios")
+    group.addoption("--bdd-server", choices=["embedded", "subprocess"], default="embedded",
+                    help="how to start the reference server when no --base-url is given: in this process "
+                         "(default; the time machine moves its ManualClock) or `sessionsim serve --test-clock` "
+                         "on a free port (moved through /__test__/clock)")
+
+
+# -- the server under test ----------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The server the scenarios drive: --base-url, or a fresh one with a fresh SQLite file."""
+    from steps.support import server
+
+    url = pytestconfig.getoption("--base-url", default=None) or None
+    if url:
+        chosen = server.connect_external(url)
+    elif pytestconfig.getoption("--bdd-server") == "subprocess":
+        chosen = server.start_subprocess(tmp_path_factory.mktemp("sessionsim"))
+    else:
+        chosen = server.start_embedded(tmp_path_factory.mktemp("sessionsim"))
+    yield chosen
+    chosen.stop()
+
+
+@pytest.fixture(scope="session")
+def base_url(target: Any) -> str:
+    """pytest-playwright's base URL: the server under test."""
+    return target.base_url
+
+
+@pytest.fixture(autouse=True)
+def _target_offers_what_the_tags_need(request: pytest.FixtureRequest) -> None:
+    """Skip, with the reason, a scenario whose tags need what the target lacks."""
+    needed = [tag for tag in NEEDS if request.node.get_closest_marker(tag)]
+    if not needed:
+        return
+    chosen = request.getfixturevalue("target")
+    if "clock" in needed and chosen.clock is None:
+        pytest.skip(NEEDS["clock"])
+    if "embedded" in needed and chosen.db_path is None:
+        pytest.skip(NEEDS["embedded"])
+
+
+# -- the browser -------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict, browser_name: str) -> dict:
+    """Debian's Chromium (headless shell when headless), $CHROMIUM to override, the team's flags."""
+    from steps.support import chromium
+
+    if browser_name != "chromium":
+        return browser_type_launch_args
+    args = {**browser_type_launch_args, "args": chromium.FLAGS}
+    executable = chromium.executable(headed=args.get("headless") is False)
+    if executable:
+        args["executable_path"] = executable
+    return args
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict) -> dict:
+    """Each device passes its own base URL (a restarted server has another), so it is left out here."""
+    return {key: value for key, value in browser_context_args.items() if key != "base_url"}
+
+
+# -- per scenario ------------------------------------------------------------------------------
+@pytest.fixture
+def time_machine(request: pytest.FixtureRequest, target: Any) -> Any:
+    """Moves the server's clock and every open browser's clock together."""
+    from steps.support.time_machine import TimeMachine
+
+    return TimeMachine(target.clock, tagged_clock=request.node.get_closest_marker("clock") is not None,
+                       wall_ms=lambda: time.time_ns() // 1_000_000)
+
+
+@pytest.fixture
+def devices(new_context: Any, playwright: Any, target: Any, time_machine: Any) -> Any:
+    """The scenario's devices by name ("my computer", "my phone"), each a browser context."""
+    from steps.support.devices import Devices
+
+    return Devices(new_context, playwright, target.base_url, time_machine.attach)
+
+
+@pytest.fixture
+def session_api(target: Any) -> Iterator[Any]:
+    """The server's own answers (status, mobile sign-in, audit) over HTTP."""
+    from steps.support.api import SessionApi
+
+    api = SessionApi(target)
+    yield api
+    api.close()
+
+
+@pytest.fixture
+def clinic(target: Any) -> Any:
+    """A fresh clinic with the default settings (steps that say otherwise replace it)."""
+    from steps.support.clinic import new_clinic
+
+    return new_clinic(target)
+
+
+# -- reporting ---------------------------------------------------------------------------------
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """One line a person (or `make demo`) can read: how many scenarios, and where the reports are."""
+    reports = [r for key in ("passed", "failed", "skipped", "error")
+               for r in terminalreporter.stats.get(key, []) if getattr(r, "when", "call") in ("call", "setup")]
+    scenarios = [r for r in reports if "test_browser_scenarios" in r.nodeid]
+    if not scenarios:
+        return
+    counts = {key: len({r.nodeid for r in scenarios if r.outcome == key}) for key in ("passed", "failed", "skipped")}
+    total = len({r.nodeid for r in scenarios})
+    lines = [f"Browser scenarios: {total} run, {counts['passed']} passed, {counts['failed']} failed, "
+             f"{counts['skipped']} skipped"]
+    for option, label in (("cucumber_json_path", "Cucumber JSON"), ("xmlpath", "JUnit XML")):
+        path = getattr(config.option, option, None)
+        if path:
+            lines.append(f"  {label}: {Path(path)}")
+    if counts["failed"]:
+        lines.append(f"  traces and screenshots of failed scenarios: {config.getoption('--output')}")
+    terminalreporter.write_sep("-", "browser scenarios")
+    for line in lines:
+        terminalreporter.write_line(line)

@@ -1,0 +1,81 @@
+@clock
+Feature: Lost connections and wrong clocks
+  As a practitioner on clinic Wi-Fi that drops out, using a laptop that sleeps and a clock that drifts
+  I want automatic logout to follow the server's timer whatever my network or my computer's clock does
+  So that patient data is hidden on time, and I am never logged out early
+
+  Background:
+    Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
+
+  @offline
+  Scenario: Offline at the deadline, the page hides patient data and shows Sign In
+    Given I am signed in on my computer
+    When my computer loses its connection
+    And 30 minutes pass without activity
+    Then no patient data is shown
+    And the page shows the Sign In form with the notice "You were logged out due to inactivity."
+    And the server says my session ended with the reason "idle"
+    When my computer's connection comes back
+    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+
+  @offline
+  Scenario: Offline for a while and back before the deadline, I carry on
+    Given I am signed in on my computer
+    When 5 minutes pass without activity
+    And my computer loses its connection
+    And 10 minutes pass without activity
+    And my computer's connection comes back
+    Then I am still signed in
+    And no inactivity warning is shown
+    And the server says my session ends in 15 minutes
+
+  @offline
+  Scenario: Work done while offline counts once the connection is back
+    Given I am signed in on my computer
+    When my computer loses its connection
+    And 20 minutes pass without activity
+    And I type in the patient list
+    And 5 minutes pass without activity
+    And my computer's connection comes back
+    Then the server says my last activity was 5 minutes ago
+    And the server says my session ends in 25 minutes
+
+  Scenario Outline: A computer clock that is off by minutes or hours changes nothing
+    Given my computer's clock is <offset>
+    And I am signed in on my computer
+    When 27 minutes 59 seconds pass without activity
+    Then no inactivity warning is shown
+    When 1 more second passes
+    Then the warning "Are you still there?" is shown with "02:00" left
+    When 2 more minutes pass
+    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+
+    Examples:
+      | offset          |
+      | 10 minutes fast |
+      | 10 minutes slow |
+      | 3 hours fast    |
+
+  Scenario: My computer's clock jumping ahead on its own changes nothing
+    Given I am signed in on my computer
+    When my computer's clock jumps 45 minutes ahead on its own
+    Then no inactivity warning is shown
+    And I am still signed in
+    When 28 minutes pass without activity
+    Then the warning "Are you still there?" is shown with "02:00" left
+
+  Scenario: My computer's clock being set back on its own changes nothing
+    Given I am signed in on my computer
+    When 25 minutes pass without activity
+    And my computer's clock is set back 10 minutes on its own
+    And 3 minutes pass without activity
+    Then the warning "Are you still there?" is shown with "02:00" left
+    When 2 more minutes pass
+    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+
+  Scenario: A laptop that sleeps past the deadline is logged out when it wakes
+    Given I am signed in on my laptop
+    When my laptop sleeps for 2 hours
+    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+    And no patient data is shown
+    And the server says my session ended with the reason "idle"

@@ -1,0 +1,87 @@
+@clock @warning
+Feature: The inactivity warning
+  As a practitioner who is often called away from my desk
+  I want a clear warning with a countdown before I am logged out for inactivity, and a way to stay
+  So that an unattended screen stops showing patient data, and I keep my place when I am still there
+
+  Background:
+    Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
+    And I am signed in on my computer
+
+  Scenario: The warning appears two minutes before the deadline, with a countdown
+    When 27 minutes 59 seconds pass without activity
+    Then no inactivity warning is shown
+    When 1 more second passes
+    Then the warning "Are you still there?" is shown with "02:00" left
+    When 45 seconds pass
+    Then the countdown shows "01:15"
+
+  Scenario: "Stay Logged In" resets the timer, and the server agrees
+    When 28 minutes pass without activity
+    And I click "Stay Logged In"
+    Then the warning closes
+    And the server says my last activity was just now
+    When 27 minutes 59 seconds pass without activity
+    Then no inactivity warning is shown
+    When 1 more second passes
+    Then the warning "Are you still there?" is shown with "02:00" left
+
+  Scenario: Ignoring the warning logs me out and hides the patient data
+    When 28 minutes pass without activity
+    Then the warning "Are you still there?" is shown with "02:00" left
+    When 1 minute 59 seconds pass
+    Then I am still signed in
+    And the countdown shows "00:01"
+    When 1 more second passes
+    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+    And no patient data is shown
+    And the server says my session ended with the reason "idle"
+
+  Scenario: "Log out now" logs me out at once
+    When 28 minutes pass without activity
+    And I click "Log out now"
+    Then I see the Sign In page with the notice "You have logged out."
+    And the server says my session ended with the reason "logout"
+
+  Scenario: Pressing Escape does not dismiss the warning
+    When 28 minutes pass without activity
+    And I press Escape
+    Then the warning "Are you still there?" is shown with "02:00" left
+
+  Scenario Outline: Working in the page resets the timer
+    When 20 minutes pass without activity
+    And I <work> in the patient list
+    Then the server says my last activity was just now
+    When 27 minutes 59 seconds pass without activity
+    Then no inactivity warning is shown
+    And I am still signed in
+
+    Examples:
+      | work            |
+      | type            |
+      | click a patient |
+
+  Scenario: A page that only checks its status in the background is still logged out on time
+    When 28 minutes pass without activity, the page checking its status every 15 seconds
+    Then the page asked the server for its status at least 100 times
+    And the warning "Are you still there?" is shown with "02:00" left
+    And the server says my last activity was when I signed in
+    When 2 more minutes pass
+    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+
+  Scenario: Working in one tab keeps the other tab signed in
+    Given I open the patient list in a second tab
+    When 20 minutes pass without activity
+    And I type in the first tab
+    And 9 minutes pass without activity
+    Then neither tab shows the inactivity warning
+    And both tabs still show the patient list
+    And the server says my session ends in 21 minutes
+
+  Scenario: A warning answered in one tab closes in the other
+    Given I open the patient list in a second tab
+    When 28 minutes pass without activity
+    Then both tabs show the inactivity warning
+    When I click "Stay Logged In" in the first tab
+    Then the warning closes in the second tab too
+    And the server says my last activity was just now

@@ -1,0 +1,47 @@
+@mobile
+Feature: Logging out on a phone
+  As a practitioner who uses the clinic app on my phone between appointments
+  I want to log out from the app menu, and be logged out automatically when I leave the phone
+  So that a lost or borrowed phone does not open my patients' records
+
+  Scenario: Log out from the app menu on a phone
+    Given I am signed in on my phone
+    Then my phone shows the app menu instead of the profile menu
+    When I open the app menu and tap "Log out"
+    Then I see the Sign In page with the notice "You have logged out."
+    And the server says my session ended with the reason "logout"
+
+  @clock
+  Scenario: A phone left alone is logged out automatically
+    Given I am signed in on my phone
+    When 28 minutes pass without activity
+    Then the warning "Are you still there?" is shown with "02:00" left
+    When 2 more minutes pass
+    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+    And no patient data is shown
+
+  @clock
+  Scenario: An app left in the background past the deadline is logged out as soon as it comes back
+    Given I am signed in on my phone
+    When I switch to another app on my phone
+    And 45 minutes pass
+    And I come back to the clinic app
+    Then no patient data is shown
+    And I see the Sign In page with the notice "You were logged out due to inactivity."
+
+  @clock
+  Scenario: An app back from the background before the deadline carries on
+    Given I am signed in on my phone
+    When I switch to another app on my phone
+    And 10 minutes pass
+    And I come back to the clinic app
+    Then I am still signed in
+    When 17 minutes 59 seconds pass without activity
+    Then no inactivity warning is shown
+    When 1 more second passes
+    Then the warning "Are you still there?" is shown with "02:00" left
+
+  Scenario: Logging out of the mobile app ends its session on the server
+    Given I am signed in on the mobile app
+    When I log out in the mobile app
+    Then the mobile app's session is refused with the reason "logout"

@@ -1,0 +1,55 @@
+"""Lost connections and wrong clocks: offline at the deadline, back in time, clocks off or jumping, sleep."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+from pytest_bdd import given, parsers, then, when
+
+from steps.pages import PatientsPage, SignInPage
+from steps.support.flows import DEVICE, expect_no_patient_data
+from steps.support.time_machine import duration_ms
+
+
+@when("my computer loses its connection")
+def offline(my_device):
+    my_device.context.set_offline(True)
+    my_device.settle()
+
+
+@when("my computer's connection comes back")
+def online(my_device):
+    my_device.context.set_offline(False)
+    my_device.settle()
+
+
+@then(parsers.parse('the page shows the Sign In form with the notice "{notice}"'))
+def signin_in_place(my_device, notice):
+    signin = SignInPage(my_device.page)
+    expect(my_device.page).to_have_url(re.compile(r"/patients$"))  # nothing could be loaded: it is in place
+    expect(signin.form).to_be_visible()
+    expect(signin.notice).to_have_text(notice)
+    expect(PatientsPage(my_device.page).header_logout).to_be_hidden()
+    expect_no_patient_data(my_device)
+
+
+@given(parsers.re(r"^my computer's clock is (?P<offset>.+) (?P<way>fast|slow)$"))
+def clock_off(devices, offset, way):
+    skew = duration_ms(offset) * (1 if way == "fast" else -1)
+    devices.open("my computer", skew_ms=skew)
+
+
+@when(parsers.parse("my computer's clock jumps {duration} ahead on its own"))
+def clock_jumps(my_device, time_machine, duration):
+    time_machine.jump_browser_alone(my_device, duration_ms(duration))
+
+
+@when(parsers.parse("my computer's clock is set back {duration} on its own"))
+def clock_set_back(my_device, time_machine, duration):
+    time_machine.set_browser_wall_clock(my_device, -duration_ms(duration))
+
+
+@when(parsers.re(rf"^{DEVICE} sleeps for (?P<duration>.+)$"))
+def laptop_sleeps(time_machine, device_name, duration):
+    time_machine.advance(duration_ms(duration))  # a jump: the page's timers fire once, on waking

@@ -1,0 +1,1 @@
+"""The harness behind the step definitions: the server under test, devices, the time machine."""

@@ -1,0 +1,165 @@
+"""Devices: one Playwright browser context each (a computer, a phone), with their tabs.
+
+Every device gets, before its first page: the harness's network probe (so a step can wait until
+the page has finished talking to the server, instead of sleeping) and a paused Playwright clock
+installed by the time machine (so the page's timers only run when a step moves time).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from playwright.sync_api import BrowserContext, Error as PlaywrightError, Page, Playwright
+
+PHONE = "Pixel 7"
+
+# Counts the page's fetches (including reading their bodies) and notices when the page starts to leave.
+# settled() resolves once no fetch has been in flight for three macrotasks; MessageChannel is not one
+# of the timers Playwright's clock fakes, so this works while the page's clock is paused.
+PROBE = """
+(() => {
+  if (window.__bddProbe) return;
+  let inflight = 0, leaving = false, waiting = [];
+  const realFetch = window.fetch.bind(window);
+  const done = () => { inflight -= 1; if (inflight === 0) { const w = waiting; waiting = []; w.forEach((f) => f()); } };
+  window.fetch = (...args) => {
+    inflight += 1;
+    return realFetch(...args).then(
+      async (response) => { try { await response.clone().arrayBuffer(); } catch (e) {} done(); return response; },
+      (error) => { done(); throw error; });
+  };
+  addEventListener("beforeunload", () => { leaving = true; });
+  addEventListener("pagehide", () => { leaving = true; });
+  const task = () => new Promise((resolve) => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => resolve();
+    channel.port2.postMessage(0);
+  });
+  window.__bddProbe = {
+    async settled() {
+      for (let quiet = 0; quiet < 3;) {
+        if (inflight > 0) { await new Promise((resolve) => waiting.push(resolve)); quiet = 0; continue; }
+        await task();
+        quiet = inflight === 0 ? quiet + 1 : 0;
+      }
+      return { leaving };
+    },
+  };
+})();
+"""
+SETTLED = "() => window.__bddProbe ? window.__bddProbe.settled() : { leaving: false }"
+
+
+def settle(page: Page, limit_s: float = 10.0) -> None:
+    """Wait until ``page`` has no request in flight and is not half-way through leaving."""
+    deadline = time.monotonic() + limit_s
+    while not page.is_closed():
+        try:
+            state = page.evaluate(SETTLED)
+        except PlaywrightError as exc:  # the document went away under us: ask the next one
+            if page.is_closed() or time.monotonic() > deadline:
+                return
+            if "destroyed" in str(exc) or "navigat" in str(exc).lower() or "closed" in str(exc):
+                continue
+            raise
+        if not state["leaving"]:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{page.url} started to leave but never arrived anywhere")
+
+
+@dataclass
+class Device:
+    """A browser (context) on one device, and its open tabs; the last opened tab is in front."""
+
+    name: str
+    context: BrowserContext
+    phone: bool
+    tabs: list[Page] = field(default_factory=list)
+    front: int = 0
+    wall_ms: int = 0              # the wall-clock time this device's browser believes it is
+    in_background: bool = False
+    closed: bool = False
+    signed_in_ms: int | None = None  # server time of its latest sign-in
+    person: Any = None               # who signed in on it last
+    requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    last_session: str | None = None  # the session cookie of its latest sign-in (it outlives logout here)
+
+    @property
+    def page(self) -> Page:
+        if not self.tabs:
+            self.open_tab()
+        return self.tabs[self.front]
+
+    def open_tab(self) -> Page:
+        self.tabs.append(self.context.new_page())
+        self.front = len(self.tabs) - 1
+        return self.tabs[-1]
+
+    def tab(self, number: int) -> Page:
+        self.front = number - 1
+        return self.tabs[self.front]
+
+    def session_cookie(self) -> str | None:
+        return next((c["value"] for c in self.context.cookies() if c["name"] == "sid"), None)
+
+    def remember_session(self) -> str | None:
+        self.last_session = self.session_cookie()
+        return self.last_session
+
+    def settle(self) -> None:
+        for page in list(self.tabs):
+            settle(page)
+
+
+class Devices:
+    """The devices of one scenario, by the names the Gherkin gives them ("my computer", "my phone")."""
+
+    def __init__(self, new_context: Callable[..., BrowserContext], playwright: Playwright, base_url: str,
+                 attach_clock: Callable[[Device, int], None]) -> None:
+        self._new_context = new_context
+        self._playwright = playwright
+        self._base_url = base_url
+        self._attach_clock = attach_clock
+        self._devices: dict[str, Device] = {}
+
+    def open(self, name: str, *, skew_ms: int = 0, base_url: str | None = None) -> Device:
+        """A new device; a name with "phone" in it is an emulated phone (Playwright's Pixel 7)."""
+        assert name not in self._devices, f"{name} was already opened in this scenario"
+        phone = "phone" in name
+        options: dict[str, Any] = {"base_url": base_url or self._base_url}
+        if phone:
+            options.update({k: v for k, v in self._playwright.devices[PHONE].items() if k != "default_browser_type"})
+        context = self._new_context(**options)
+        context.add_init_script(PROBE)
+        device = Device(name, context, phone)
+        context.on("request", lambda request: device.requests.append((request.method, urlsplit(request.url).path)))
+        self._attach_clock(device, skew_ms)
+        self._devices[name] = device
+        return device
+
+    def get(self, name: str) -> Device:
+        """An open device, or a closed one (its cookie and history remain for the server's side)."""
+        return self._devices[name]
+
+    def get_or_open(self, name: str) -> Device:
+        return self._devices.get(name) or self.open(name)
+
+    def close(self, name: str) -> Device:
+        device = self._devices[name]
+        device.context.close()
+        device.closed = True
+        return device
+
+    def all(self) -> list[Device]:
+        """The open devices."""
+        return [d for d in self._devices.values() if not d.closed]
+
+    def settle(self) -> None:
+        for _ in range(2):  # twice: a page that answers another tab's broadcast may start a request
+            for device in self.all():
+                if not device.in_background:
+                    device.settle()

@@ -1,0 +1,169 @@
+"""The server under test: embedded (in this process), a subprocess, or any URL that honours the contract.
+
+Embedded (default): the reference app runs in a thread with a frozen ``ManualClock`` that the
+time machine moves directly. Subprocess: ``sessionsim serve --test-clock`` on a free port, moved
+through ``POST /__test__/clock``. ``--base-url URL``: someone else's server; scenarios that need
+``/__test__/clock`` (tag ``@clock``) or a restart (tag ``@embedded``) are skipped with a reason.
+Either way each test session gets a fresh SQLite file, and each scenario a fresh clinic.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import httpx
+
+
+class ServerClock(Protocol):
+    """The server's clock as the time machine sees it."""
+
+    def now_ms(self) -> int: ...
+
+    def advance(self, ms: int) -> int: ...
+
+
+class HttpClock:
+    """A server clock moved through the contract's ``/__test__/clock`` (which also sweeps)."""
+
+    def __init__(self, http: httpx.Client) -> None:
+        self._http = http
+
+    def now_ms(self) -> int:
+        return int(self._http.get("/__test__/clock").raise_for_status().json()["now_ms"])
+
+    def advance(self, ms: int) -> int:
+        return int(self._http.post("/__test__/clock", json={"advance_ms": ms}).raise_for_status().json()["now_ms"])
+
+
+class EmbeddedClock:
+    """The embedded server's ``ManualClock``, moved directly, then a sweep, as ``/__test__/clock`` does."""
+
+    def __init__(self, deps: Any) -> None:
+        self._deps = deps
+
+    def now_ms(self) -> int:
+        return self._deps.clock.now_ms()
+
+    def advance(self, ms: int) -> int:
+        from simulator import services
+
+        now = self._deps.clock.advance(ms)
+        services.sweep(self._deps)
+        return now
+
+
+@dataclass
+class Target:
+    """What the suite talks to, and what that target can do."""
+
+    base_url: str
+    clock: ServerClock | None
+    has_clinics: bool
+    db_path: Path | None = None          # set when this session created the store (restart scenarios)
+    kind: str = "external"               # embedded | subprocess | external
+    stop: Any = field(default=None, repr=False)
+
+    def http(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=10, **kwargs)
+
+
+def free_socket(host: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    return sock
+
+
+class EmbeddedServer:
+    """The reference app served by uvicorn in a daemon thread, on a socket bound to a free port."""
+
+    def __init__(self, db_path: Path, *, start_ms: int | None = None, demo: bool = False) -> None:
+        import uvicorn
+
+        from simulator.bootstrap import create_app
+        from simulator.clock import ManualClock
+        from simulator.config import ServerConfig
+
+        config = ServerConfig(store=f"sqlite:{db_path}", test_clock=True, demo=demo)
+        self.app = create_app(config, clock=ManualClock(start_ms))
+        self.deps = self.app.state.deps
+        self._socket = free_socket()
+        self.url = "http://127.0.0.1:%d" % self._socket.getsockname()[1]
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
+                                                     lifespan="on", timeout_graceful_shutdown=1))
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
+                                        name="embedded-sessionsim", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the embedded server did not start")
+            time.sleep(0.01)  # start-up only: waiting for a thread, not for session time
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=5)
+        self.deps.store.close()
+
+
+def start_embedded(workdir: Path) -> Target:
+    server = EmbeddedServer(workdir / "bdd.db")
+    return Target(base_url=server.url, clock=EmbeddedClock(server.deps), has_clinics=True,
+                  db_path=workdir / "bdd.db", kind="embedded", stop=server.stop)
+
+
+def start_subprocess(workdir: Path) -> Target:
+    """``sessionsim serve --test-clock`` on a free port with a fresh SQLite file."""
+    probe = free_socket()
+    port = probe.getsockname()[1]
+    probe.close()
+    db = workdir / "bdd.db"
+    log = (workdir / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "simulator", "serve", "--test-clock", "--no-demo", "--db", str(db),
+         "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(url + "/__test__/clock", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"sessionsim serve did not start; see {workdir / 'server.log'}") from None
+            time.sleep(0.05)  # start-up only
+
+    def stop() -> None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+    http = httpx.Client(base_url=url, timeout=10)
+    return Target(base_url=url, clock=HttpClock(http), has_clinics=True, db_path=db, kind="subprocess",
+                  stop=lambda: (http.close(), stop()))
+
+
+def connect_external(base_url: str) -> Target:
+    """Another running server: find out whether it offers the test clock and test clinics."""
+    base_url = base_url.rstrip("/")
+    http = httpx.Client(base_url=base_url, timeout=10)
+    try:
+        has_clock = http.get("/__test__/clock").status_code == 200
+        # An invalid body answers 422 where the endpoint exists and 404 where it does not; nothing is created.
+        has_clinics = http.post("/__test__/clinics", json={"settings": {"idle_timeout_minutes": 0}}).status_code == 422
+    except httpx.HTTPError as exc:
+        raise RuntimeError(f"cannot reach the server under test at {base_url}: {exc}") from None
+    return Target(base_url=base_url, clock=HttpClock(http) if has_clock else None, has_clinics=has_clinics,
+                  kind="external", stop=http.close)

@@ -1,0 +1,124 @@
+"""The time machine: one call moves the server's clock and every open browser's clock together.
+
+The server clock is the embedded ``ManualClock`` or the target's ``/__test__/clock``. Each browser
+context gets Playwright's clock installed *paused* before its first page, so the page's 1 s idle
+timer (``session.js``) only runs when time is moved here. A move is a jump: the server first, then
+``clock.fast_forward`` in each browser, which fires the page's due timers once, as when a computer
+wakes up; the page's next tick then asks the server, because 15 s or more have gone by. Then the
+machine waits until every page has finished talking to the server (no sleeping: see ``settle``).
+
+Backgrounded devices (an app switched away from) get only their wall clock moved
+(``set_system_time``): no timer of theirs runs until they come back.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable
+
+import pytest
+
+from steps.support.devices import Device
+from steps.support.server import ServerClock
+
+SECOND = 1000
+UNITS = {"second": SECOND, "minute": 60 * SECOND, "hour": 3600 * SECOND, "day": 86400 * SECOND,
+         "week": 7 * 86400 * SECOND}
+WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+         "eight": 8, "nine": 9, "ten": 10, "fifteen": 15, "thirty": 30}
+_PART = re.compile(r"(\d+|" + "|".join(WORDS) + r")\s+(second|minute|hour|day|week)s?\b")
+
+
+def duration_ms(text: str) -> int:
+    """Milliseconds in words such as "28 minutes", "7 days", "27 minutes and 59 seconds", "an hour"."""
+    text = text.strip().lower()
+    parts = _PART.findall(text)
+    rest = _PART.sub("", text).replace(",", " ").replace(" and ", " ").strip()
+    if not parts or rest not in ("", "and"):
+        raise ValueError(f"not a duration: {text!r}")
+    return sum((int(n) if n.isdigit() else WORDS[n]) * UNITS[unit] for n, unit in parts)
+
+
+class TimeMachine:
+    """Moves the server clock and every attached browser clock together."""
+
+    def __init__(self, server: ServerClock | None, *, tagged_clock: bool, wall_ms: Callable[[], int]) -> None:
+        self.server = server
+        self.tagged_clock = tagged_clock
+        self._wall_ms = wall_ms
+        self.devices: list[Device] = []
+
+    # -- browsers ------------------------------------------------------------------------------
+    def attach(self, device: Device, skew_ms: int = 0) -> None:
+        """Install the paused clock in a new device, on the server's time plus ``skew_ms``."""
+        start = (self.server.now_ms() if self.server else self._wall_ms()) + skew_ms
+        device.context.clock.install(time=(start - SECOND) / 1000)
+        device.context.clock.pause_at(start / 1000)
+        device.wall_ms = start
+        self.devices.append(device)
+
+    def _open(self) -> list[Device]:
+        self.devices = [d for d in self.devices if not d.closed]
+        return self.devices
+
+    def settle(self) -> None:
+        for _ in range(2):
+            for device in self._open():
+                if not device.in_background:
+                    device.settle()
+
+    # -- moving time ---------------------------------------------------------------------------
+    def _require_clock(self) -> ServerClock:
+        if not self.tagged_clock:
+            pytest.fail("this scenario moves the server's clock: tag it @clock", pytrace=False)
+        if self.server is None:  # the @clock gate in conftest.py skips before this can happen
+            pytest.skip("the target has no /__test__/clock")
+        return self.server
+
+    def advance(self, ms: int, *, step_ms: int | None = None) -> None:
+        """``ms`` pass for everybody: the server and every open browser, in steps of ``step_ms``."""
+        server = self._require_clock()
+        left = ms
+        while left > 0:
+            move = min(left, step_ms or left)
+            server.advance(move)
+            for device in self._open():
+                if device.in_background:
+                    device.context.clock.set_system_time((device.wall_ms + move) / 1000)
+                else:
+                    device.context.clock.fast_forward(move)
+                device.wall_ms += move
+            self.settle()
+            left -= move
+
+    def advance_server_only(self, ms: int) -> None:
+        """Time passes for the server while no browser is looking (every browser is closed)."""
+        self._require_clock().advance(ms)
+
+    def until(self, condition: Callable[[], bool], *, within_ms: int, step_ms: int = SECOND) -> int:
+        """Move time in small steps until ``condition`` holds; the time it took, or fail after ``within_ms``."""
+        waited = 0
+        while not condition():
+            if waited >= within_ms:
+                raise AssertionError(f"not true within {within_ms // 1000} s of clock time")
+            self.advance(step_ms)
+            waited += step_ms
+        return waited
+
+    def jump_browser_alone(self, device: Device, ms: int) -> None:
+        """Only this browser's clock jumps forward (sleep, a wrong clock corrected): timers fire once."""
+        device.context.clock.fast_forward(ms)
+        device.wall_ms += ms
+        self.settle()
+
+    def set_browser_wall_clock(self, device: Device, shift_ms: int) -> None:
+        """Only this browser's wall clock changes (forward or back), no timer fires (NTP, a user's edit)."""
+        device.wall_ms += shift_ms
+        device.context.clock.set_system_time(device.wall_ms / 1000)
+
+    def run_browser_timers(self, device: Device, ms: int) -> None:
+        """Let this browser's own short timers (a retry after 250 ms) run: not session time."""
+        device.context.clock.run_for(ms)
+        device.wall_ms += ms
+        self.settle()
+
