@@ -179,3 +179,26 @@ def test_an_evicted_session_left_in_the_index_by_hand_is_healed(redis_server: Re
     finally:
         raw.close()
         store.close()
+
+
+def test_listing_active_sessions_takes_a_few_round_trips_not_one_per_session(
+        redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = RedisStore(redis_server.url(unique_prefix()))
+    try:
+        for n in range(2_500):
+            store.start_session(session(f"k-{n}", user_id=n, account_id=1 + n % 2), limit=1, now=1_000)
+        sent: list[int] = []
+        send = redis.connection.Connection.send_packed_command
+
+        def counting_send(self: redis.connection.Connection, *args: object, **kwargs: object) -> None:
+            sent.append(1)  # one call per round trip: a command, a script or a whole pipeline
+            send(self, *args, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting_send)
+        assert len(store.active_sessions()) == 2_500
+        assert len(sent) <= 6, f"{len(sent)} round trips for 2500 sessions"  # SMEMBERS + 3 batches (+ a script load)
+        sent.clear()
+        assert len(store.active_sessions(2)) == 1_250 and store.count_active() == 2_500
+        assert len(sent) <= 4
+    finally:
+        store.close()

@@ -692,7 +692,7 @@ def test_ten_thousand_active_sessions_list_and_count_quickly(store: Store, clini
         store.start_session(new_session(f"k-{n:05d}", user), limit=1, now=1_000)
     started = time.perf_counter()
     everything = store.active_sessions()
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 2.5  # generous (loaded CI machines): catches O(n^2), not tuning
     assert len(everything) == total and [s.seq for s in everything] == sorted(s.seq for s in everything)
     north = store.active_sessions(clinic.account.id)
     assert len(north) == total * 3 // 4 and all(s.account_id == clinic.account.id for s in north)
