@@ -1,0 +1,38 @@
+"""Each deliberately broken server (tests/mutants.py) fails the load verdict with the right violation kind.
+
+A harness is judged by the faults it catches: a server that extends sessions on status polls is
+``late``, one that never evicts misses evictions, and so on. Each run is the small, time-scaled
+day of ``test_load_smoke`` (about ten seconds) against ``python -m tests.mutants --fault ...``.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_load_smoke import run_load
+
+EXPECTED = {
+    "poll-extends": "late",
+    "never-evicts": "missed_eviction",
+    "early-expiry": "early",
+    "late-expiry": "late",
+    "wrong-reason": "wrong_reason",
+    "server-error": "bad_status",
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", sorted(EXPECTED))
+def test_a_broken_server_fails_with_the_right_violation(tmp_path: Path, fault: str) -> None:
+    code, verdict, output = run_load(tmp_path, "--server-cmd", f"{sys.executable} -m tests.mutants --fault {fault}")
+    assert code == 1, output
+    violations = verdict["violations"]
+    kind = EXPECTED[fault]
+    assert violations[kind] > 0, (fault, violations)
+    assert violations[kind] == max(violations.values()), (fault, violations)
+    assert verdict["result"] == "fail: timing violations"
+    assert any(sample["kind"] == kind for sample in verdict["violation_samples"])
+    assert "MUTANT SERVER" in (tmp_path / "server.log").read_text()

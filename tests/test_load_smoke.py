@@ -1,0 +1,63 @@
+"""A few seconds of the real load run against the healthy reference server: zero violations.
+
+Locust runs as a subprocess (``python -m loadtests.run``), never inside pytest (it monkeypatches
+gevent at import). Time-scaled hard (K = 300) so a 15-minute timeout passes in 3 s.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# five of these eight clinics time out after 15 minutes, most allow one session per user
+SMALL_DAY = ["--users", "24", "--duration", "10", "--time-scale", "300", "--clinics", "8",
+             "--users-per-clinic", "8", "--seed", "6", "--min-sessions", "0", "--min-expiries", "0",
+             "--min-evictions", "0"]
+
+
+def run_load(out: Path, *extra: str, timeout: float = 150) -> tuple[int, dict[str, Any], str]:
+    """Run ``python -m loadtests.run`` with the small day and ``extra``; exit code, verdict, output."""
+    done = subprocess.run([sys.executable, "-m", "loadtests.run", "--out", str(out), *SMALL_DAY, *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    verdict_path = out / "timing.json"
+    verdict = json.loads(verdict_path.read_text()) if verdict_path.exists() else {}
+    return done.returncode, verdict, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_a_healthy_server_gets_a_clean_verdict_and_the_reports(tmp_path: Path) -> None:
+    code, verdict, output = run_load(tmp_path)
+    assert code == 0, output
+    assert verdict["result"] == "pass" and verdict["violations"] == {
+        "early": 0, "late": 0, "missed_eviction": 0, "wrong_reason": 0, "bad_status": 0}, output
+    assert verdict["sessions"] > 20 and verdict["heartbeats"] > 200, verdict
+    assert verdict["expiries_observed"] > 0 and verdict["evictions_observed"] > 0, verdict
+    assert verdict["time_scale"] == 300 and verdict["lag_ms"]["p50"] is not None
+    assert set(verdict) >= {"sessions", "heartbeats", "expiries_observed", "evictions_observed", "violations",
+                            "lag_ms", "sweep_lag_ms", "rps", "heartbeat_p50_ms", "heartbeat_p99_ms", "time_scale",
+                            "duration_s"}
+    assert set(verdict["lag_ms"]) == {"p50", "p95", "p99", "max"}
+    assert set(verdict["sweep_lag_ms"]) == {"p50", "p99", "max"}
+    for report in ("report.html", "locust_stats.csv", "locust_failures.csv", "server.log", "locust.log"):
+        assert (tmp_path / report).exists(), report
+
+
+def test_coverage_below_the_minimums_fails_with_exit_code_3(tmp_path: Path) -> None:
+    code, verdict, output = run_load(tmp_path, "--duration", "4", "--min-sessions", "100000")
+    assert code == 3, output
+    assert verdict["coverage_short"] == ["sessions"] and not any(verdict["violations"].values())
+
+
+def test_the_mutant_command_line() -> None:
+    listed = subprocess.run([sys.executable, "-m", "tests.mutants", "--list"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=30)
+    assert listed.returncode == 0 and "poll-extends" in listed.stdout.split()
+    refused = subprocess.run([sys.executable, "-m", "tests.mutants", "--fault", "never-evicts", "--workers", "2"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 2 and "one process" in refused.stderr
