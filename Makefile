@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit serve demo bench clean
+.PHONY: help venv system-deps test unit serve demo bench load load-smoke clean
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
 	@echo "make test   - every test (unit, contract, browser scenarios, load smoke)"
 	@echo "make serve  - run the reference server with the demo clinic on http://127.0.0.1:$(PORT)/"
+	@echo "make load   - 2-minute Locust timing run on loopback (USERS= DURATION= SCALE= STORE= LOAD_ARGS=)"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,15 +30,25 @@ unit: venv
 
 test: venv system-deps
 	$(PYTEST) tests
+	$(MAKE) --no-print-directory load-smoke
 
 serve: venv
 	$(BIN)/sessionsim serve --db sessionsim.db --port $(PORT)
 
 demo: venv system-deps
 	$(BIN)/python -m scripts.demo
+	$(MAKE) --no-print-directory load-smoke
 
 bench: venv system-deps
 	$(BIN)/python -m scripts.bench
+
+# Locust timing verdict (loadtests/): seed, serve time-scaled on loopback, load, reports/load/timing.json
+load: venv
+	$(BIN)/python -m loadtests.run $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) \
+		$(if $(SCALE),--time-scale $(SCALE)) $(if $(STORE),--store $(STORE)) $(LOAD_ARGS)
+
+load-smoke: venv
+	$(BIN)/python -m loadtests.run --smoke --out reports/load-smoke
 
 clean:
 	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm

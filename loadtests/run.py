@@ -7,6 +7,7 @@ report and CSVs, logs), stops everything and exits with Locust's exit code: 0 pa
 violations, 3 fewer sessions/expiries/evictions than asked, 124 the run overran its time limit.
 
     python -m loadtests.run                          # the defaults of make load (about 2 minutes)
+    python -m loadtests.run --smoke                  # make load-smoke: a short timing run (seconds)
     python -m loadtests.run --users 60 --duration 20 --time-scale 300 --min-sessions 0 ...
     python -m loadtests.run --server-workers 2 --locust-workers 2   # scale-out, one SQLite file
     python -m loadtests.run --server-cmd "python -m tests.mutants --fault poll-extends"
@@ -37,6 +38,11 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+# --smoke: a few seconds, hard time-scaled; five of these eight clinics time out after 15 minutes
+SMOKE = {"users": 24, "duration": 10, "time_scale": 300, "clinics": 8, "users_per_clinic": 8, "seed": 6,
+         "min_sessions": 10, "min_expiries": 1, "min_evictions": 1}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -71,6 +77,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    help="extra argument for Locust (repeatable), e.g. --locust-arg=--tolerance-ms=1000")
     p.add_argument("--pin-cpus", action="store_true",
                    help="pin the server to CPU 0 and Locust to the other CPUs (taskset)")
+    p.add_argument("--smoke", action="store_true",
+                   help="a short timing run (about 15 s): " + ", ".join(f"{k}={v}" for k, v in SMOKE.items()))
+    if "--smoke" in (sys.argv[1:] if argv is None else argv):
+        p.set_defaults(**SMOKE)
     return p.parse_args(argv)
 
 
