@@ -40,6 +40,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "on a free port (moved through /__test__/clock)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-bdd writes its Cucumber JSON without creating the folder: create it."""
+    path = getattr(config.option, "cucumber_json_path", None)
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
 # -- the server under test ----------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
@@ -134,6 +141,30 @@ def clinic(target: Any) -> Any:
 
 
 # -- reporting ---------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
+    """Under pytest-xdist, carry pytest-bdd's scenario record to the controller inside the report
+    (pytest-bdd keeps it in a registry local to the worker), so Cucumber JSON is complete."""
+    report = yield
+    if hasattr(item.config, "workerinput"):
+        from pytest_bdd.reporting import test_report_context_registry
+
+        context = test_report_context_registry.get(report)
+        if context is not None:
+            report.bdd_context = {"scenario": context.scenario, "name": context.name}
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """On the controller: put the scenario record back where pytest-bdd's Cucumber JSON looks."""
+    carried = getattr(report, "bdd_context", None)
+    if carried:
+        from pytest_bdd.reporting import ReportContext, test_report_context_registry
+
+        test_report_context_registry[report] = ReportContext(scenario=carried["scenario"], name=carried["name"])
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """One line a person (or `make demo`) can read: how many scenarios, and where the reports are."""
     reports = [r for key in ("passed", "failed", "skipped", "error")
