@@ -202,3 +202,32 @@ def test_listing_active_sessions_takes_a_few_round_trips_not_one_per_session(
         assert len(sent) <= 4
     finally:
         store.close()
+
+
+def test_the_indexes_hold_exactly_the_active_sessions(redis_server: RedisServer) -> None:
+    prefix = unique_prefix()
+    store = RedisStore(redis_server.url(prefix))
+    raw = redis.Redis(port=redis_server.port, decode_responses=True)
+    try:
+        for n in range(6):  # users 1..3 in accounts 1 and 2, limit 2: some are evicted
+            store.start_session(session(f"k-{n}", user_id=1 + n % 3, account_id=1 + n % 2), limit=1 + n % 2,
+                                now=1_000 + n)
+        store.end_session("k-5", reason="logout", ended_ms=2_000)
+        store.record_activity("k-4", 3_000)
+        store.purge_tombstones(1_500)
+        active = {s.key: s for s in store.active_sessions()}
+        assert raw.smembers(f"{prefix}active") == set(active)
+        for account in (1, 2):
+            mine = {k for k, s in active.items() if s.account_id == account}
+            assert raw.smembers(f"{prefix}account:{account}:active") == mine
+            assert dict(raw.zrange(f"{prefix}account:{account}:by_activity", 0, -1, withscores=True)) == \
+                {k: active[k].last_activity_ms for k in mine}
+            assert dict(raw.zrange(f"{prefix}account:{account}:by_created", 0, -1, withscores=True)) == \
+                {k: active[k].created_ms for k in mine}
+        for user in (1, 2, 3):
+            assert raw.smembers(f"{prefix}user:{user}:active") == {k for k, s in active.items() if s.user_id == user}
+        ended = {f"k-{n}" for n in range(6)} - set(active)
+        assert set(raw.zrange(f"{prefix}tombstones", 0, -1)) == {k for k in ended if store.get_session(k)}
+    finally:
+        raw.close()
+        store.close()

@@ -120,7 +120,8 @@ def active_keys(store: Store, user: User | None = None) -> list[str]:
 PROTOCOL_METHODS = sorted(name for name, _ in inspect.getmembers(Store, inspect.isfunction)
                           if not name.startswith("_"))
 # Not in the protocol (services fall back without them), but every backend here offers them alike.
-OPTIONAL_METHODS = {"session_with_settings": ["self", "key"]}  # -> tuple[Session, Settings] | None
+OPTIONAL_METHODS = {"session_with_settings": ["self", "key"],  # -> tuple[Session, Settings] | None
+                    "sessions_due": ["self", "at_ms", "account_id"]}  # -> list[tuple[Session, Settings]]
 
 
 @pytest.mark.parametrize("cls", [MemoryStore, SQLiteStore, RedisStore], ids=lambda c: c.__name__)
@@ -396,6 +397,34 @@ def test_active_sessions_per_account_in_sequence_order(store: Store, clinic: Cli
     assert store.count_active() == 3
     store.record_activity("n-3", 8_000)
     assert store.active_sessions(clinic.account.id)[1].last_activity_ms == 8_000
+
+
+def test_sessions_due_are_those_past_a_deadline_under_current_settings(store: Store, clinic: Clinic) -> None:
+    due = getattr(store, "sessions_due")
+    minute, hour = 60_000, 3_600_000
+    north, south = clinic.account.settings, clinic.other_account.settings  # idle 30 and 15 minutes
+    at = 1_000 * hour
+    started = {}
+    for key, user, created, last in [("idle-edge", clinic.alice, at - 40 * minute, at - 30 * minute),
+                                     ("fresh", clinic.bob, at - 40 * minute, at - 29 * minute),
+                                     ("south-idle", clinic.carol, at - 20 * minute, at - 16 * minute),
+                                     ("lifetime", clinic.alice, at - 720 * hour, at - minute),
+                                     ("ended", clinic.bob, at - 90 * minute, at - 90 * minute)]:
+        started[key], _ = store.start_session(new_session(key, user, created_ms=created), limit=5, now=created)
+        store.record_activity(key, last)
+    store.end_session("ended", reason="logout", ended_ms=at - 80 * minute)
+    moved = {k: Session(**{**v.__dict__, "last_activity_ms": store.get_session(k).last_activity_ms})  # type: ignore[union-attr]
+             for k, v in started.items()}
+    assert due(at, None) == [(moved["idle-edge"], north), (moved["south-idle"], south), (moved["lifetime"], north)]
+    assert due(at, clinic.other_account.id) == [(moved["south-idle"], south)]
+    assert due(at - 1, clinic.account.id) == []  # a deadline is due at, not before, its moment
+    store.record_activity("idle-edge", at - minute)  # activity moves the deadline out
+    store.save_settings(clinic.other_account.id, Settings(idle_timeout_minutes=60))  # and a longer timeout
+    assert [s.key for s, _ in due(at, None)] == ["lifetime"]
+    store.write_raw_idle_timeout(clinic.account.id, "never")  # unmigrated legacy: 0 minutes, all due
+    assert [(s.key, settings.idle_timeout_minutes) for s, settings in due(at, clinic.account.id)] == \
+        [("idle-edge", 0), ("fresh", 0), ("lifetime", 0)]
+    assert due(at, clinic.other_account.id + 1000) == []
 
 
 def test_tombstones_are_kept_then_purged(store: Store, clinic: Clinic) -> None:
@@ -726,6 +755,7 @@ CALLS: dict[str, Callable[[Store], Any]] = {
     "start_session": lambda s: s.start_session(_sample_session(), limit=1, now=1),
     "get_session": lambda s: s.get_session("k-down"),
     "session_with_settings": lambda s: getattr(s, "session_with_settings")("k-down"),
+    "sessions_due": lambda s: getattr(s, "sessions_due")(10**13),
     "record_activity": lambda s: s.record_activity("k-down", 5),
     "end_session": lambda s: s.end_session("k-down", reason="logout", ended_ms=5),
     "active_sessions": lambda s: s.active_sessions(),

@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from simulator.models import Account, AuditEvent, Patient, Session, User
-from simulator.policy import Settings
+from simulator.policy import HOUR_MS, MINUTE_MS, Settings
 from simulator.store import redis_lua
 from simulator.store.common import normal_username, stored_minutes
 from simulator.store.protocol import StoreConflict, StoreUnavailable
@@ -297,7 +297,7 @@ class RedisStore:
     @_fail_closed
     def record_activity(self, key: str, last_activity_ms: int) -> bool:
         """Move an active session's last activity forward (never backward, never on an ended one)."""
-        return self._activity(keys=[self._key("session", key)], args=[str(last_activity_ms)]) == 1
+        return self._activity(keys=[self._key("session", key)], args=[str(last_activity_ms), self.prefix, key]) == 1
 
     @_fail_closed
     def end_session(self, key: str, *, reason: str, ended_ms: int) -> Session | None:
@@ -309,14 +309,38 @@ class RedisStore:
     def active_sessions(self, account_id: int | None = None) -> list[Session]:
         """Active sessions (of one account, or all), by sequence number."""
         index = self._key("active") if account_id is None else self._key("account", account_id, "active")
-        keys = [self._key("session", k) for k in self._redis.smembers(index)]
+        return sorted(self._read_active(self._redis.smembers(index)), key=lambda s: s.seq)
+
+    def _read_active(self, keys: Iterable[str]) -> list[Session]:
+        """The sessions with these keys that are still active, read in batches by one script."""
+        names = [self._key("session", k) for k in keys]
         found: list[Session] = []
-        for start in range(0, len(keys), PIPELINE_CHUNK):
-            for row in self._read_sessions(keys=keys[start:start + PIPELINE_CHUNK], args=SESSION_FIELDS):
+        for start in range(0, len(names), PIPELINE_CHUNK):
+            for row in self._read_sessions(keys=names[start:start + PIPELINE_CHUNK], args=SESSION_FIELDS):
                 fields = dict(zip(SESSION_FIELDS, row))
-                if fields["state"] == "active":  # one ended between the two reads is left out
+                if fields["state"] == "active":  # one ended since its key was read is left out
                     found.append(_session(fields))
-        return sorted(found, key=lambda s: s.seq)
+        return found
+
+    @_fail_closed
+    def sessions_due(self, at_ms: int, account_id: int | None = None) -> list[tuple[Session, Settings]]:
+        """Active sessions (with their account's settings) whose deadline is at or before ``at_ms``.
+
+        Per account, two range reads of sorted sets (by last activity, by creation) find the
+        sessions past the idle timeout or the lifetime, so a sweep reads only the due ones.
+        """
+        accounts = self.list_accounts() if account_id is None else [a for a in [self.get_account(account_id)] if a]
+        pipe = self._redis.pipeline(transaction=False)
+        for account in accounts:
+            idle_ms = account.settings.idle_timeout_minutes * MINUTE_MS
+            pipe.zrangebyscore(self._key("account", account.id, "by_activity"), "-inf", at_ms - idle_ms)
+            pipe.zrangebyscore(self._key("account", account.id, "by_created"), "-inf",
+                               at_ms - account.settings.absolute_lifetime_hours * HOUR_MS)
+        replies = pipe.execute()
+        settings = {account.id: account.settings for account in accounts}
+        keys = sorted({key for reply in replies for key in reply})
+        due = [(s, settings[s.account_id]) for s in self._read_active(keys) if s.account_id in settings]
+        return sorted(due, key=lambda pair: pair[0].seq)
 
     @_fail_closed
     def count_active(self) -> int:

@@ -10,6 +10,8 @@ Key layout (``p`` is the store's key prefix, passed as ``ARGV[1]``)::
     p..'active'                   set    keys of every active session
     p..'account:'..id..':active'  set    keys of an account's active sessions
     p..'user:'..id..':active'     set    keys of a user's active sessions
+    p..'account:'..id..':by_activity'  zset  an account's active keys by last_activity_ms
+    p..'account:'..id..':by_created'   zset  an account's active keys by created_ms
     p..'tombstones'               zset   ended session keys, scored by ended_ms
     p..'seq:session'              string sequence numbers (INCR)
 
@@ -32,6 +34,8 @@ local function end_one(p, key, reason, ended_ms)
   redis.call('SREM', p .. 'active', key)
   redis.call('SREM', p .. 'account:' .. f[2] .. ':active', key)
   redis.call('SREM', p .. 'user:' .. f[3] .. ':active', key)
+  redis.call('ZREM', p .. 'account:' .. f[2] .. ':by_activity', key)
+  redis.call('ZREM', p .. 'account:' .. f[2] .. ':by_created', key)
   redis.call('ZADD', p .. 'tombstones', ended_ms, key)
   return redis.call('HGETALL', skey)
 end
@@ -81,14 +85,18 @@ redis.call('HSET', skey, 'seq', seq, 'state', 'active', unpack(ARGV, 7))
 redis.call('SADD', uset, key)
 redis.call('SADD', p .. 'account:' .. account_id .. ':active', key)
 redis.call('SADD', p .. 'active', key)
+local times = redis.call('HMGET', skey, 'created_ms', 'last_activity_ms')
+redis.call('ZADD', p .. 'account:' .. account_id .. ':by_created', times[1], key)
+redis.call('ZADD', p .. 'account:' .. account_id .. ':by_activity', times[2], key)
 return {seq, evicted}
 """
 
 RECORD_ACTIVITY = """
--- KEYS: the session hash; ARGV: last_activity_ms. Only forward, only while active: 1 if moved.
-local f = redis.call('HMGET', KEYS[1], 'state', 'last_activity_ms')
+-- KEYS: the session hash; ARGV: last_activity_ms, prefix, key. Only forward, only while active: 1 if moved.
+local f = redis.call('HMGET', KEYS[1], 'state', 'last_activity_ms', 'account_id')
 if f[1] == 'active' and tonumber(f[2]) < tonumber(ARGV[1]) then
   redis.call('HSET', KEYS[1], 'last_activity_ms', ARGV[1])
+  redis.call('ZADD', ARGV[2] .. 'account:' .. f[3] .. ':by_activity', ARGV[1], ARGV[3])
   return 1
 end
 return 0
