@@ -51,6 +51,9 @@ demo: venv system-deps
 bench: venv system-deps
 	$(BIN)/python -m scripts.bench
 
+capacity: venv
+	$(BIN)/python -m scripts.capacity
+
 # Locust timing verdict (loadtests/): seed, serve time-scaled on loopback, load, reports/load/timing.json
 load: venv
 	$(BIN)/python -m loadtests.run $(if $(USERS),--users $(USERS)) $(if $(DURATION),--duration $(DURATION)) \

@@ -7,6 +7,7 @@ asks ``simulator.policy`` what to do, and tells the store. No HTTP here.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import secrets
 from dataclasses import dataclass, replace
@@ -253,21 +254,84 @@ def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping
     return updated
 
 
-def sweep(deps: Deps, *, account_id: int | None = None) -> int:
-    """End every active session whose deadline has passed; returns how many ended."""
-    now = deps.clock.now_ms()
+def _sessions_due(store: Store, at_ms: int, account_id: int | None) -> list[tuple[Session, Settings]]:
+    """Active sessions whose deadline is at or before ``at_ms``, with their account's settings.
+
+    ``sessions_due(at_ms, account_id)`` is an optional store method (SQLite, memory) that
+    filters inside the store; other stores are read in full and filtered here.
+    """
+    query = getattr(store, "sessions_due", None)
+    if query is not None:
+        return query(at_ms, account_id)
     settings: dict[int, Settings | None] = {}
-    count = 0
-    for session in deps.store.active_sessions(account_id):
+    due = []
+    for session in store.active_sessions(account_id):
         if session.account_id not in settings:
-            account = deps.store.get_account(session.account_id)
+            account = store.get_account(session.account_id)
             settings[session.account_id] = account.settings if account else None
         account_settings = settings[session.account_id]
-        if account_settings is not None and not _expire_if_due(deps, session, account_settings, now=now,
-                                                                via="sweep").active:
+        if account_settings is not None and policy.deadlines(session.times, account_settings).ends_at_ms <= at_ms:
+            due.append((session, account_settings))
+    return due
+
+
+def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True) -> int:
+    """End every active session whose deadline has passed; returns how many ended."""
+    now = deps.clock.now_ms()
+    count = 0
+    for session, settings in _sessions_due(deps.store, now, account_id):
+        if not _expire_if_due(deps, session, settings, now=now, via="sweep").active:
             count += 1
-    deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
+    if purge:
+        deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
     return count
+
+
+class ExpiryWatch:
+    """Ends sessions at their deadlines, not at the next tick of a fixed sweep.
+
+    A scan (every ``horizon_ms`` of virtual time) ends what is due and notes the sessions
+    that come due before the next scan; until then only those are read again, each at its
+    deadline (one that had activity meanwhile is left alone). Cost: one store scan per
+    horizon plus a read per deadline, instead of a scan per tick. A deadline brought forward
+    inside the horizon by another process (a clinic's timeout shortened there) is met by the
+    next scan, at most one horizon late, as with a fixed sweep of that period.
+    """
+
+    PURGE_EVERY_MS = 10 * policy.MINUTE_MS  # tombstones are kept 48 h: no need to purge them each scan
+
+    def __init__(self, deps: Deps, *, horizon_ms: int) -> None:
+        self.deps = deps
+        self.horizon_ms = max(int(horizon_ms), 0)  # 0: scan on every call
+        self._next_scan_ms = 0
+        self._next_purge_ms = 0
+        self._upcoming: list[tuple[int, str]] = []  # heap of (deadline, session key)
+
+    def tick(self) -> int:
+        """End what is due now; returns the virtual time at which to call again."""
+        now = self.deps.clock.now_ms()
+        if now >= self._next_scan_ms:
+            self._scan(now)
+        while self._upcoming and self._upcoming[0][0] <= now:
+            _, key = heapq.heappop(self._upcoming)
+            found = _session_and_settings(self.deps.store, key)
+            if found is not None:
+                _expire_if_due(self.deps, found[0], found[1], now=now, via="sweep")
+        return min(self._next_scan_ms, self._upcoming[0][0]) if self._upcoming else self._next_scan_ms
+
+    def _scan(self, now: int) -> None:
+        self._next_scan_ms = now + self.horizon_ms
+        self._upcoming = []
+        for session, settings in _sessions_due(self.deps.store, self._next_scan_ms, None):
+            deadline = policy.deadlines(session.times, settings).ends_at_ms
+            if deadline <= now:
+                _expire_if_due(self.deps, session, settings, now=now, via="sweep")
+            else:
+                self._upcoming.append((deadline, session.key))
+        heapq.heapify(self._upcoming)
+        if now >= self._next_purge_ms:
+            self.deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
+            self._next_purge_ms = now + self.PURGE_EVERY_MS
 
 
 def migrate_legacy_timeouts(deps: Deps) -> list[int]:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from simulator.models import Account, AuditEvent, Patient, Session, User
-from simulator.policy import Settings, sessions_to_evict
+from simulator.policy import Settings, deadlines, sessions_to_evict
 from simulator.store.common import normal_username, stored_minutes
 from simulator.store.protocol import StoreConflict
 
@@ -143,6 +143,15 @@ class MemoryStore:
             return sorted((s for s in self._sessions.values()
                            if s.active and (account_id is None or s.account_id == account_id)),
                           key=lambda s: s.seq)
+
+    def sessions_due(self, at_ms: int, account_id: int | None = None) -> list[tuple[Session, Settings]]:
+        with self._lock:
+            due = []
+            for session in self.active_sessions(account_id):
+                account = self._accounts.get(session.account_id)
+                if account and deadlines(session.times, account.settings).ends_at_ms <= at_ms:
+                    due.append((session, account.settings))
+            return due
 
     def count_active(self) -> int:
         with self._lock:

@@ -52,6 +52,13 @@ SESSION_WITH_SETTINGS = (
     "s.csrf_token, s.seq, s.state, s.reason, s.ended_ms, a.idle_timeout_minutes, a.warning_seconds, "
     "a.max_sessions_per_user, a.absolute_lifetime_hours, a.require_2fa "
     "FROM sessions AS s JOIN accounts AS a ON a.id = s.account_id WHERE s.key = ?")
+# The sweep's read: active sessions whose deadline has come by a moment, as policy.deadlines
+# computes it (legacy non-integer timeouts read as 0, as common.stored_minutes does); the
+# services check each row with the policy again before ending it.
+SESSIONS_DUE = SESSION_WITH_SETTINGS.removesuffix("WHERE s.key = ?") + (
+    "WHERE s.state = 'active' AND (s.last_activity_ms + "
+    "coalesce(cast(a.idle_timeout_minutes AS INTEGER), 0) * 60000 <= :at "
+    "OR s.created_ms + a.absolute_lifetime_hours * 3600000 <= :at)")
 
 
 def _session(row: tuple) -> Session:
@@ -250,6 +257,16 @@ class SQLiteStore:
                 rows = db.execute(f"SELECT {SESSION_COLUMNS} FROM sessions WHERE state = 'active' "
                                   f"AND account_id = ? ORDER BY seq", (account_id,))
             return [_session(r) for r in rows]
+
+    def sessions_due(self, at_ms: int, account_id: int | None = None) -> list[tuple[Session, Settings]]:
+        """Active sessions (with their account's settings) whose deadline is at or before ``at_ms``.
+
+        One scan inside SQLite, so a sweep of many sessions builds records only for the due ones.
+        """
+        sql = SESSIONS_DUE + (" AND s.account_id = :account" if account_id is not None else "") + " ORDER BY s.seq"
+        with self._tx() as db:
+            rows = db.execute(sql, {"at": at_ms, "account": account_id}).fetchall()
+        return [(_session(row[:13]), _settings(*row[13:])) for row in rows]
 
     def count_active(self) -> int:
         with self._tx() as db:

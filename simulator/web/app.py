@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator import services
 from simulator.bootstrap import secret_key
+from simulator.clock import Clock, ScaledClock, SystemClock
 from simulator.config import ServerConfig
 from simulator.store.protocol import StoreUnavailable
 from simulator.web import admin_api, mobile_api, pages, session_api, testing_api
@@ -67,16 +68,39 @@ class ClinicApp(FastAPI):
         await super().__call__(scope, receive, send)
 
 
+MIN_SWEEP_WAIT_S = 0.001
+
+
+def _virtual_per_real(clock: Clock) -> float | None:
+    """How many virtual ms pass per real ms (None for a test clock, which only tests move)."""
+    if isinstance(clock, ScaledClock):
+        return clock.scale
+    return 1.0 if isinstance(clock, SystemClock) else None
+
+
 async def _sweeper(deps: services.Deps, every_s: float) -> None:
-    """End sessions whose deadline passed, even if their device never comes back."""
+    """End sessions at their deadlines, even if their device never comes back.
+
+    The store is scanned every ``every_s`` (real); in between, the sweeper wakes at each
+    deadline the last scan saw coming (``services.ExpiryWatch``), so a session ends within
+    milliseconds of its deadline rather than up to ``every_s`` later.
+    """
+    speed = _virtual_per_real(deps.clock)
+    watch = services.ExpiryWatch(deps, horizon_ms=int(every_s * 1000 * speed) if speed else 0)
+    wait = every_s
     while True:
-        await asyncio.sleep(every_s)
+        await asyncio.sleep(wait)
+        wait = every_s
         try:
-            services.sweep(deps)
+            next_ms = watch.tick()
         except StoreUnavailable as exc:
             log.warning("sweep skipped: %s", exc)
+            continue
         except Exception:  # keep sweeping: one bad row must not stop expiry for everyone
             log.exception("sweep failed")
+            continue
+        if speed:
+            wait = min(max((next_ms - deps.clock.now_ms()) / 1000 / speed, MIN_SWEEP_WAIT_S), every_s)
 
 
 def _error_handlers(app: FastAPI) -> None:
