@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit serve demo bench load load-smoke clean
+.PHONY: help venv system-deps test unit serve demo bench capacity load load-smoke clean
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
