@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import signal
@@ -60,7 +61,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server-workers", type=int, default=1, help="server processes sharing the store (default 1)")
     p.add_argument("--locust-workers", type=int, default=0,
                    help="0: one Locust process (default); N: a --master and N --worker processes")
-    p.add_argument("--clinics", type=int, default=60, help="clinics to seed (default 60)")
+    p.add_argument("--clinics", type=int,
+                   help="clinics to seed (default: enough staff for 1.8 x --users, at least 60)")
     p.add_argument("--users-per-clinic", type=int, default=10, help="staff per clinic, admin included (default 10)")
     p.add_argument("--seed", type=int, default=1, help="population seed (default 1)")
     p.add_argument("--sweep-interval", type=float, help="the server's --sweep-interval (real seconds)")
@@ -114,6 +116,33 @@ def stop(process: subprocess.Popen | None, grace: float = 10.0) -> None:
         pass
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user + system) used so far by a process and the children it has waited for (Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = os.sysconf("SC_CLK_TCK")
+        return sum(int(x) for x in fields[11:15]) / ticks
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def group_cpu_seconds(pgid: int) -> float | None:
+    """CPU time of every live process in a process group (server workers, Locust workers)."""
+    total, seen = 0.0, False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid:
+            used = cpu_seconds(int(entry.name))
+            if used is not None:
+                total, seen = total + used, True
+    return total if seen else None
+
+
 def taskset(cpus: str, command: list[str], enabled: bool) -> list[str]:
     """Prefix ``command`` with taskset when pinning is asked for and available."""
     if enabled and os.cpu_count() and os.cpu_count() > 1 and Path("/usr/bin/taskset").exists():
@@ -144,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 store = ["--db", str(Path(tmp) / "load.db")] if args.store == "sqlite" else ["--store", args.store]
                 users_csv = str(out / "users.csv")
+                if args.clinics is None:
+                    args.clinics = max(60, math.ceil(args.users * 1.8 / max(args.users_per_clinic - 1, 1)))
                 seed = [python, "-m", "simulator", "seed", "--clinics", str(args.clinics), "--users-per-clinic",
                         str(args.users_per_clinic), "--seed", str(args.seed), "--out", users_csv, *store]
                 subprocess.run(seed, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, timeout=300)
@@ -189,11 +220,19 @@ def main(argv: list[str] | None = None) -> int:
             main_locust = subprocess.Popen(taskset(cpus, master, args.pin_cpus), cwd=ROOT, env=env,
                                            stdout=master_log, stderr=subprocess.STDOUT, start_new_session=True)
             locusts.insert(0, main_locust)
+            started = time.monotonic()
+            server_cpu_before = group_cpu_seconds(server.pid) if server is not None else None
             try:
                 code = main_locust.wait(run_time + 90)
             except subprocess.TimeoutExpired:
                 print("load: Locust overran its time limit; stopping it", file=sys.stderr)
                 code = 124
+            elapsed = time.monotonic() - started
+            server_cpu = group_cpu_seconds(server.pid) if server is not None else None
+            if server_cpu is not None and server_cpu_before is not None:
+                print(f"load: server CPU {server_cpu - server_cpu_before:.1f} s over {elapsed:.0f} s "
+                      f"({(server_cpu - server_cpu_before) / elapsed:.0%} of one core); machine load average "
+                      f"{os.getloadavg()[0]:.1f} on {ncpu} CPUs", flush=True)
             for worker in locusts[1:]:
                 try:
                     worker.wait(15)

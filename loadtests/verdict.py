@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import resource
 import time
 import urllib.error
 import urllib.request
@@ -153,6 +154,12 @@ def _int(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this Locust process (the master's alone in a distributed run)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 # --------------------------------------------------------------------------- the verdict
 
 def build_verdict(environment: Environment) -> dict[str, Any]:
@@ -194,11 +201,13 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "stays": counts.get("stays", 0),
         "probes": counts.get("probes", 0),
         "settings_changes": counts.get("settings_changes", 0),
+        "clock_resets": counts.get("clock_resets", 0),  # many: the server's clock does not run at --time-scale
         "sweep_lag_detail": sweep,
         "lag_goal_ms": float(options.lag_goal_ms),
         "lag_goal_met": lag["p99"] is not None and lag["p99"] <= float(options.lag_goal_ms),
         "tolerance_ms": float(options.tolerance_ms),
         "workers": sum(1 for k in _started if k.startswith("worker:")) or 1,
+        "locust_cpu_s": round(_cpu_seconds(), 1),
         "minimums": {"sessions": options.min_sessions, "expiries_observed": options.min_expiries,
                      "evictions_observed": options.min_evictions},
         "violation_samples": stats.samples,
@@ -234,6 +243,3 @@ def _quitting(environment: Environment, **_: Any) -> None:
     for sample in v["violation_samples"][:10]:
         log.error("violation %s: %s (%s)", sample["kind"], sample["detail"], sample["session"])
     environment.process_exit_code = v["exit_code"]
-    from loadtests import staff
-    if staff.DEBUG_LAG:
-        Path(str(path) + ".lagdebug.json").write_text(json.dumps(staff.DEBUG_LAG))

@@ -30,6 +30,7 @@ class VirtualClock:
         self._lo: float | None = None
         self._hi: float | None = None
         self._at = 0.0  # real ms of the last update
+        self.resets = 0  # times the bounds crossed (a wrong --time-scale shows up here)
 
     @property
     def known(self) -> bool:
@@ -56,6 +57,7 @@ class VirtualClock:
         new_lo, new_hi = max(old_lo, lo), min(old_hi, hi)
         if new_lo > new_hi:  # the bounds crossed: the scale is off or the clock jumped; start again
             new_lo, new_hi = lo, hi
+            self.resets += 1
         self._lo, self._hi, self._at = new_lo, new_hi, received_real_ms
 
     def now_ms(self) -> float:
