@@ -39,6 +39,10 @@ class ClinicAdmin(FastHttpUser):
             return 3600.0
         return self.rng.uniform(0.5, 1.5) * minutes * 60 / self.h.scale
 
+    def _server_error(self, status: int, what: str) -> None:
+        if status == 0 or status >= 500:
+            self.h.stats.add(self.h.verifier.check_error(None, status, f"{what} ({self.__class__.__name__})"))
+
     @task
     def change_idle_timeout(self) -> None:
         """Sign in as a clinic's admin, pick another timeout, save it, log out."""
@@ -52,6 +56,7 @@ class ClinicAdmin(FastHttpUser):
                                     "device": "admin console"}) as response:
             if response.status_code != 201:
                 response.failure(f"admin sign-in refused: HTTP {response.status_code}")
+                self._server_error(response.status_code, "admin sign-in")
                 return
             token = response.json()["token"]
         bearer = {"Authorization": f"Bearer {token}"}
@@ -76,5 +81,6 @@ class ClinicAdmin(FastHttpUser):
                 response.failure(f"settings change refused: HTTP {response.status_code}")
             else:  # unknown outcome: leave the change possible for good
                 response.failure(f"settings change failed: HTTP {response.status_code}")
+                self._server_error(response.status_code, "settings change")
         self.client.delete("/api/mobile/sessions/current", name="/api/mobile/sessions/current [admin]",
                            headers=bearer)

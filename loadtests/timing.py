@@ -455,7 +455,8 @@ class Person:
                 touched.append(s)
         if new not in self.sessions:
             self.sessions.append(new)
-        self.sessions = [s for s in self.sessions if not s.closed or s is new]
+        # forget sessions seen ended; keep those given up on (still possibly active on the server)
+        self.sessions = [s for s in self.sessions if s.ended_reason is None or s is new]
         return touched
 
 

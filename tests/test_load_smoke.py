@@ -60,3 +60,15 @@ def test_the_mutant_command_line() -> None:
     refused = subprocess.run([sys.executable, "-m", "tests.mutants", "--fault", "never-evicts", "--workers", "2"],
                              cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert refused.returncode == 2 and "one process" in refused.stderr
+
+
+def test_the_clinic_day_shape() -> None:
+    # shapes.py imports locust, so it is looked at in a subprocess, never in pytest's own process
+    code = ("from loadtests.shapes import users_at; "
+            "print(' '.join(str(users_at(f / 100, 200)) for f in (1, 12, 30, 50, 54, 70, 95, 100)))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    start, opened, morning, lunch, lunch_end, afternoon, closing, closed = map(int, done.stdout.split())
+    assert start < 30 and opened == morning == afternoon == 200  # ramp at opening to the peak
+    assert lunch == lunch_end == 110  # the lunch dip
+    assert closed == 60 and closed < closing < 200  # closing
