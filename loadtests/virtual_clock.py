@@ -5,7 +5,9 @@ device that wants to probe its session just after its deadline has to turn a vir
 into a real sleep. Every response bounds the server clock: its ``server_time_ms`` was read
 somewhere between sending the request and receiving the answer, so
 
-    offset = server_time_ms - real_ms * scale   lies in   [t - recv*K, t - sent*K].
+    offset = server_time_ms - real_ms * scale   lies in   [t - recv*K, t - sent*K]
+
+(widened by one real millisecond for a server clock that ticks in whole milliseconds).
 
 The clock keeps the tightest bounds seen (they drift apart slowly, and reset if they cross),
 and schedules "before" moments with the upper bound and "after" moments with the lower one.
@@ -49,7 +51,9 @@ class VirtualClock:
     def observe(self, sent_real_ms: float, received_real_ms: float, server_time_ms: int) -> None:
         """A response sent at ``sent_real_ms`` and received at ``received_real_ms`` carried ``server_time_ms``."""
         lo = server_time_ms - received_real_ms * self.scale
-        hi = server_time_ms - sent_real_ms * self.scale
+        # a scaled server clock reads whole real milliseconds and multiplies them: it may lag the
+        # continuous virtual time by up to one real millisecond
+        hi = server_time_ms + max(self.scale, 1.0) - sent_real_ms * self.scale
         if self._lo is None:
             self._lo, self._hi, self._at = lo, hi, received_real_ms
             return
