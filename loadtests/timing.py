@@ -330,7 +330,9 @@ class Verifier:
         t_lo = t - duration_s * 1000 * self.scale
         if body["idle_timeout_s"] is not None and body["warning_s"] is not None and \
                 _is_ms(body["idle_timeout_s"]) and _is_ms(body["warning_s"]):
-            model.clinic.observe(t_lo, t, body["idle_timeout_s"] * 1000, body["warning_s"] * 1000)
+            if model.clinic.observe(t_lo, t, body["idle_timeout_s"] * 1000, body["warning_s"] * 1000):
+                findings.append(Finding("settings_unexplained", f"idle_timeout_s {body['idle_timeout_s']}, "
+                                        f"warning_s {body['warning_s']}: changed by someone else", model.sid, t))
         if model.closed:
             return findings
         if body["state"] == "active":
@@ -468,7 +470,7 @@ class TimingStats:
 
     counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in (
         "sessions", "heartbeats", "expiries_observed", "evictions_observed", "logouts_observed",
-        "stays", "settings_changes", "unwatched_expiries", "probes")})
+        "stays", "settings_changes", "settings_unexplained", "unwatched_expiries", "probes")})
     violations: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
     samples: list[dict[str, Any]] = field(default_factory=list)
     lags: list[int] = field(default_factory=list)
@@ -501,6 +503,8 @@ class TimingStats:
                 self.count("evictions_observed")
             elif f.kind == "logged_out":
                 self.count("logouts_observed")
+            elif f.kind == "settings_unexplained":
+                self.count("settings_unexplained")
 
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (sent from workers to the master)."""

@@ -201,6 +201,8 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "stays": counts.get("stays", 0),
         "probes": counts.get("probes", 0),
         "settings_changes": counts.get("settings_changes", 0),
+        # settings seen in status bodies that no change of ours explains (adopted, not a violation)
+        "settings_unexplained": counts.get("settings_unexplained", 0),
         "clock_resets": counts.get("clock_resets", 0),  # many: the server's clock does not run at --time-scale
         "sweep_lag_detail": sweep,
         "lag_goal_ms": float(options.lag_goal_ms),
