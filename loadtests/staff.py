@@ -426,10 +426,9 @@ class ClinicStaff(FastHttpUser):
         if device.free:
             return
         reply = device.status()
-        if self.after_reply(device):
-            return
-        if device.mode != "idle":
-            return
+        gen = device.gen
+        if self.after_reply(device) or device.gen != gen or device.mode != "idle":
+            return  # over, re-planned (the deadline moved), or no longer idle
         model = device.model
         assert model is not None
         if self.rng.random() < float(self.h.options.stay_probability):
@@ -456,8 +455,9 @@ class ClinicStaff(FastHttpUser):
         if device.free:
             return
         reply = device.status()
-        if self.after_reply(device):
-            return
+        gen = device.gen
+        if self.after_reply(device) or device.gen != gen:
+            return  # over, or re-planned because the deadline moved
         model = device.model
         assert model is not None
         if attempt >= 50:
