@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# make load-smoke's day (--smoke: 24 staff, 10 s, K = 300, eight clinics, five of them with a 15-minute
+# make load-smoke's day (--smoke: 36 staff, 10 s, K = 300, ten clinics, six of them with a 15-minute
 # timeout, most allowing one session per user), without its minimum counts
 SMALL_DAY = ["--smoke", "--min-sessions", "0", "--min-expiries", "0", "--min-evictions", "0"]
 
