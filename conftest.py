@@ -41,10 +41,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """pytest-bdd writes its Cucumber JSON without creating the folder: create it."""
+    """pytest-bdd writes its Cucumber JSON without creating the folder: create it. Playwright's
+    expect waits up to 10 s."""
     path = getattr(config.option, "cucumber_json_path", None)
     if path:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+    workers = getattr(config.option, "numprocesses", None)
+    if config.getoption("--base-url", default=None) and workers not in (None, 0, 1):
+        raise pytest.UsageError("with --base-url the scenarios share the target's one clock and clinic: "
+                                "run them in one process (-n 0, or `python -m steps.run --base-url URL`)")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=10_000)  # room for a loaded CI machine; a passing check returns at once
 
 
 # -- the server under test ----------------------------------------------------------------------

@@ -28,6 +28,7 @@ def _api(page, method, path, body=None):
 
 def _admin_changes(devices, clinic, session_api, change):
     """The clinic's admin signs in on the office computer, changes a setting, saves, and leaves."""
+    clinic.may_change_settings()
     office = sign_in(devices.open(ADMIN_DEVICE), clinic.staff("admin"), session_api)
     settings = AdminSettingsPage(office.page).open()
     change(settings)
@@ -66,7 +67,8 @@ def chosen(my_device, label):
 
 
 @when(parsers.parse('I set "Automatic logout after" to "{label}"'))
-def set_timeout(my_device, label):
+def set_timeout(my_device, clinic, label):
+    clinic.may_change_settings()
     AdminSettingsPage(my_device.page).choose_idle_timeout(label)
 
 

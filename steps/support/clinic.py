@@ -31,6 +31,12 @@ class Clinic:
     settings: dict[str, Any]
     people: tuple[Person, ...]
 
+    def may_change_settings(self) -> None:
+        """Only a scenario's own clinic may have its settings changed (never a shared demo clinic)."""
+        if self.account_id is None:
+            pytest.skip("this scenario changes the clinic's settings, and the target has no /__test__/clinics "
+                        "to give it a clinic of its own")
+
     def staff(self, role: str, index: int = 0) -> Person:
         matches = [p for p in self.people if p.role == role]
         if len(matches) <= index:

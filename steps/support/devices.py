@@ -17,7 +17,8 @@ from playwright.sync_api import BrowserContext, Error as PlaywrightError, Page, 
 PHONE = "Pixel 7"
 
 # Counts the page's fetches (including reading their bodies) and notices when the page starts to leave.
-# settled() resolves once no fetch has been in flight for three macrotasks; MessageChannel is not one
+# settled() resolves once the page has loaded (its deferred scripts, session.js among them, have run)
+# and no fetch has been in flight for three macrotasks; MessageChannel is not one
 # of the timers Playwright's clock fakes, so this works while the page's clock is paused.
 PROBE = """
 (() => {
@@ -40,6 +41,8 @@ PROBE = """
   });
   window.__bddProbe = {
     async settled() {
+      // first the page's own scripts (deferred, like session.js) must have run: wait for "load"
+      if (document.readyState !== "complete") await new Promise((resolve) => addEventListener("load", resolve, { once: true }));
       for (let quiet = 0; quiet < 3;) {
         if (inflight > 0) { await new Promise((resolve) => waiting.push(resolve)); quiet = 0; continue; }
         await task();

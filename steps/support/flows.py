@@ -18,6 +18,7 @@ SIGNIN_URL = re.compile(r"/signin(\?|$)")
 def sign_in(device: Device, person: Person, api: SessionApi, *, remember: bool = False) -> Device:
     """Sign ``person`` in on ``device`` through the Sign In page, and note the session it got."""
     SignInPage(device.page).open().sign_in(person.username, person.password, remember=remember)
+    device.page.wait_for_url("**/patients")  # the patient list, loaded: its idle timer is running
     expect(PatientsPage(device.page).patient_list).to_be_visible()
     note_sign_in(device, api)
     device.person = person
