@@ -7,6 +7,9 @@ route with a pydantic body serves 0.18 of the requests of a bare ASGI app, a pla
 route 0.49 before it touches the store; the store's read (and, with input, its write)
 must fit in what is left, so the hot path skips the framework (``make bench``, docs/bench.md).
 
+The store work of the requests that arrive in one event-loop turn runs back to back, and
+heartbeats that write share one SQLite transaction (``SameTurn``, simulator.web.same_turn).
+
 ``FastLane`` gives exactly the answers of the plain Starlette routes at the bottom, run
 inside the app's middleware and error handlers: status codes, bodies and headers, CSRF for
 cookie authentication, 422 on bad input, 503 when the store is down, and the latency
@@ -16,6 +19,7 @@ an app built without the fast lane), and ``simulator.web.openapi`` describes the
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -30,6 +34,7 @@ from simulator.store.protocol import StoreUnavailable
 from simulator.web.http import (MAX_JSON_BYTES, SECURITY_HEADERS, SESSION_COOKIE, STORE_DOWN, WWW_AUTHENTICATE,
                                 HttpProblem, LabelledRoute, RouteLatency, bearer_token, credentials, deps_of,
                                 optional_ms, parse_json_object, status_response)
+from simulator.web.same_turn import SameTurn
 
 log = logging.getLogger("sessionsim")
 
@@ -48,10 +53,14 @@ def _require_csrf(current: services.SessionView, from_cookie: bool, presented: s
                           "X-CSRF-Token", "csrf")
 
 
-def answer_heartbeat(deps: services.Deps, raw_body: bytes, token: str | None, from_cookie: bool,
+def heartbeat_input(raw_body: bytes) -> int | None:
+    """The heartbeat body's ``input_ms_ago`` (None: no input), or HttpProblem 413/422."""
+    return optional_ms(parse_json_object(raw_body, allowed=HEARTBEAT_FIELDS, empty_ok=True), "input_ms_ago")
+
+
+def answer_heartbeat(deps: services.Deps, input_ms_ago: int | None, token: str | None, from_cookie: bool,
                      csrf: str | None) -> services.SessionView:
     """POST /api/session/heartbeat: extends only when the body reports input since the last one."""
-    input_ms_ago = optional_ms(parse_json_object(raw_body, allowed=HEARTBEAT_FIELDS, empty_ok=True), "input_ms_ago")
     current = services.view(deps, token=token)
     if not current.active:
         return current
@@ -110,6 +119,7 @@ class FastLane:
     def __init__(self, deps: services.Deps) -> None:
         self.deps = deps
         self.latency = RouteLatency(deps.metrics.request_latency)
+        self.same_turn = SameTurn(getattr(deps.store, "batch", None))  # optional store capability (SQLite)
 
     def handles(self, scope: Scope) -> bool:
         """True for the three hot routes (exact path, not mounted under a root path)."""
@@ -148,11 +158,16 @@ class FastLane:
                 raw = await _read_body(receive)
                 if raw is None:
                     return  # the client went away: nobody to answer
-                current = answer_heartbeat(self.deps, raw, token, from_cookie, csrf)
+                input_ms_ago = heartbeat_input(raw)
+                current = await self.same_turn.run(
+                    functools.partial(answer_heartbeat, self.deps, input_ms_ago, token, from_cookie, csrf),
+                    writes=input_ms_ago is not None)
             elif path == STAY_PATH:
-                current = answer_stay(self.deps, token, from_cookie, csrf)
+                current = await self.same_turn.run(
+                    functools.partial(answer_stay, self.deps, token, from_cookie, csrf), writes=True)
             else:
-                current = services.view(self.deps, token=token)
+                current = await self.same_turn.run(functools.partial(services.view, self.deps, token=token),
+                                                   writes=False)
             status, body = (200, current.status()) if current.active else (401, current.status())
             first = _NO_STORE_RAW if current.active else _UNAUTHORIZED_RAW
         except HttpProblem as exc:
@@ -182,9 +197,9 @@ async def session_status(request: Request) -> Response:
 
 async def heartbeat(request: Request) -> Response:
     """POST /api/session/heartbeat: extends only when the body reports input since the last one."""
-    raw = await request.body()
+    input_ms_ago = heartbeat_input(await request.body())
     token, from_cookie = credentials(request)
-    return status_response(answer_heartbeat(deps_of(request), raw, token, from_cookie,
+    return status_response(answer_heartbeat(deps_of(request), input_ms_ago, token, from_cookie,
                                             request.headers.get("x-csrf-token")))
 
 
