@@ -41,7 +41,7 @@ class MobileDevice(Device):
                 made.append(model)
                 status = {k: v for k, v in body.items() if k != "token"}
                 return verifier.check(model, status, 201, reply.duration_s, action="signin")
-            return verifier.check_error(None, reply.status, f"mobile sign-in of {cred.username} refused")
+            return verifier.check_error(None, reply.status, f"mobile sign-in of {cred.username} refused {reply.error}")
 
         self.user.call("POST", "/api/mobile/sessions", judge=judge,
                        body={"username": cred.username, "password": cred.password,
@@ -66,7 +66,7 @@ class MobileDevice(Device):
             if reply.status == 401 and isinstance(reply.body, dict):
                 t = clock.now_ms() if clock.known else 0
                 return verifier.check_refused(model, reply.body.get("code"), t, reply.duration_s)
-            return verifier.check_error(model, reply.status, "mobile logout: not a status body")
+            return verifier.check_error(model, reply.status, f"mobile logout: not a status body {reply.error}")
 
         self.user.call("DELETE", "/api/mobile/sessions/current", judge=judge, headers=self.auth())
 

@@ -31,6 +31,7 @@ from loadtests.virtual_clock import VirtualClock
 log = logging.getLogger("loadtests")
 MINUTE_MS = 60_000
 ASAP = -math.inf
+FRESH_CONNECTION_AFTER_MS = 2_000.0
 
 
 class NoCookies(DefaultCookiePolicy):
@@ -49,6 +50,7 @@ class Reply:
     headers: Any
     sent_ms: float  # local monotonic ms
     received_ms: float
+    error: str = ""  # the transport error, if the request failed before an answer
 
     @property
     def duration_s(self) -> float:
@@ -181,6 +183,7 @@ class ClinicStaff(FastHttpUser):
         self.h: Harness = harness()
         self.rng = random.Random()
         self.client.cookiejar.set_policy(NoCookies())
+        self._last_request_ms = 0.0
         self.agenda = Agenda()
         pool = self.h.wait_for_pool()
         lease = pool.lease() if pool is not None else None
@@ -242,6 +245,11 @@ class ClinicStaff(FastHttpUser):
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         clock = self.h.clock
         sent = clock.real_ms()
+        if sent - self._last_request_ms > FRESH_CONNECTION_AFTER_MS:
+            # the server closes idle keep-alive connections (uvicorn: after 5 s); a request racing that
+            # close would fail for no fault of the server's, so after a pause use a new connection
+            self.client.client.clientpool.close()
+        self._last_request_ms = sent
         with self.client.request(method, path, name=name or path, headers=headers, data=data,
                                  catch_response=True, allow_redirects=allow_redirects) as response:
             received = clock.real_ms()
@@ -253,7 +261,7 @@ class ClinicStaff(FastHttpUser):
                 except orjson.JSONDecodeError:
                     parsed = None
             reply = Reply(status=response.status_code or 0, body=parsed, headers=response.headers,
-                          sent_ms=sent, received_ms=received)
+                          sent_ms=sent, received_ms=received, error=repr(getattr(response, "error", None) or ""))
             if reply.server_time is not None:
                 resets = clock.resets
                 clock.observe(sent, received, reply.server_time)
@@ -286,7 +294,7 @@ class ClinicStaff(FastHttpUser):
             if reply.status == 401 and isinstance(reply.body, dict) and reply.server_time is None:
                 estimate = self.h.clock.now_ms() if self.h.clock.known else 0
                 return verifier.check_refused(model, reply.body.get("code"), estimate, reply.duration_s)
-            return verifier.check_error(model, reply.status, f"{method} {path}: not a status body")
+            return verifier.check_error(model, reply.status, f"{method} {path}: not a status body {reply.error}")
         return self.call(method, path, judge=judge, headers=headers, body=body)
 
     # -- the working day -------------------------------------------------------------------------

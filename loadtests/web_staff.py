@@ -54,7 +54,7 @@ class WebDevice(Device):
                 if got and got[0]:
                     return []
                 return verifier.check_error(None, reply.status, "web sign-in: 303 without a sid cookie")
-            return verifier.check_error(None, reply.status, f"web sign-in of {cred.username} refused")
+            return verifier.check_error(None, reply.status, f"web sign-in of {cred.username} refused {reply.error}")
 
         form = self.user.call("POST", "/signin", judge=judge_form,
                               form=urlencode({"username": cred.username, "password": cred.password}),
@@ -95,7 +95,7 @@ class WebDevice(Device):
             expectation.hi = hi + tol
             if reply.status == 303:
                 return []
-            return verifier.check_error(model, reply.status, "web logout: expected 303")
+            return verifier.check_error(model, reply.status, f"web logout: expected 303 {reply.error}")
 
         self.user.call("POST", "/logout", judge=judge, headers=self.change_headers(),
                        form=urlencode({"csrf_token": self.csrf}))
