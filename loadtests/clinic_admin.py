@@ -48,6 +48,7 @@ class ClinicAdmin(FastHttpUser):
         """Sign in as a clinic's admin, pick another timeout, save it, log out."""
         if self.pool is None or not self.pool.admins or float(self.h.options.settings_change_minutes) <= 0:
             return
+        self.client.client.clientpool.close()  # minutes since the last visit: not a stale keep-alive connection
         account_id = self.rng.choice(sorted(self.pool.admins))
         admin = self.pool.admins[account_id]
         clinic = self.pool.clinics[account_id]
