@@ -7,6 +7,8 @@ Nothing here starts unless a scenario asks for it, so the unit tests in tests/ p
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -38,6 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="how to start the reference server when no --base-url is given: in this process "
                          "(default; the time machine moves its ManualClock) or `sessionsim serve --test-clock` "
                          "on a free port (moved through /__test__/clock)")
+    group.addoption("--bdd-failures", default="reports/bdd/failures", metavar="DIR",
+                    help="where a failed scenario leaves a screenshot of every tab and a Playwright trace of "
+                         "every device (default reports/bdd/failures; 'off' records nothing)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -53,6 +58,16 @@ def pytest_configure(config: pytest.Config) -> None:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=10_000)  # room for a loaded CI machine; a passing check returns at once
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Evidence of an earlier run's failed scenarios is removed (by the controller, once)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    folder = Path(session.config.getoption("--bdd-failures"))
+    if folder.is_dir():
+        for old in folder.glob("test_*"):
+            shutil.rmtree(old, ignore_errors=True)
 
 
 # -- the server under test ----------------------------------------------------------------------
@@ -123,11 +138,22 @@ def time_machine(request: pytest.FixtureRequest, target: Any) -> Any:
 
 
 @pytest.fixture
-def devices(new_context: Any, playwright: Any, target: Any, time_machine: Any) -> Any:
-    """The scenario's devices by name ("my computer", "my phone"), each a browser context."""
+def devices(request: pytest.FixtureRequest, new_context: Any, playwright: Any, target: Any, time_machine: Any,
+            tmp_path: Path) -> Iterator[Any]:
+    """The scenario's devices by name ("my computer", "my phone"), each a browser context. When the
+    scenario fails, a screenshot of every tab and a Playwright trace of every device are kept in
+    --bdd-failures/<scenario>/ and named in the JUnit XML."""
     from steps.support.devices import Devices
 
-    return Devices(new_context, playwright, target.base_url, time_machine.attach)
+    keep = request.config.getoption("--bdd-failures")
+    registry = Devices(new_context, playwright, target.base_url, time_machine.attach,
+                       traces=tmp_path if keep != "off" else None)
+    yield registry
+    report = getattr(request.node, "rep_call", None) or getattr(request.node, "rep_setup", None)
+    if keep != "off" and report is not None and report.failed:
+        folder = Path(keep) / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")[:150]
+        for kind, path in registry.keep_evidence(folder):
+            request.node.user_properties.append((f"playwright_{kind}", str(path)))
 
 
 @pytest.fixture
@@ -188,8 +214,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         path = getattr(config.option, option, None)
         if path:
             lines.append(f"  {label}: {Path(path)}")
-    if counts["failed"]:
-        lines.append(f"  traces and screenshots of failed scenarios: {config.getoption('--output')}")
+    if counts["failed"] and config.getoption("--bdd-failures") != "off":
+        lines.append(f"  traces and screenshots of failed scenarios: {config.getoption('--bdd-failures')}")
     terminalreporter.write_sep("-", "browser scenarios")
     for line in lines:
         terminalreporter.write_line(line)

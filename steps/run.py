@@ -28,7 +28,7 @@ def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Seque
     """The pytest command line of a full run with every report."""
     cmd = [sys.executable, "-m", "pytest", "-p", "no:locust", "steps", "--timeout", "120",
            f"--cucumberjson={REPORTS / 'cucumber.json'}", f"--junitxml={REPORTS / 'junit.xml'}",
-           "--tracing=retain-on-failure", "--screenshot=only-on-failure", f"--output={REPORTS / 'failures'}"]
+           f"--bdd-failures={REPORTS / 'failures'}"]
     if base_url:  # one clock and one clinic shared by every scenario: one process
         cmd += ["--base-url", base_url]
     elif workers > 1:

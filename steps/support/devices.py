@@ -7,9 +7,12 @@ installed by the time machine (so the page's timers only run when a step moves t
 
 from __future__ import annotations
 
+import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Error as PlaywrightError, Page, Playwright
@@ -89,6 +92,7 @@ class Device:
     signed_in_ms: int | None = None  # server time of its latest sign-in
     person: Any = None               # who signed in on it last
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    trace: Path | None = None        # its trace, once recording stopped
     last_session: str | None = None  # the session cookie of its latest sign-in (it outlives logout here)
 
     @property
@@ -122,7 +126,8 @@ class Devices:
     """The devices of one scenario, by the names the Gherkin gives them ("my computer", "my phone")."""
 
     def __init__(self, new_context: Callable[..., BrowserContext], playwright: Playwright, base_url: str,
-                 attach_clock: Callable[[Device, int], None]) -> None:
+                 attach_clock: Callable[[Device, int], None], traces: Path | None = None) -> None:
+        self._traces = traces  # where to record a trace per device (kept only if the scenario fails)
         self._new_context = new_context
         self._playwright = playwright
         self._base_url = base_url
@@ -137,6 +142,8 @@ class Devices:
         if phone:
             options.update({k: v for k, v in self._playwright.devices[PHONE].items() if k != "default_browser_type"})
         context = self._new_context(**options)
+        if self._traces is not None:  # DOM snapshots of every action; no screencast, which costs ~40 % time
+            context.tracing.start(title=name, snapshots=True, screenshots=False, sources=False)
         context.add_init_script(PROBE)
         device = Device(name, context, phone)
         context.on("request", lambda request: device.requests.append((request.method, urlsplit(request.url).path)))
@@ -153,6 +160,7 @@ class Devices:
 
     def close(self, name: str) -> Device:
         device = self._devices[name]
+        self._stop_trace(device)
         device.context.close()
         device.closed = True
         return device
@@ -161,8 +169,31 @@ class Devices:
         """The open devices."""
         return [d for d in self._devices.values() if not d.closed]
 
-    def settle(self) -> None:
-        for _ in range(2):  # twice: a page that answers another tab's broadcast may start a request
-            for device in self.all():
-                if not device.in_background:
-                    device.settle()
+    # -- what a failed scenario leaves behind -----------------------------------------------------
+    def _stop_trace(self, device: Device) -> None:
+        if self._traces is not None and device.trace is None:
+            device.trace = self._traces / f"{len(list(self._traces.iterdir()))}-{_slug(device.name)}.zip"
+            device.context.tracing.stop(path=device.trace)
+
+    def keep_evidence(self, folder: Path) -> list[tuple[str, Path]]:
+        """A failed scenario: a screenshot of every open tab and the trace of every device, in ``folder``."""
+        kept: list[tuple[str, Path]] = []
+        folder.mkdir(parents=True, exist_ok=True)
+        for device in self._devices.values():
+            for number, page in enumerate(device.tabs if not device.closed else [], start=1):
+                shot = folder / f"{_slug(device.name)}-tab{number}.png"
+                try:
+                    page.screenshot(path=shot, timeout=5000)
+                    kept.append(("screenshot", shot))
+                except PlaywrightError:
+                    pass
+            self._stop_trace(device)
+            if device.trace is not None and device.trace.exists():
+                target = folder / f"{_slug(device.name)}-trace.zip"
+                shutil.move(device.trace, target)
+                kept.append(("trace", target))
+        return kept
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
