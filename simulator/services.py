@@ -10,7 +10,7 @@ import hashlib
 import heapq
 import hmac
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 from simulator import policy
@@ -207,7 +207,7 @@ def record_input(deps: Deps, current: SessionView, *, input_ms_ago: int | None) 
         return current
     if deps.store.record_activity(current.session.key, moved):
         # the store moved this active session to ``moved``: that is the record a re-read would return
-        session: Session | None = replace(current.session, last_activity_ms=moved)
+        session: Session | None = Session(**{**current.session.__dict__, "last_activity_ms": moved})
     else:  # ended or moved further meanwhile (or a store that does not say): report what is stored
         session = deps.store.get_session(current.session.key)
     return SessionView(session=session, settings=current.settings, now=current.now)

@@ -21,25 +21,25 @@ from tests.conftest import PRACTITIONER, START_MS
 
 
 class Recorder:
-    """A stand-in for ``SQLiteStore.batch``: notes when a shared transaction opens and closes."""
+    """A stand-in for ``SQLiteStore.batch``: notes what it was asked for and when it ends."""
 
     def __init__(self, fail_commit: bool = False) -> None:
         self.log: list[str] = []
         self.fail_commit = fail_commit
 
     @contextlib.contextmanager
-    def __call__(self) -> Iterator[None]:
-        self.log.append("begin")
+    def __call__(self, keys: Any = (), *, write: bool = True) -> Iterator[None]:
+        self.log.append(f"{'write' if write else 'read'} {sorted(keys)}")
         yield
         if self.fail_commit:
             raise StoreUnavailable("commit failed")
-        self.log.append("commit")
+        self.log.append("end")
 
 
 def _gather(turn: SameTurn, works: list[tuple[Any, bool]]) -> list[Any]:
     async def main() -> list[Any]:
-        return await asyncio.gather(*(turn.run(work, writes=writes) for work, writes in works),
-                                    return_exceptions=True)
+        return await asyncio.gather(*(turn.run(work, writes=writes, key=f"k{n}")
+                                      for n, (work, writes) in enumerate(works)), return_exceptions=True)
     return asyncio.run(main())
 
 
@@ -56,16 +56,16 @@ def test_each_request_gets_its_own_answer_in_order() -> None:
     results = _gather(SameTurn(batch), [(lambda n=n: work(n), False) for n in range(4)])
     assert done == [0, 1, 2, 3]
     assert results[:2] == [0, 10] and isinstance(results[2], ValueError) and results[3] == 30
-    assert batch.log == [], "nothing writes: no shared transaction"
+    assert batch.log == ["read ['k0', 'k1', 'k2', 'k3']", "end"], "nothing writes: sessions read ahead only"
 
 
 def test_writers_share_one_transaction_and_a_failed_commit_fails_them_all() -> None:
     batch = Recorder()
     assert _gather(SameTurn(batch), [(lambda: 1, False), (lambda: 2, True)]) == [1, 2]
-    assert batch.log == ["begin", "commit"]
+    assert batch.log == ["write ['k0', 'k1']", "end"]
     alone = Recorder()
     assert _gather(SameTurn(alone), [(lambda: 1, True)]) == [1]
-    assert alone.log == [], "a lone request needs no shared transaction"
+    assert alone.log == [], "a lone request is served as it comes"
     failing = Recorder(fail_commit=True)
     results = _gather(SameTurn(failing), [(lambda: 1, False), (lambda: 2, True)])
     assert all(isinstance(r, StoreUnavailable) for r in results)
@@ -126,3 +126,23 @@ def test_heartbeats_of_one_turn_on_sqlite(tmp_path) -> None:
     assert answers[2][1]["last_activity_ms"] == now - 60_000
     stored = {s.device: s.last_activity_ms for s in deps.store.active_sessions()}
     assert stored == {"phone 0": now, "phone 1": now - 60_000, "phone 2": now}
+
+
+def test_sqlite_batch_reads_sessions_ahead_once(tmp_path) -> None:
+    from simulator.models import Session
+    from simulator.policy import Settings
+
+    store = SQLiteStore(str(tmp_path / "ahead.db"))
+    account = store.create_account("One", Settings())
+    session = Session(key="k1", account_id=account.id, user_id=1, username="a@x", kind="web", device="d",
+                      created_ms=START_MS, last_activity_ms=START_MS, csrf_token="c")
+    store.start_session(session, limit=5, now=START_MS)
+    with store.batch(["k1", "missing"], write=False):
+        assert store.session_with_settings("missing") is None
+        first = store.session_with_settings("k1")
+        store.record_activity("k1", START_MS + 5)
+        second = store.session_with_settings("k1")  # read again after the write: the store, not the read-ahead
+    assert first is not None and first[0].last_activity_ms == START_MS
+    assert second is not None and second[0].last_activity_ms == START_MS + 5
+    assert store.session_with_settings("k1")[0].last_activity_ms == START_MS + 5  # type: ignore[index]
+    store.close()

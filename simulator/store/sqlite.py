@@ -11,7 +11,7 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager, suppress
-from typing import Any, Iterator
+from typing import Any, Collection, Iterator
 
 from simulator.models import Account, AuditEvent, Patient, Session, User
 from simulator.policy import Settings, sessions_to_evict
@@ -44,6 +44,7 @@ CREATE INDEX IF NOT EXISTS audit_by_account ON audit (account_id, at_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
+PREFETCH_MAX = 500  # sessions read ahead in one query by batch()
 SESSION_COLUMNS = ("key, account_id, user_id, username, kind, device, created_ms, last_activity_ms, "
                    "csrf_token, seq, state, reason, ended_ms")
 # The hot path's one read: a session with its account's current settings (see session_with_settings).
@@ -86,6 +87,7 @@ class SQLiteStore:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._prefetched: dict[str, tuple[Any, ...] | None] | None = None  # inside batch(): rows read ahead
         try:
             self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -219,27 +221,41 @@ class SQLiteStore:
             return _session(row) if row else None
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Make everything done inside one write transaction: the hot path's group commit.
+    def batch(self, keys: Collection[str] = (), *, write: bool = True) -> Iterator[None]:
+        """Serve a group of hot-path requests together (``SameTurn``, simulator.web.same_turn).
 
-        ``SameTurn`` (simulator.web.session_api) runs the heartbeats of one event-loop turn
-        in it, so they share one lock and one commit instead of paying for them each
-        (measured: a status read and an activity write cost 7 us instead of 20 in a batch
-        of 20). Other threads wait for the store meanwhile; nothing inside is committed
-        before the end, and nothing at all if the commit fails (StoreUnavailable).
+        The sessions ``keys`` name are read in one query up front, and each is handed once to
+        ``session_with_settings`` (a second read of the same key, as after a write, queries
+        again). With ``write``, everything inside is one write transaction: one lock and one
+        commit instead of one each; nothing is committed if the commit fails
+        (StoreUnavailable). Other threads wait for the store meanwhile. Measured: a status
+        read and an activity write cost 7 us instead of 20 in a batch of 20.
         """
         with self._lock:
-            self._hot("BEGIN IMMEDIATE", ())
+            if write:
+                self._hot("BEGIN IMMEDIATE", ())
             try:
+                self._prefetch(keys)
                 yield
             except BaseException:
+                self._prefetched = None
                 self._rollback()
                 raise
-            try:
-                self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                self._rollback()
-                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+            self._prefetched = None
+            if write:
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    self._rollback()
+                    raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+
+    def _prefetch(self, keys: Collection[str]) -> None:
+        wanted = list(dict.fromkeys(keys))[:PREFETCH_MAX]
+        if not wanted:
+            return
+        sql = SESSION_WITH_SETTINGS.replace("s.key = ?", f"s.key IN ({', '.join('?' * len(wanted))})")
+        found = {row[0]: row for row in self._hot(sql, tuple(wanted)).fetchall()}
+        self._prefetched = {key: found.get(key) for key in wanted}
 
     def _rollback(self) -> None:
         if self._db.in_transaction:
@@ -259,7 +275,10 @@ class SQLiteStore:
     def session_with_settings(self, key: str) -> tuple[Session, Settings] | None:
         """The session and its account's current settings, in one query (None if either is missing)."""
         with self._lock:
-            row = self._hot(SESSION_WITH_SETTINGS, (key,)).fetchone()
+            if self._prefetched is not None and key in self._prefetched:
+                row = self._prefetched.pop(key)
+            else:
+                row = self._hot(SESSION_WITH_SETTINGS, (key,)).fetchone()
         if row is None:
             return None
         return _session(row[:13]), _settings(*row[13:])

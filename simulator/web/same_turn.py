@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 from typing import Any, Callable, ContextManager
 
-Batch = Callable[[], ContextManager[Any]]
+Batch = Callable[..., ContextManager[Any]]  # (keys, *, write) as SQLiteStore.batch
 
 
 class SameTurn:
@@ -21,35 +21,43 @@ class SameTurn:
 
     def __init__(self, batch: Batch | None = None) -> None:
         self._batch = batch
-        self._queues: dict[asyncio.AbstractEventLoop, list[tuple[Callable[[], Any], bool, asyncio.Future[Any]]]] = {}
+        self._queues: dict[asyncio.AbstractEventLoop,
+                           list[tuple[Callable[[], Any], bool, str | None, asyncio.Future[Any]]]] = {}
 
-    def run(self, work: Callable[[], Any], *, writes: bool) -> asyncio.Future[Any]:
+    def run(self, work: Callable[[], Any], *, writes: bool, key: str | None = None) -> asyncio.Future[Any]:
         """``work()``'s result (or error), computed with the rest of this turn's work.
 
         ``writes`` says that the work is meant to change the store (not just might, as a
-        read that finds a session past its deadline does).
+        read that finds a session past its deadline does); ``key`` names the session it
+        reads, so the store can read the turn's sessions in one go.
         """
         loop = asyncio.get_running_loop()
         queue = self._queues.setdefault(loop, [])
         if not queue:
             loop.call_soon(self._flush, loop)
         future = loop.create_future()
-        queue.append((work, writes, future))
+        queue.append((work, writes, key, future))
         return future
 
+    def _batched(self, queue: list[tuple[Callable[[], Any], bool, str | None, asyncio.Future[Any]]]
+                 ) -> ContextManager[Any]:
+        if self._batch is None or len(queue) < 2:
+            return contextlib.nullcontext()
+        return self._batch([key for _, _, key, _ in queue if key is not None],
+                           write=any(writes for _, writes, _, _ in queue))
+
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
-        queue = [item for item in self._queues.pop(loop, []) if not item[2].cancelled()]
-        together = self._batch is not None and len(queue) > 1 and any(writes for _, writes, _ in queue)
+        queue = [item for item in self._queues.pop(loop, []) if not item[3].cancelled()]
         outcomes: list[tuple[asyncio.Future[Any], BaseException | None, Any]] = []
         try:
-            with self._batch() if together and self._batch else contextlib.nullcontext():
-                for work, _, future in queue:
+            with self._batched(queue):
+                for work, _, _, future in queue:
                     try:
                         outcomes.append((future, None, work()))
                     except Exception as exc:  # the request's own error, raised where it awaits
                         outcomes.append((future, exc, None))
         except Exception as exc:  # the shared transaction failed: none of it was stored
-            for _, _, future in queue:
+            for *_, future in queue:
                 future.set_exception(exc)
             return
         for future, error, result in outcomes:

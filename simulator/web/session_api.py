@@ -154,6 +154,7 @@ class FastLane:
                 for header in cookies:
                     jar.update(cookie_parser(header))
                 token, from_cookie = jar.get(SESSION_COOKIE), True
+            key = services.token_key(token) if token else None
             if path == HEARTBEAT_PATH:
                 raw = await _read_body(receive)
                 if raw is None:
@@ -161,13 +162,13 @@ class FastLane:
                 input_ms_ago = heartbeat_input(raw)
                 current = await self.same_turn.run(
                     functools.partial(answer_heartbeat, self.deps, input_ms_ago, token, from_cookie, csrf),
-                    writes=input_ms_ago is not None)
+                    writes=input_ms_ago is not None, key=key)
             elif path == STAY_PATH:
                 current = await self.same_turn.run(
-                    functools.partial(answer_stay, self.deps, token, from_cookie, csrf), writes=True)
+                    functools.partial(answer_stay, self.deps, token, from_cookie, csrf), writes=True, key=key)
             else:
                 current = await self.same_turn.run(functools.partial(services.view, self.deps, token=token),
-                                                   writes=False)
+                                                   writes=False, key=key)
             status, body = (200, current.status()) if current.active else (401, current.status())
             first = _NO_STORE_RAW if current.active else _UNAUTHORIZED_RAW
         except HttpProblem as exc:
