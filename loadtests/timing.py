@@ -51,6 +51,7 @@ class Finding:
     detail: str
     session: str = ""
     server_time_ms: int | None = None
+    action: str = ""  # the request that showed it (status, heartbeat, stay, ...)
 
 
 # --------------------------------------------------------------------------- settings history
@@ -405,7 +406,7 @@ class Verifier:
             return self._violation(model, "wrong_reason", f"ended with reason {reason!r}; due: {sorted(possible)}", t)
         if reason == "idle":
             lag = t - model.deadline_estimate()
-            return [Finding("expired", f"{max(lag, 0):.0f}" if model.watched else "", model.sid, int(t))]
+            return [Finding("expired", f"{max(lag, 0):.0f}" if model.watched else "", model.sid, int(t), action)]
         if reason == "evicted":
             return [Finding("evicted", "", model.sid, int(t))]
         if reason == "logout":
@@ -474,6 +475,7 @@ class TimingStats:
     violations: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
     samples: list[dict[str, Any]] = field(default_factory=list)
     lags: list[int] = field(default_factory=list)
+    worst_lags: list[dict[str, Any]] = field(default_factory=list)  # the longest few, to explain a tail
     first_server_ms: int | None = None
 
     def count(self, name: str, n: int = 1) -> None:
@@ -497,6 +499,8 @@ class TimingStats:
                 self.count("expiries_observed")
                 if f.detail:
                     self.lags.append(int(f.detail))
+                    self._keep_worst({"lag_ms": int(f.detail), "session": f.session,
+                                      "server_time_ms": f.server_time_ms, "seen_by": f.action})
                 else:
                     self.count("unwatched_expiries")
             elif f.kind == "evicted":
@@ -506,16 +510,20 @@ class TimingStats:
             elif f.kind == "settings_unexplained":
                 self.count("settings_unexplained")
 
+    def _keep_worst(self, entry: dict[str, Any]) -> None:
+        self.worst_lags = sorted(self.worst_lags + [entry], key=lambda e: -e["lag_ms"])[:5]
+
     def to_dict(self) -> dict[str, Any]:
         """A plain dict (sent from workers to the master)."""
         return {"counts": dict(self.counts), "violations": dict(self.violations), "samples": list(self.samples),
-                "lags": list(self.lags), "first_server_ms": self.first_server_ms}
+                "lags": list(self.lags), "worst_lags": list(self.worst_lags), "first_server_ms": self.first_server_ms}
 
     def drain(self) -> dict[str, Any]:
         """Everything since the last drain, and reset (a worker's report is a delta)."""
         data = self.to_dict()
         fresh = TimingStats()
         self.counts, self.violations, self.samples, self.lags = fresh.counts, fresh.violations, [], []
+        self.worst_lags = []
         return data
 
     def merge(self, data: dict[str, Any]) -> None:
@@ -527,6 +535,8 @@ class TimingStats:
         room = SAMPLE_LIMIT - len(self.samples)
         self.samples += list(data.get("samples", []))[:max(room, 0)]
         self.lags += [int(x) for x in data.get("lags", [])]
+        for entry in data.get("worst_lags", []):
+            self._keep_worst(entry)
         first = data.get("first_server_ms")
         if first is not None:
             self.saw_time(int(first))

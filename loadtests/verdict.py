@@ -21,6 +21,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
@@ -43,6 +44,46 @@ def _merge(client_id: str, data: dict[str, Any], **_: Any) -> None:
     if "timing" in data:
         harness().stats.merge(data["timing"])
         _started.setdefault(f"worker:{client_id}", 1)
+
+
+# The last results of a worker must not miss the verdict: Locust's final report races the master's
+# shutdown (it waits 0.5 s). So a worker also sends what it has when its users stop, and when the
+# master asks; the master asks every worker still connected when its own test stops, and waits.
+_flushed: set[str] = set()
+
+
+@events.init.add_listener
+def _final_reports(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        def flush(environment: Environment, msg: Any, **_: Any) -> None:
+            environment.runner.stop()  # stop the users first, so nothing happens after the last report
+            environment.runner.send_message("timing_final", harness().stats.drain())
+        runner.register_message("timing_flush", flush)
+    elif isinstance(runner, MasterRunner):
+        def final(environment: Environment, msg: Any, **_: Any) -> None:
+            harness().stats.merge(msg.data)
+            _started.setdefault(f"worker:{msg.node_id}", 1)
+            _flushed.add(msg.node_id)
+        runner.register_message("timing_final", final)
+
+
+@events.test_stop.add_listener
+def _flush(environment: Environment, **_: Any) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message("timing_final", harness().stats.drain())
+    elif isinstance(runner, MasterRunner):
+        waiting = {worker.id for worker in runner.clients.all}
+        _flushed.difference_update(waiting)
+        for worker_id in waiting:
+            runner.send_message("timing_flush", None, client_id=worker_id)
+        deadline = time.monotonic() + 20
+        while waiting - _flushed and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+        if waiting - _flushed:
+            log.error("no final timing results from workers %s: the verdict may miss their last seconds",
+                      sorted(waiting - _flushed))
 
 
 @events.test_start.add_listener
@@ -213,6 +254,7 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "minimums": {"sessions": options.min_sessions, "expiries_observed": options.min_expiries,
                      "evictions_observed": options.min_evictions},
         "violation_samples": stats.samples,
+        "worst_lags": stats.worst_lags,
     }
     short = [k for k, key in (("sessions", "sessions"), ("expiries_observed", "expiries_observed"),
                               ("evictions_observed", "evictions_observed"))
