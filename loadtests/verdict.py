@@ -81,6 +81,7 @@ def _flush(environment: Environment, **_: Any) -> None:
         deadline = time.monotonic() + 20
         while waiting - _flushed and time.monotonic() < deadline:
             gevent.sleep(0.05)
+        log.info("final timing results from %d of %d workers", len(waiting & _flushed), len(waiting))
         if waiting - _flushed:
             log.error("no final timing results from workers %s: the verdict may miss their last seconds",
                       sorted(waiting - _flushed))
