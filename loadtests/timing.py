@@ -251,6 +251,18 @@ class SessionModel:
         return not any(x.lo <= t + tol for x in self.expectations)
 
 
+def effective_lag(at_ms: int, details: dict[str, Any], changes: list[int]) -> int:
+    """The server's own expiry lag for an audited ``session.ended`` at ``at_ms``, counted from the
+    moment the session became due: its deadline, or a later settings change (``changes``: when the
+    clinic's settings changed) that made it due at once. The server's ``lag_ms`` counts from the
+    deadline, which a shortened timeout can put long before the change."""
+    deadline = details.get("deadline_ms")
+    if not isinstance(deadline, int):
+        return int(details["lag_ms"])
+    due = max([deadline] + [c for c in changes if deadline < c <= at_ms])
+    return at_ms - due
+
+
 def percentile(values: list[float], q: float) -> float | None:
     """Nearest-rank percentile (``q`` in 0..100) of ``values``; None when empty."""
     if not values:

@@ -28,7 +28,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.harness import harness
 from loadtests.staff_pool import read_credentials
-from loadtests.timing import KINDS, percentile
+from loadtests.timing import KINDS, effective_lag, percentile
 
 log = logging.getLogger("loadtests")
 _started: dict[str, float] = {}
@@ -150,16 +150,6 @@ def sweep_lag_from_audit(host: str, users_csv: str, since_ms: int, budget_s: flo
     return {"p50": _int(percentile(sweep, 50)), "p99": _int(percentile(sweep, 99)),
             "max": max(sweep) if sweep else None, "count": len(sweep), "request_count": len(lags["request"]),
             "source": f"audit log of {read} clinics"}
-
-
-def effective_lag(at_ms: int, details: dict[str, Any], changes: list[int]) -> int:
-    """Lag from the moment the session became due: its deadline, or a later settings change that made
-    it due at once (a shorter timeout ends, on the spot, sessions already past the new deadline)."""
-    deadline = details.get("deadline_ms")
-    if not isinstance(deadline, int):
-        return int(details["lag_ms"])
-    due = max([deadline] + [c for c in changes if deadline < c <= at_ms])
-    return at_ms - due
 
 
 _BUCKET = re.compile(r'^sessionsim_expiry_lag_seconds_bucket\{(?P<labels>[^}]*)\} (?P<value>\S+)$')

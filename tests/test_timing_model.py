@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from loadtests.staff_pool import Credential, StaffPool
-from loadtests.timing import (ClinicSettings, Person, SessionModel, TimingStats, Verifier, malformed,
-                              percentile)
+from loadtests.timing import (ClinicSettings, Person, SessionModel, TimingStats, Verifier, effective_lag,
+                              malformed, percentile)
 from loadtests.virtual_clock import VirtualClock
 
 MIN = 60_000
@@ -285,6 +285,14 @@ def test_stats_merge_like_workers_reporting_to_the_master(clinic, verifier) -> N
     assert master.counts["sessions"] == 3 and master.counts["expiries_observed"] == 1
     assert master.violations["bad_status"] == 1 and master.lags == [700]
     assert master.lag_summary() == {"p50": 700, "p95": 700, "p99": 700, "max": 700}
+
+
+def test_the_server_lag_counts_from_when_the_session_became_due() -> None:
+    # swept 700 ms after its deadline
+    assert effective_lag(T0 + 700, {"deadline_ms": T0, "lag_ms": 700}, []) == 700
+    # idle for 25 minutes when the admin set 15: due at the change, not 10 minutes earlier
+    change = T0 + 10 * MIN
+    assert effective_lag(change + 40, {"deadline_ms": T0, "lag_ms": 10 * MIN + 40}, [T0 - MIN, change]) == 40
 
 
 def test_percentile() -> None:
