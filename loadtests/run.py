@@ -41,8 +41,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-# --smoke: a few seconds, hard time-scaled; six of these ten clinics time out after 15 minutes
-SMOKE = {"users": 36, "duration": 10, "time_scale": 300, "clinics": 10, "users_per_clinic": 8, "seed": 6,
+# --smoke: a few seconds, hard time-scaled; these ten clinics time out after 15 or 30 minutes (one
+# after 2 hours) and eight of them allow one session per user, so expiries and evictions come quickly
+SMOKE = {"users": 36, "duration": 10, "time_scale": 300, "clinics": 10, "users_per_clinic": 8, "seed": 26,
          "min_sessions": 10, "min_expiries": 1, "min_evictions": 1}
 
 

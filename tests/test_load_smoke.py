@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# make load-smoke's day (--smoke: 36 staff, 10 s, K = 300, ten clinics, six of them with a 15-minute
-# timeout, most allowing one session per user), without its minimum counts
+# make load-smoke's day (--smoke: 36 staff, 10 s, K = 300, ten clinics with 15- or 30-minute timeouts
+# but one, eight of them allowing one session per user), without its minimum counts
 SMALL_DAY = ["--smoke", "--min-sessions", "0", "--min-expiries", "0", "--min-evictions", "0"]
 
 
