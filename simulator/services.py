@@ -156,20 +156,29 @@ def _account(deps: Deps, account_id: int) -> Account:
     return account
 
 
-def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int, via: str) -> Session:
-    """End ``session`` if the policy says its deadline has passed; returns the current record."""
-    if not session.active:
-        return session
+def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int,
+                   via: str) -> tuple[Session, Settings]:
+    """End ``session`` if the policy says its deadline has passed; returns the current record and settings.
+
+    The record in hand may be a little old (read ahead for a turn's requests, or by a sweep's
+    scan), so a session found due is read again before it ends: activity recorded meanwhile,
+    by this process or another, keeps it alive.
+    """
+    if not session.active or policy.expiry(session.times, settings, now=now) is None:
+        return session, settings
+    fresh = _session_and_settings(deps.store, session.key)
+    if fresh is not None:
+        session, settings = fresh
     reason = policy.expiry(session.times, settings, now=now)
-    if reason is None:
-        return session
+    if not session.active or reason is None:
+        return session, settings
     deadline = policy.deadlines(session.times, settings).ends_at_ms
     ended = deps.store.end_session(session.key, reason=reason, ended_ms=deadline)
     if ended is None:  # someone else ended it first: report what they recorded
-        return deps.store.get_session(session.key) or session
+        return deps.store.get_session(session.key) or session, settings
     deps.metrics.expiry_lag.labels(via=via).observe(max(now - deadline, 0) / 1000)
     _record_end(deps, ended, actor=SYSTEM_ACTOR, now=now, deadline_ms=deadline, lag_ms=now - deadline, via=via)
-    return ended
+    return ended, settings
 
 
 def _session_and_settings(store: Store, key: str) -> tuple[Session, Settings] | None:
@@ -193,8 +202,8 @@ def view(deps: Deps, *, token: str | None) -> SessionView:
     if found is None:
         return SessionView(session=None, settings=None, now=now)
     session, settings = found
-    return SessionView(session=_expire_if_due(deps, session, settings, now=now, via="request"), settings=settings,
-                       now=now)
+    session, settings = _expire_if_due(deps, session, settings, now=now, via="request")
+    return SessionView(session=session, settings=settings, now=now)
 
 
 def record_input(deps: Deps, current: SessionView, *, input_ms_ago: int | None) -> SessionView:
@@ -280,7 +289,7 @@ def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True) -> i
     now = deps.clock.now_ms()
     count = 0
     for session, settings in _sessions_due(deps.store, now, account_id):
-        if not _expire_if_due(deps, session, settings, now=now, via="sweep").active:
+        if not _expire_if_due(deps, session, settings, now=now, via="sweep")[0].active:
             count += 1
     if purge:
         deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
@@ -305,7 +314,7 @@ class ExpiryWatch:
         self.horizon_ms = max(int(horizon_ms), 0)  # 0: scan on every call
         self._next_scan_ms = 0
         self._next_purge_ms = 0
-        self._upcoming: list[tuple[int, str]] = []  # heap of (deadline, session key)
+        self._upcoming: list[tuple[int, int, Session, Settings]] = []  # heap: (deadline, seq, as scanned)
 
     def tick(self) -> int:
         """End what is due now; returns the virtual time at which to call again."""
@@ -313,10 +322,8 @@ class ExpiryWatch:
         if now >= self._next_scan_ms:
             self._scan(now)
         while self._upcoming and self._upcoming[0][0] <= now:
-            _, key = heapq.heappop(self._upcoming)
-            found = _session_and_settings(self.deps.store, key)
-            if found is not None:
-                _expire_if_due(self.deps, found[0], found[1], now=now, via="sweep")
+            _, _, session, settings = heapq.heappop(self._upcoming)
+            _expire_if_due(self.deps, session, settings, now=now, via="sweep")  # it reads the session again
         return min(self._next_scan_ms, self._upcoming[0][0]) if self._upcoming else self._next_scan_ms
 
     def _scan(self, now: int) -> None:
@@ -327,7 +334,7 @@ class ExpiryWatch:
             if deadline <= now:
                 _expire_if_due(self.deps, session, settings, now=now, via="sweep")
             else:
-                self._upcoming.append((deadline, session.key))
+                self._upcoming.append((deadline, session.seq, session, settings))
         heapq.heapify(self._upcoming)
         if now >= self._next_purge_ms:
             self.deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)

@@ -146,3 +146,26 @@ def test_sqlite_batch_reads_sessions_ahead_once(tmp_path) -> None:
     assert second is not None and second[0].last_activity_ms == START_MS + 5
     assert store.session_with_settings("k1")[0].last_activity_ms == START_MS + 5  # type: ignore[index]
     store.close()
+
+
+def test_a_session_read_ahead_is_read_again_before_it_ends(tmp_path) -> None:
+    """Another process's activity between the read-ahead and the expiry check keeps the session."""
+    from simulator.metrics import Metrics
+    from simulator.models import Session
+    from simulator.policy import MINUTE_MS, Settings
+
+    path = str(tmp_path / "stale.db")
+    store, other_process = SQLiteStore(path), SQLiteStore(path)
+    clock = ManualClock(START_MS)
+    deps = services.Deps(store=store, clock=clock, metrics=Metrics(store.count_active))
+    account = store.create_account("One", Settings(idle_timeout_minutes=15, warning_seconds=60))
+    key = services.token_key("token")
+    store.start_session(Session(key=key, account_id=account.id, user_id=1, username="a@x", kind="web", device="d",
+                                created_ms=START_MS, last_activity_ms=START_MS, csrf_token="c"), limit=5, now=START_MS)
+    clock.advance(15 * MINUTE_MS)  # due now, by the record about to be read ahead
+    with store.batch([key], write=False):
+        other_process.record_activity(key, clock.now_ms() - 1)
+        current = services.view(deps, token="token")
+    assert current.active and current.session is not None and current.session.last_activity_ms == clock.now_ms() - 1
+    store.close()
+    other_process.close()
