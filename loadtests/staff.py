@@ -178,6 +178,7 @@ class ClinicStaff(FastHttpUser):
     work_minutes = (1.0, 10.0)
     break_minutes = (0.5, 8.0)
     endings = {"logout": 0.22, "leave": 0.33, "idle": 0.30, "second_device": 0.15}
+    page_view_share = 0.1  # of a web device's heartbeats while working, preceded by opening a page
 
     def on_start(self) -> None:
         self.h: Harness = harness()
@@ -337,6 +338,10 @@ class ClinicStaff(FastHttpUser):
         """The page's (or app's) heartbeat, with input when the person is working."""
         if device.mode not in ("active", "idle", "ignoring") or device.free:
             return
+        if device.mode == "active" and self.rng.random() < self.page_view_share and hasattr(device, "page_view"):
+            device.page_view()  # the person opens a page: activity, like any page request
+            if self.after_reply(device):
+                return
         now = self.now_v()
         ago = None
         if device.mode == "active":

@@ -438,6 +438,35 @@ class Verifier:
             return [Finding("bad_status", f"401 without a status body or a reason code ({code!r})", model.sid)]
         return self._check_ended(model, code, t, self.tolerance(duration_s), "refused")
 
+    def check_page(self, model: SessionModel, *, served: bool, reason: str | None, lo: float, hi: float,
+                   duration_s: float) -> list[Finding]:
+        """A page request (``GET /patients``), which carries no server time: it was served somewhere in
+        ``[lo, hi]`` (the request's window on the estimated server clock). Served, it is activity at
+        that moment, and patient data shown past the deadline is ``late``; refused, it redirects to
+        Sign In with the ended session's ``reason``."""
+        if model.closed:
+            return []
+        tol = self.tolerance(duration_s)
+        if not served:
+            if reason not in REASONS:
+                return [Finding("bad_status", f"page redirected to Sign In without a reason ({reason!r})",
+                                model.sid)]
+            return self._check_ended(model, reason, hi, tol, "page")
+        out: list[Finding] = []
+        evict_by = model.must_evict_by()
+        if lo > evict_by + tol:
+            model.abandoned = True
+            return self._violation(model, "missed_eviction", f"served patient data {lo - evict_by:.0f} ms "
+                                   "after its user signed in elsewhere", lo)
+        logouts = [x.hi for x in model.expectations if x.reason == "logout" and x.must]
+        latest = min([model.latest_end()] + logouts)
+        if lo > latest + tol:
+            model.abandoned = True
+            return self._violation(model, "late", f"served patient data {lo - latest:.0f} ms past its deadline", lo)
+        model.record_input(lo, hi, 0)
+        model.last_active_seen = max(model.last_active_seen, lo)
+        return out
+
 
 # --------------------------------------------------------------------------- one person's devices
 
@@ -483,7 +512,7 @@ class TimingStats:
 
     counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in (
         "sessions", "heartbeats", "expiries_observed", "evictions_observed", "logouts_observed",
-        "stays", "settings_changes", "settings_unexplained", "unwatched_expiries", "probes")})
+        "stays", "page_views", "settings_changes", "settings_unexplained", "unwatched_expiries", "probes")})
     violations: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
     samples: list[dict[str, Any]] = field(default_factory=list)
     lags: list[int] = field(default_factory=list)

@@ -231,6 +231,7 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "logouts_observed": counts.get("logouts_observed", 0),
         "unwatched_expiries": counts.get("unwatched_expiries", 0),
         "stays": counts.get("stays", 0),
+        "page_views": counts.get("page_views", 0),
         "probes": counts.get("probes", 0),
         "settings_changes": counts.get("settings_changes", 0),
         # settings seen in status bodies that no change of ours explains (adopted, not a violation)

@@ -1,4 +1,4 @@
-"""Web staff: the sign-in form and cookie ``sid``, CSRF-protected session calls, the logout form.
+"""Web staff: the sign-in form and cookie ``sid``, pages, CSRF-protected session calls, the logout form.
 
 ``WebStaff`` is a person who works in the browser and sometimes signs in on their phone, which
 evicts the browser session when the clinic allows one session per user.
@@ -7,7 +7,7 @@ evicts the browser session when the clinic allows one session per user.
 from __future__ import annotations
 
 import math
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from loadtests.mobile_device import MobileDevice
 from loadtests.staff import ClinicStaff, Device, Reply
@@ -78,6 +78,29 @@ class WebDevice(Device):
         reply = self.user.call("GET", "/api/session", judge=judge_status, headers=self.auth())
         self._remember_csrf(reply)
         return made[0] if made else None
+
+    def page_view(self) -> None:
+        """Open the patient list: a page request counts as activity (and must not be served once ended)."""
+        model = self.model
+        if model is None or model.closed:
+            return
+        h = self.user.h
+        h.stats.count("page_views")
+
+        def judge(reply: Reply) -> list[Finding]:
+            lo, hi = h.clock.window(reply.sent_ms, reply.received_ms)
+            if reply.status == 200:
+                return h.verifier.check_page(model, served=True, reason=None, lo=lo, hi=hi,
+                                             duration_s=reply.duration_s)
+            if reply.status == 303 and reply.headers is not None:
+                location = reply.headers.get("location") or ""
+                query = parse_qs(urlsplit(location).query)
+                if urlsplit(location).path == "/signin":
+                    return h.verifier.check_page(model, served=False, reason=(query.get("reason") or [None])[0],
+                                                 lo=lo, hi=hi, duration_s=reply.duration_s)
+            return h.verifier.check_error(model, reply.status, f"GET /patients {reply.error}")
+
+        self.user.call("GET", "/patients", judge=judge, headers={**self.auth(), "Accept": "text/html"})
 
     def logout(self) -> None:
         model = self.model

@@ -85,6 +85,32 @@ def test_logging_out(clinic, verifier) -> None:
         == ["logged_out"]
 
 
+def test_a_page_request_is_activity_somewhere_in_its_window(clinic, verifier) -> None:
+    model = signed_in(clinic, verifier)
+    # served between T0 + 10 min and 300 ms later (no server time on a page: the clock estimate's window)
+    assert verifier.check_page(model, served=True, reason=None, lo=T0 + 10 * MIN, hi=T0 + 10 * MIN + 300,
+                               duration_s=0.003) == []
+    last = T0 + 10 * MIN + 120  # what the server recorded, inside that window
+    assert verifier.check(model, status(T0 + 20 * MIN, last), 200, 0.002) == []
+    assert kinds(verifier.check(model, ended(last + 15 * MIN + 50, last, "idle"), 401, 0.002)) == ["expired"]
+
+
+def test_patient_data_served_past_the_deadline_is_late(clinic, verifier) -> None:
+    model = signed_in(clinic, verifier)
+    found = verifier.check_page(model, served=True, reason=None, lo=T0 + 16 * MIN, hi=T0 + 16 * MIN + 300,
+                                duration_s=0.003)
+    assert kinds(found) == ["late"] and "patient data" in found[0].detail
+
+
+def test_a_page_that_sends_an_ended_session_to_sign_in(clinic, verifier) -> None:
+    model = signed_in(clinic, verifier)
+    assert kinds(verifier.check_page(model, served=False, reason="idle", lo=T0 + 15 * MIN + 100,
+                                     hi=T0 + 15 * MIN + 400, duration_s=0.003)) == ["expired"]
+    other = signed_in(clinic, verifier)
+    assert kinds(verifier.check_page(other, served=False, reason=None, lo=T0, hi=T0 + 10,
+                                     duration_s=0.003)) == ["bad_status"]
+
+
 # ------------------------------------------------------------------ faults it flags
 
 def test_a_poll_that_extends_the_session_is_late(clinic, verifier) -> None:
