@@ -6,10 +6,12 @@ asks ``simulator.policy`` what to do, and tells the store. No HTTP here.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -299,46 +301,64 @@ def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True) -> i
 class ExpiryWatch:
     """Ends sessions at their deadlines, not at the next tick of a fixed sweep.
 
-    A scan (every ``horizon_ms`` of virtual time) ends what is due and notes the sessions
-    that come due before the next scan; until then only those are read again, each at its
-    deadline (one that had activity meanwhile is left alone). Cost: one store scan per
-    horizon plus a read per deadline, instead of a scan per tick. A deadline brought forward
-    inside the horizon by another process (a clinic's timeout shortened there) is met by the
-    next scan, at most one horizon late, as with a fixed sweep of that period.
+    A scan ends what is due and notes the sessions that come due before the next scan;
+    until then only those are read again, each at its deadline (one that had activity
+    meanwhile is left alone). Sessions due at the same moment end in one store batch
+    (one SQLite transaction). Cost: one store scan per horizon plus a read per deadline,
+    instead of a scan per tick.
+
+    Scans come every ``horizon_ms`` of virtual time, or further apart when a scan is slow
+    (so that scanning takes at most about 1/``SCAN_SHARE`` of the process: with tens of
+    thousands of sessions at a high time scale). A deadline brought forward by another
+    process (a clinic's timeout shortened there) is met by the next scan; in this process,
+    ``update_settings`` ends what is already due at once.
     """
 
     PURGE_EVERY_MS = 10 * policy.MINUTE_MS  # tombstones are kept 48 h: no need to purge them each scan
+    SCAN_SHARE = 5
 
-    def __init__(self, deps: Deps, *, horizon_ms: int) -> None:
+    def __init__(self, deps: Deps, *, horizon_ms: int, virtual_per_real: float | None = None) -> None:
         self.deps = deps
         self.horizon_ms = max(int(horizon_ms), 0)  # 0: scan on every call
+        self.virtual_per_real = virtual_per_real  # None: a test clock, which does not run by itself
         self._next_scan_ms = 0
+        self._slow_scan_ms = 0  # SCAN_SHARE times the last scan's duration, in virtual ms
         self._next_purge_ms = 0
         self._upcoming: list[tuple[int, int, Session, Settings]] = []  # heap: (deadline, seq, as scanned)
 
     def tick(self) -> int:
         """End what is due now; returns the virtual time at which to call again."""
         now = self.deps.clock.now_ms()
-        if now >= self._next_scan_ms:
-            self._scan(now)
+        due = self._scan(now) if now >= self._next_scan_ms else []
         while self._upcoming and self._upcoming[0][0] <= now:
             _, _, session, settings = heapq.heappop(self._upcoming)
-            _expire_if_due(self.deps, session, settings, now=now, via="sweep")  # it reads the session again
-        return min(self._next_scan_ms, self._upcoming[0][0]) if self._upcoming else self._next_scan_ms
-
-    def _scan(self, now: int) -> None:
-        self._next_scan_ms = now + self.horizon_ms
-        self._upcoming = []
-        for session, settings in _sessions_due(self.deps.store, self._next_scan_ms, None):
-            deadline = policy.deadlines(session.times, settings).ends_at_ms
-            if deadline <= now:
-                _expire_if_due(self.deps, session, settings, now=now, via="sweep")
-            else:
-                self._upcoming.append((deadline, session.seq, session, settings))
-        heapq.heapify(self._upcoming)
+            due.append((session, settings))
+        if due:
+            batch = getattr(self.deps.store, "batch", None) if len(due) > 1 else None
+            with batch() if batch is not None else contextlib.nullcontext():
+                for session, settings in due:
+                    _expire_if_due(self.deps, session, settings, now=now, via="sweep")  # it reads each again
         if now >= self._next_purge_ms:
             self.deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
             self._next_purge_ms = now + self.PURGE_EVERY_MS
+        return min(self._next_scan_ms, self._upcoming[0][0]) if self._upcoming else self._next_scan_ms
+
+    def _scan(self, now: int) -> list[tuple[Session, Settings]]:
+        """Read what comes due before the next scan; returns what is due already."""
+        started = time.perf_counter()
+        self._next_scan_ms = now + max(self.horizon_ms, self._slow_scan_ms)
+        found = _sessions_due(self.deps.store, self._next_scan_ms, None)
+        if self.virtual_per_real:  # the next scan comes later if this one took long
+            self._slow_scan_ms = int((time.perf_counter() - started) * self.SCAN_SHARE * 1000 * self.virtual_per_real)
+        due, self._upcoming = [], []
+        for session, settings in found:
+            deadline = policy.deadlines(session.times, settings).ends_at_ms
+            if deadline <= now:
+                due.append((session, settings))
+            else:
+                self._upcoming.append((deadline, session.seq, session, settings))
+        heapq.heapify(self._upcoming)
+        return due
 
 
 def migrate_legacy_timeouts(deps: Deps) -> list[int]:

@@ -98,3 +98,22 @@ def test_the_watch_scans_on_every_call_without_a_horizon(deps: services.Deps) ->
     clock.advance(15 * MINUTE_MS + 250)
     watch.tick()
     assert _ended(deps) == {"a": 250}
+
+
+def test_a_slow_scan_spaces_the_scans_out_without_missing_a_deadline(deps: services.Deps) -> None:
+    clock: ManualClock = deps.clock  # type: ignore[assignment]
+    clinic = deps.store.create_account("Clinic", Settings(idle_timeout_minutes=15, warning_seconds=60))
+    for n in range(3):  # due in 2, 2 and 4 minutes: several at once end in one store batch
+        _session(deps, f"s{n}", clinic.id, last_activity_ms=START_MS - 13 * MINUTE_MS + (n // 2) * 2 * MINUTE_MS)
+    # pretend virtual time runs a billion times faster than real time: any scan counts as slow
+    watch = services.ExpiryWatch(deps, horizon_ms=1_000, virtual_per_real=1e9)
+    watch.tick()
+    clock.advance(1_000)
+    following = watch.tick()  # the second scan reads as far ahead as the first one was slow
+    assert following == START_MS + 2 * MINUTE_MS, "seen from 2 minutes away, far beyond the 1 s horizon"
+    clock.advance(2 * MINUTE_MS - 1_000)
+    assert watch.tick() == START_MS + 4 * MINUTE_MS
+    assert _ended(deps) == {"s0": 0, "s1": 0}
+    clock.advance(2 * MINUTE_MS)
+    watch.tick()
+    assert _ended(deps) == {"s0": 0, "s1": 0, "s2": 0}
