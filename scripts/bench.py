@@ -3,14 +3,18 @@
 Both run on 127.0.0.1 under the same uvicorn settings (one worker, uvloop, httptools,
 no access log), pinned to one CPU while wrk runs on the other. Our server gets a fresh
 SQLite store and N signed-in bearer sessions (distinct users, so none evicts another);
-wrk rotates their tokens. Runs, each of a fixed duration after a short warm-up:
+wrk rotates their tokens (``scripts/bench_wrk.lua``). Scenarios, each of a fixed duration
+after a short warm-up, interleaved over ``--rounds`` rounds (a scenario reports its fastest
+round, the one least disturbed by anything else running on the machine):
 
 * bare ``GET`` and bare ``POST`` (body read, fixed JSON answered): the yardstick;
 * ours ``GET /api/session`` (status);
 * ours ``POST /api/session/heartbeat {"input_ms_ago": null}`` (no input: read only);
 * ours ``POST /api/session/heartbeat {"input_ms_ago": 0}`` (input: a SQLite write each time).
 
-Prints requests/s, p99 latency and the ratio ours/bare; writes ``reports/bench/bench.json``.
+Prints requests/s, p50/p99 latency, the server's CPU time per request (from /proc) and the
+ratios ours/bare of both: the requests/s ratio is the goal's; the CPU ratio says the same
+without being moved by other load on the machine. Writes ``reports/bench/bench.json``.
 Exit code 1 when a run saw errors or non-2xx answers (or, with ``--fail-under``, a low ratio).
 """
 
