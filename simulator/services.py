@@ -24,6 +24,7 @@ from simulator.policy import Deadlines, Settings
 from simulator.store.protocol import Store
 
 SYSTEM_ACTOR = "system"
+SETTINGS_VERSION = "settings_version"  # meta key, changed with any account's settings
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping
     diff = policy.settings_diff(account.settings, updated)
     if diff:
         deps.store.save_settings(account_id, updated)
+        deps.store.set_meta(SETTINGS_VERSION, secrets.token_hex(8))  # every process's sweeper looks again
         _audit(deps, account_id=account_id, actor=actor, action="settings.changed", now=deps.clock.now_ms(),
                changes=diff)
         sweep(deps, account_id=account_id)
@@ -304,24 +306,29 @@ class ExpiryWatch:
     A scan ends what is due and notes the sessions that come due before the next scan;
     until then only those are read again, each at its deadline (one that had activity
     meanwhile is left alone). Sessions due at the same moment end in one store batch
-    (one SQLite transaction). Cost: one store scan per horizon plus a read per deadline,
-    instead of a scan per tick.
+    (one SQLite transaction). Cost: one store scan per ``SCAN_AHEAD_MS`` of virtual time
+    (or per call with a test clock) plus a read per deadline, instead of a scan per tick.
 
-    Scans come every ``horizon_ms`` of virtual time, or further apart when a scan is slow
-    (so that scanning takes at most about 1/``SCAN_SHARE`` of the process: with tens of
-    thousands of sessions at a high time scale). A deadline brought forward by another
-    process (a clinic's timeout shortened there) is met by the next scan; in this process,
-    ``update_settings`` ends what is already due at once.
+    Looking a minute ahead is safe because deadlines only move earlier when a clinic's
+    settings change: a new session's deadline is at least 5 minutes away, activity only
+    moves it later. A settings change (in any process sharing the store) changes the
+    store's ``settings_version``, checked every ``check_every_ms``, and brings a new scan.
+    Scans also come further apart when they are slow, so that scanning takes at most about
+    1/``SCAN_SHARE`` of the process.
     """
 
+    SCAN_AHEAD_MS = policy.MINUTE_MS  # below the shortest idle timeout (5 min), see above
     PURGE_EVERY_MS = 10 * policy.MINUTE_MS  # tombstones are kept 48 h: no need to purge them each scan
     SCAN_SHARE = 5
 
-    def __init__(self, deps: Deps, *, horizon_ms: int, virtual_per_real: float | None = None) -> None:
+    def __init__(self, deps: Deps, *, check_every_ms: int, virtual_per_real: float | None = None) -> None:
         self.deps = deps
-        self.horizon_ms = max(int(horizon_ms), 0)  # 0: scan on every call
+        self.check_every_ms = max(int(check_every_ms), 0)  # 0: check (and scan) on every call
         self.virtual_per_real = virtual_per_real  # None: a test clock, which does not run by itself
+        self.scan_ahead_ms = max(self.SCAN_AHEAD_MS, self.check_every_ms) if virtual_per_real else 0
         self._next_scan_ms = 0
+        self._next_check_ms = 0
+        self._settings_version: str | None = None
         self._slow_scan_ms = 0  # SCAN_SHARE times the last scan's duration, in virtual ms
         self._next_purge_ms = 0
         self._upcoming: list[tuple[int, int, Session, Settings]] = []  # heap: (deadline, seq, as scanned)
@@ -329,6 +336,11 @@ class ExpiryWatch:
     def tick(self) -> int:
         """End what is due now; returns the virtual time at which to call again."""
         now = self.deps.clock.now_ms()
+        if now >= self._next_check_ms:
+            self._next_check_ms = now + self.check_every_ms
+            version = self.deps.store.get_meta(SETTINGS_VERSION)
+            if version != self._settings_version:
+                self._settings_version, self._next_scan_ms = version, now
         due = self._scan(now) if now >= self._next_scan_ms else []
         while self._upcoming and self._upcoming[0][0] <= now:
             _, _, session, settings = heapq.heappop(self._upcoming)
@@ -341,12 +353,13 @@ class ExpiryWatch:
         if now >= self._next_purge_ms:
             self.deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
             self._next_purge_ms = now + self.PURGE_EVERY_MS
-        return min(self._next_scan_ms, self._upcoming[0][0]) if self._upcoming else self._next_scan_ms
+        wake = min(self._next_scan_ms, self._next_check_ms)
+        return min(wake, self._upcoming[0][0]) if self._upcoming else wake
 
     def _scan(self, now: int) -> list[tuple[Session, Settings]]:
         """Read what comes due before the next scan; returns what is due already."""
         started = time.perf_counter()
-        self._next_scan_ms = now + max(self.horizon_ms, self._slow_scan_ms)
+        self._next_scan_ms = now + max(self.scan_ahead_ms, self._slow_scan_ms)
         found = _sessions_due(self.deps.store, self._next_scan_ms, None)
         if self.virtual_per_real:  # the next scan comes later if this one took long
             self._slow_scan_ms = int((time.perf_counter() - started) * self.SCAN_SHARE * 1000 * self.virtual_per_real)

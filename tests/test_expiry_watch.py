@@ -72,7 +72,7 @@ def test_the_watch_ends_each_session_at_its_deadline(deps: services.Deps) -> Non
     _session(deps, "first", clinic.id, last_activity_ms=now - 15 * MINUTE_MS + 3_000)  # due in 3 s
     _session(deps, "busy", clinic.id, last_activity_ms=now - 15 * MINUTE_MS + 5_000)  # due in 5 s, then active
     _session(deps, "later", clinic.id, last_activity_ms=now - 10 * MINUTE_MS)  # due in 5 min: beyond the horizon
-    watch = services.ExpiryWatch(deps, horizon_ms=60_000)
+    watch = services.ExpiryWatch(deps, check_every_ms=60_000, virtual_per_real=1.0)  # scans a minute ahead
 
     assert watch.tick() == now + 3_000, "the next thing to do is the first deadline"
     assert set(_ended(deps)) == {"overdue"}
@@ -89,31 +89,62 @@ def test_the_watch_ends_each_session_at_its_deadline(deps: services.Deps) -> Non
     assert {s.key for s in deps.store.active_sessions()} == {"busy"}
 
 
-def test_the_watch_scans_on_every_call_without_a_horizon(deps: services.Deps) -> None:
+def test_with_a_test_clock_the_watch_scans_on_every_call(deps: services.Deps) -> None:
     clock: ManualClock = deps.clock  # type: ignore[assignment]
     clinic = deps.store.create_account("Clinic", Settings(idle_timeout_minutes=15, warning_seconds=60))
     _session(deps, "a", clinic.id, last_activity_ms=START_MS)
-    watch = services.ExpiryWatch(deps, horizon_ms=0)
+    watch = services.ExpiryWatch(deps, check_every_ms=0)
     watch.tick()
     clock.advance(15 * MINUTE_MS + 250)
     watch.tick()
     assert _ended(deps) == {"a": 250}
 
 
-def test_a_slow_scan_spaces_the_scans_out_without_missing_a_deadline(deps: services.Deps) -> None:
+def _count_scans(deps: services.Deps) -> list[int]:
+    scans: list[int] = []
+    real = deps.store.sessions_due  # type: ignore[attr-defined]
+
+    def counted(at_ms: int, account_id: int | None = None) -> list:
+        scans.append(at_ms)
+        return real(at_ms, account_id)
+
+    deps.store.sessions_due = counted  # type: ignore[attr-defined]
+    return scans
+
+
+def test_a_slow_scan_reads_further_ahead_and_misses_no_deadline(deps: services.Deps) -> None:
     clock: ManualClock = deps.clock  # type: ignore[assignment]
     clinic = deps.store.create_account("Clinic", Settings(idle_timeout_minutes=15, warning_seconds=60))
     for n in range(3):  # due in 2, 2 and 4 minutes: several at once end in one store batch
         _session(deps, f"s{n}", clinic.id, last_activity_ms=START_MS - 13 * MINUTE_MS + (n // 2) * 2 * MINUTE_MS)
-    # pretend virtual time runs a billion times faster than real time: any scan counts as slow
-    watch = services.ExpiryWatch(deps, horizon_ms=1_000, virtual_per_real=1e9)
+    scans = _count_scans(deps)
+    # virtual time a billion times faster than real time: any scan counts as slow
+    watch = services.ExpiryWatch(deps, check_every_ms=1_000, virtual_per_real=1e9)
     watch.tick()
-    clock.advance(1_000)
-    following = watch.tick()  # the second scan reads as far ahead as the first one was slow
-    assert following == START_MS + 2 * MINUTE_MS, "seen from 2 minutes away, far beyond the 1 s horizon"
-    clock.advance(2 * MINUTE_MS - 1_000)
-    assert watch.tick() == START_MS + 4 * MINUTE_MS
+    clock.advance(services.ExpiryWatch.SCAN_AHEAD_MS)
+    watch.tick()  # the second scan reads as far ahead as the first one was slow
+    assert len(scans) == 2 and scans[1] > START_MS + 60 * MINUTE_MS
+    clock.advance(MINUTE_MS)
+    watch.tick()
     assert _ended(deps) == {"s0": 0, "s1": 0}
     clock.advance(2 * MINUTE_MS)
     watch.tick()
-    assert _ended(deps) == {"s0": 0, "s1": 0, "s2": 0}
+    assert _ended(deps) == {"s0": 0, "s1": 0, "s2": 0} and len(scans) == 2
+
+
+@pytest.mark.parametrize("announced", [True, False])
+def test_settings_changed_elsewhere_bring_a_new_scan(deps: services.Deps, announced: bool) -> None:
+    clock: ManualClock = deps.clock  # type: ignore[assignment]
+    clinic = deps.store.create_account("Clinic", Settings(idle_timeout_minutes=60, warning_seconds=60))
+    _session(deps, "a", clinic.id, last_activity_ms=START_MS)
+    watch = services.ExpiryWatch(deps, check_every_ms=1_000, virtual_per_real=1e9)  # scans seem slow
+    watch.tick()
+    clock.advance(services.ExpiryWatch.SCAN_AHEAD_MS)
+    watch.tick()  # a scan: the next one is far away
+    # another process shortens the timeout (what services.update_settings does there)
+    deps.store.save_settings(clinic.id, Settings(idle_timeout_minutes=15, warning_seconds=60))
+    if announced:
+        deps.store.set_meta(services.SETTINGS_VERSION, "changed")
+    clock.advance(15 * MINUTE_MS)
+    watch.tick()
+    assert ("a" in _ended(deps)) is announced

@@ -81,12 +81,12 @@ def _virtual_per_real(clock: Clock) -> float | None:
 async def _sweeper(deps: services.Deps, every_s: float) -> None:
     """End sessions at their deadlines, even if their device never comes back.
 
-    The store is scanned every ``every_s`` (real; less often when scans are slow); in between,
-    the sweeper wakes at each deadline the last scan saw coming (``services.ExpiryWatch``), so
-    a session ends within milliseconds of its deadline rather than up to ``every_s`` later.
+    The sweeper wakes at each deadline its last scan of the store saw coming, and at least
+    every ``every_s`` to notice changed settings (``services.ExpiryWatch``), so a session ends
+    within milliseconds of its deadline rather than up to ``every_s`` later.
     """
     speed = _virtual_per_real(deps.clock)
-    watch = services.ExpiryWatch(deps, horizon_ms=int(every_s * 1000 * speed) if speed else 0,
+    watch = services.ExpiryWatch(deps, check_every_ms=int(every_s * 1000 * speed) if speed else 0,
                                  virtual_per_real=speed)
     wait = every_s
     while True:
