@@ -58,7 +58,17 @@ def open_settings(my_device):
 @then('"Automatic logout after" offers exactly these choices')
 def choices(my_device, datatable):
     options = AdminSettingsPage(my_device.page).idle_timeout.get_by_role("option")
-    expect(options).to_have_text([row[0] for row in datatable])
+    expect(options).to_have_text([label for label, _ in datatable[1:]])
+    values = options.evaluate_all("(options) => options.map((option) => option.value)")
+    assert values == [minutes for _, minutes in datatable[1:]], values
+
+
+@given(parsers.parse("the clinic's admin has set the automatic logout to {label}"))
+def admin_sets_timeout_by_api(clinic, session_api, label):
+    """Through the admin settings API (the settings page's own choices are checked on their own)."""
+    clinic.may_change_settings()
+    answer = session_api.put_settings(clinic.staff("admin"), {"idle_timeout_minutes": duration_ms(label) // 60_000})
+    assert answer.status_code == 200, answer.text
 
 
 @then(parsers.parse('"Automatic logout after" is set to "{label}"'))

@@ -42,6 +42,14 @@ class SessionApi:
     def mobile_logout(self, token: str) -> int:
         return self.http.delete("/api/mobile/sessions/current", headers={"Authorization": f"Bearer {token}"}).status_code
 
+    def put_settings(self, admin: Person, changes: dict[str, Any]) -> httpx.Response:
+        """An admin changes the clinic's settings from the mobile app (bearer: no CSRF token needed)."""
+        token = self.mobile_sign_in(admin, device="clinic admin app")
+        try:
+            return self.http.put("/api/admin/settings", json=changes, headers={"Authorization": f"Bearer {token}"})
+        finally:
+            self.mobile_logout(token)
+
     def audit(self, token: str) -> list[dict[str, Any]]:
         answer = self.http.get("/api/admin/audit", headers={"Authorization": f"Bearer {token}"})
         assert answer.status_code == 200, answer.text
