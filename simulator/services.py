@@ -160,8 +160,11 @@ def _account(deps: Deps, account_id: int) -> Account:
 
 
 def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int,
-                   via: str) -> tuple[Session, Settings]:
+                   via: str, valid_until_ms: int | None = None) -> tuple[Session, Settings]:
     """End ``session`` if the policy says its deadline has passed; returns the current record and settings.
+
+    ``valid_until_ms``: the session was valid until then whatever its deadline says now (a
+    shortened timeout takes effect when it is saved), so its end and lag count from there.
 
     The record in hand may be a little old (read ahead for a turn's requests, or by a sweep's
     scan), so a session found due is read again before it ends: activity recorded meanwhile,
@@ -175,7 +178,7 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
     reason = policy.expiry(session.times, settings, now=now)
     if not session.active or reason is None:
         return session, settings
-    deadline = policy.deadlines(session.times, settings).ends_at_ms
+    deadline = max(policy.deadlines(session.times, settings).ends_at_ms, valid_until_ms or 0)
     ended = deps.store.end_session(session.key, reason=reason, ended_ms=deadline)
     if ended is None:  # someone else ended it first: report what they recorded
         return deps.store.get_session(session.key) or session, settings
@@ -261,9 +264,9 @@ def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping
     if diff:
         deps.store.save_settings(account_id, updated)
         deps.store.set_meta(SETTINGS_VERSION, secrets.token_hex(8))  # every process's sweeper looks again
-        _audit(deps, account_id=account_id, actor=actor, action="settings.changed", now=deps.clock.now_ms(),
-               changes=diff)
-        sweep(deps, account_id=account_id)
+        now = deps.clock.now_ms()
+        _audit(deps, account_id=account_id, actor=actor, action="settings.changed", now=now, changes=diff)
+        sweep(deps, account_id=account_id, changed_at_ms=now)
     return updated
 
 
@@ -288,12 +291,17 @@ def _sessions_due(store: Store, at_ms: int, account_id: int | None) -> list[tupl
     return due
 
 
-def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True) -> int:
-    """End every active session whose deadline has passed; returns how many ended."""
+def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True, changed_at_ms: int | None = None) -> int:
+    """End every active session whose deadline has passed; returns how many ended.
+
+    ``changed_at_ms``: the sweep follows a settings change made then (sessions it ends were
+    valid until the change, and their lag counts from it, recorded ``via="settings"``).
+    """
     now = deps.clock.now_ms()
     count = 0
+    via = "sweep" if changed_at_ms is None else "settings"
     for session, settings in _sessions_due(deps.store, now, account_id):
-        if not _expire_if_due(deps, session, settings, now=now, via="sweep")[0].active:
+        if not _expire_if_due(deps, session, settings, now=now, via=via, valid_until_ms=changed_at_ms)[0].active:
             count += 1
     if purge:
         deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)

@@ -143,3 +143,13 @@ def test_a_sign_in_after_the_deadline_records_the_old_session_as_idle_not_evicte
     clock.advance(31 * MINUTE_MS)
     sign_in(deps)
     assert deps.store.get_session(services.token_key(old)).reason == "idle"
+
+
+def test_a_shortened_timeout_ends_sessions_from_the_change_not_from_the_old_deadline(deps: Deps, clock: ManualClock) -> None:
+    idle = sign_in(deps)
+    clock.advance(25 * MINUTE_MS)
+    services.update_settings(deps, account_id=1, actor=ADMIN[0], changes={"idle_timeout_minutes": 15})
+    ended = deps.store.get_session(services.token_key(idle))
+    assert ended.reason == "idle" and ended.ended_ms == clock.now_ms()
+    event = [e for e in deps.store.audit_events(1) if e.action == "session.ended"][0]
+    assert event.details["lag_ms"] == 0 and event.details["via"] == "settings"
