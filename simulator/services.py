@@ -188,17 +188,8 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
 
 
 def _session_and_settings(store: Store, key: str) -> tuple[Session, Settings] | None:
-    """A session and its account's current settings: one query where the store offers it.
-
-    ``session_with_settings(key)`` is an optional store method (SQLite, memory): the hot
-    path's read as one JOIN instead of two queries. Other stores are read twice.
-    """
-    both = getattr(store, "session_with_settings", None)
-    if both is not None:
-        return both(key)
-    session = store.get_session(key)
-    account = store.get_account(session.account_id) if session is not None else None
-    return (session, account.settings) if session is not None and account is not None else None
+    """A session and its account's current settings, in one store read (the hot path's)."""
+    return store.session_with_settings(key)
 
 
 def view(deps: Deps, *, token: str | None) -> SessionView:
@@ -271,24 +262,8 @@ def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping
 
 
 def _sessions_due(store: Store, at_ms: int, account_id: int | None) -> list[tuple[Session, Settings]]:
-    """Active sessions whose deadline is at or before ``at_ms``, with their account's settings.
-
-    ``sessions_due(at_ms, account_id)`` is an optional store method (SQLite, memory) that
-    filters inside the store; other stores are read in full and filtered here.
-    """
-    query = getattr(store, "sessions_due", None)
-    if query is not None:
-        return query(at_ms, account_id)
-    settings: dict[int, Settings | None] = {}
-    due = []
-    for session in store.active_sessions(account_id):
-        if session.account_id not in settings:
-            account = store.get_account(session.account_id)
-            settings[session.account_id] = account.settings if account else None
-        account_settings = settings[session.account_id]
-        if account_settings is not None and policy.deadlines(session.times, account_settings).ends_at_ms <= at_ms:
-            due.append((session, account_settings))
-    return due
+    """Active sessions whose deadline is at or before ``at_ms``, with their account's settings."""
+    return store.sessions_due(at_ms, account_id)
 
 
 def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True, changed_at_ms: int | None = None) -> int:

@@ -119,21 +119,16 @@ def active_keys(store: Store, user: User | None = None) -> list[str]:
 
 PROTOCOL_METHODS = sorted(name for name, _ in inspect.getmembers(Store, inspect.isfunction)
                           if not name.startswith("_"))
-# Not in the protocol (services fall back without them), but every backend here offers them alike.
-OPTIONAL_METHODS = {"session_with_settings": ["self", "key"],  # -> tuple[Session, Settings] | None
-                    "sessions_due": ["self", "at_ms", "account_id"]}  # -> list[tuple[Session, Settings]]
 
 
 @pytest.mark.parametrize("cls", [MemoryStore, SQLiteStore, RedisStore], ids=lambda c: c.__name__)
 def test_every_backend_implements_every_protocol_method_with_its_signature(cls: type) -> None:
-    assert len(PROTOCOL_METHODS) == 26
+    assert len(PROTOCOL_METHODS) == 28
     for name in PROTOCOL_METHODS:
         wanted = inspect.signature(getattr(Store, name))
         got = inspect.signature(getattr(cls, name))
         assert [(p.name, p.kind, p.default) for p in got.parameters.values()] == \
             [(p.name, p.kind, p.default) for p in wanted.parameters.values()], f"{cls.__name__}.{name}"
-    for name, parameters in OPTIONAL_METHODS.items():
-        assert list(inspect.signature(getattr(cls, name)).parameters) == parameters, f"{cls.__name__}.{name}"
 
 
 # --- accounts and settings -------------------------------------------------------------------
@@ -770,7 +765,7 @@ CALLS: dict[str, Callable[[Store], Any]] = {
 
 
 def test_the_outage_table_covers_every_method() -> None:
-    assert sorted(CALLS) == sorted({*PROTOCOL_METHODS, *OPTIONAL_METHODS} - {"close"})
+    assert sorted(CALLS) == sorted(set(PROTOCOL_METHODS) - {"close"})
 
 
 @pytest.fixture

@@ -54,6 +54,13 @@ class Store(Protocol):
         """Move an active session's last activity forward (never backward). True when it moved it;
         False when the session was not active or already at or past that time (the caller re-reads)."""
         ...
+    def session_with_settings(self, key: str) -> tuple[Session, Settings] | None:
+        """A session and its account's current settings in one read (None when either is missing)."""
+        ...
+    def sessions_due(self, at_ms: int, account_id: int | None = None) -> list[tuple[Session, Settings]]:
+        """Active sessions (of one account, or all) whose deadline under their account's current
+        settings is at or before ``at_ms``, each with those settings; filtered inside the store."""
+        ...
     def end_session(self, key: str, *, reason: str, ended_ms: int) -> Session | None:
         """End an active session; returns it ended, or None if it was not active (exactly once)."""
         ...
