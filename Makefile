@@ -44,8 +44,10 @@ test: venv system-deps
 serve: venv
 	$(BIN)/sessionsim serve --db sessionsim.db --port $(PORT)
 
+# The main job: the contract walkthrough, every browser scenario and a short timing run, each summarised.
 demo: venv system-deps
 	$(BIN)/python -m scripts.demo
+	$(BDD)
 	$(MAKE) --no-print-directory load-smoke
 
 bench: venv system-deps
