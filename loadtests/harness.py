@@ -17,7 +17,8 @@ from locust import events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.staff_pool import Credential, StaffPool, read_credentials
+from loadtests.staff_pool import Credential, StaffPool
+from simulator.population import read_credentials
 from loadtests.timing import TimingStats, Verifier
 from loadtests.virtual_clock import VirtualClock
 

@@ -12,37 +12,11 @@ Pure Python (no Locust).
 
 from __future__ import annotations
 
-import csv
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 from loadtests.timing import ClinicSettings, Person
-
-
-@dataclass(frozen=True)
-class Credential:
-    """One row of users.csv."""
-
-    username: str
-    password: str
-    role: str
-    account_id: int
-    clinic: str
-    idle_timeout_minutes: int
-    warning_seconds: int
-    max_sessions_per_user: int
-
-
-def read_credentials(path: str | Path) -> list[Credential]:
-    """Every row of ``path`` (the CSV ``sessionsim seed --out`` writes)."""
-    with Path(path).open(newline="") as handle:
-        return [Credential(username=r["username"], password=r["password"], role=r["role"],
-                           account_id=int(r["account_id"]), clinic=r["clinic"],
-                           idle_timeout_minutes=int(r["idle_timeout_minutes"]),
-                           warning_seconds=int(r["warning_seconds"]),
-                           max_sessions_per_user=int(r["max_sessions_per_user"]))
-                for r in csv.DictReader(handle)]
+from simulator.population import Credentials as Credential
 
 
 @dataclass

@@ -27,7 +27,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
 from loadtests.harness import harness
-from loadtests.staff_pool import read_credentials
+from simulator.population import read_credentials
 from loadtests.timing import KINDS, effective_lag, percentile
 
 log = logging.getLogger("loadtests")

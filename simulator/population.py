@@ -113,3 +113,11 @@ def write_credentials(path: Path, credentials: list[Credentials]) -> None:
         writer.writerow(fields)
         for c in credentials:
             writer.writerow([getattr(c, f) for f in fields])
+
+
+def read_credentials(path: str | Path) -> list[Credentials]:
+    """Every row of a CSV that ``write_credentials`` (``sessionsim seed --out``) wrote."""
+    integer_fields = {"account_id", "idle_timeout_minutes", "warning_seconds", "max_sessions_per_user"}
+    with Path(path).open(newline="") as handle:
+        return [Credentials(**{k: int(v) if k in integer_fields else v for k, v in row.items()})
+                for row in csv.DictReader(handle)]

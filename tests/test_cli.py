@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from simulator.cli import main
+from simulator.population import read_credentials
 
 SESSIONSIM = [sys.executable, "-m", "simulator"]
 
@@ -60,3 +61,6 @@ def test_seed_is_deterministic_for_a_given_seed(tmp_path: Path) -> None:
     assert outputs[0] == outputs[1]
     lines = outputs[0].splitlines()
     assert lines[0].startswith("username,password,role,account_id") and len(lines) == 1 + 12
+    users = read_credentials(tmp_path / "users0.csv")
+    assert len(users) == 12 and {u.account_id for u in users} == {1, 2, 3}
+    assert all(5 <= u.idle_timeout_minutes <= 120 and u.max_sessions_per_user in (1, 2) for u in users)

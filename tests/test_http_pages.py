@@ -7,7 +7,7 @@ import re
 import pytest
 
 from simulator.policy import END_NOTICES, IDLE_TIMEOUT_PRESETS
-from tests.conftest import ADMIN, PRACTITIONER, Server, web_sign_in
+from tests.conftest import PRACTITIONER, Server, web_sign_in
 
 UI_HOOKS_SIGNED_IN = ["profile-menu", "app-menu", "logout-button", "logout-link", "idle-warning", "idle-countdown",
                       "stay-logged-in", "logout-now", "patient-list"]
