@@ -172,7 +172,7 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
     """
     if not session.active or policy.expiry(session.times, settings, now=now) is None:
         return session, settings
-    fresh = _session_and_settings(deps.store, session.key)
+    fresh = deps.store.session_with_settings(session.key)
     if fresh is not None:
         session, settings = fresh
     reason = policy.expiry(session.times, settings, now=now)
@@ -187,15 +187,10 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
     return ended, settings
 
 
-def _session_and_settings(store: Store, key: str) -> tuple[Session, Settings] | None:
-    """A session and its account's current settings, in one store read (the hot path's)."""
-    return store.session_with_settings(key)
-
-
 def view(deps: Deps, *, token: str | None) -> SessionView:
     """The session behind ``token`` at the current time, ended first if its deadline has passed."""
     now = deps.clock.now_ms()
-    found = _session_and_settings(deps.store, token_key(token)) if token else None
+    found = deps.store.session_with_settings(token_key(token)) if token else None
     if found is None:
         return SessionView(session=None, settings=None, now=now)
     session, settings = found
@@ -261,11 +256,6 @@ def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping
     return updated
 
 
-def _sessions_due(store: Store, at_ms: int, account_id: int | None) -> list[tuple[Session, Settings]]:
-    """Active sessions whose deadline is at or before ``at_ms``, with their account's settings."""
-    return store.sessions_due(at_ms, account_id)
-
-
 def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True, changed_at_ms: int | None = None) -> int:
     """End every active session whose deadline has passed; returns how many ended.
 
@@ -275,7 +265,7 @@ def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True, chan
     now = deps.clock.now_ms()
     count = 0
     via = "sweep" if changed_at_ms is None else "settings"
-    for session, settings in _sessions_due(deps.store, now, account_id):
+    for session, settings in deps.store.sessions_due(now, account_id):
         if not _expire_if_due(deps, session, settings, now=now, via=via, valid_until_ms=changed_at_ms)[0].active:
             count += 1
     if purge:
@@ -343,7 +333,7 @@ class ExpiryWatch:
         """Read what comes due before the next scan; returns what is due already."""
         started = time.perf_counter()
         self._next_scan_ms = now + max(self.scan_ahead_ms, self._slow_scan_ms)
-        found = _sessions_due(self.deps.store, self._next_scan_ms, None)
+        found = self.deps.store.sessions_due(self._next_scan_ms, None)
         if self.virtual_per_real:  # the next scan comes later if this one took long
             self._slow_scan_ms = int((time.perf_counter() - started) * self.SCAN_SHARE * 1000 * self.virtual_per_real)
         due, self._upcoming = [], []

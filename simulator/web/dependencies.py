@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from simulator import services
 from simulator.models import Session, User
 from simulator.services import Deps
-from simulator.web.http import HttpProblem, credentials, deps_of
+from simulator.web.http import HttpProblem, credentials, deps_of, require_csrf
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -43,10 +43,8 @@ def get_signed_in(request: Request, deps: DepsDep) -> SignedIn:
     view = services.view(deps, token=token)
     if not view.active or view.session is None:
         raise HttpProblem(401, "sign in first: no active session", code=view.session.reason if view.session else None)
-    if from_cookie and request.method in UNSAFE_METHODS and not services.csrf_matches(
-            view.session, request.headers.get("x-csrf-token")):
-        raise HttpProblem(403, "missing or wrong X-CSRF-Token header (use csrf_token from GET /api/session)",
-                          "X-CSRF-Token", "csrf")
+    if request.method in UNSAFE_METHODS:
+        require_csrf(view, from_cookie, request.headers.get("x-csrf-token"))
     user = deps.store.get_user(view.session.user_id)
     if user is None:
         raise HttpProblem(401, "sign in first: no active session")

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from simulator.services import Deps, SessionView
+from simulator.services import Deps, SessionView, csrf_matches
 
 SESSION_COOKIE = "sid"
 RECENT_COOKIE = "recent"
@@ -152,3 +152,10 @@ class RouteLatency:
             if len(self._children) < self.MAX_CACHED:
                 self._children[(method, route)] = child
         child.observe(seconds)
+
+
+def require_csrf(current: SessionView, from_cookie: bool, presented: str | None) -> None:
+    """Cookie-authenticated changes must carry the session's CSRF token in X-CSRF-Token (403 otherwise)."""
+    if from_cookie and current.session is not None and not csrf_matches(current.session, presented):
+        raise HttpProblem(403, "missing or wrong X-CSRF-Token header (use csrf_token from GET /api/session)",
+                          "X-CSRF-Token", "csrf")

@@ -33,7 +33,7 @@ from simulator import services
 from simulator.store.protocol import StoreUnavailable
 from simulator.web.http import (MAX_JSON_BYTES, SECURITY_HEADERS, SESSION_COOKIE, STORE_DOWN, WWW_AUTHENTICATE,
                                 HttpProblem, LabelledRoute, RouteLatency, bearer_token, credentials, deps_of,
-                                optional_ms, parse_json_object, status_response)
+                                optional_ms, parse_json_object, require_csrf, status_response)
 from simulator.web.same_turn import SameTurn
 
 log = logging.getLogger("sessionsim")
@@ -46,13 +46,6 @@ HEARTBEAT_FIELDS = frozenset({"input_ms_ago"})
 
 # --- what the three routes do, whichever way the request came in ---------------------------------
 
-def _require_csrf(current: services.SessionView, from_cookie: bool, presented: str | None) -> None:
-    """Cookie-authenticated changes must carry the session's CSRF token in X-CSRF-Token."""
-    if from_cookie and current.session is not None and not services.csrf_matches(current.session, presented):
-        raise HttpProblem(403, "missing or wrong X-CSRF-Token header (use csrf_token from GET /api/session)",
-                          "X-CSRF-Token", "csrf")
-
-
 def heartbeat_input(raw_body: bytes) -> int | None:
     """The heartbeat body's ``input_ms_ago`` (None: no input), or HttpProblem 413/422."""
     return optional_ms(parse_json_object(raw_body, allowed=HEARTBEAT_FIELDS, empty_ok=True), "input_ms_ago")
@@ -64,7 +57,7 @@ def answer_heartbeat(deps: services.Deps, input_ms_ago: int | None, token: str |
     current = services.view(deps, token=token)
     if not current.active:
         return current
-    _require_csrf(current, from_cookie, csrf)
+    require_csrf(current, from_cookie, csrf)
     return services.record_input(deps, current, input_ms_ago=input_ms_ago)
 
 
@@ -73,7 +66,7 @@ def answer_stay(deps: services.Deps, token: str | None, from_cookie: bool, csrf:
     current = services.view(deps, token=token)
     if not current.active:
         return current
-    _require_csrf(current, from_cookie, csrf)
+    require_csrf(current, from_cookie, csrf)
     return services.stay_logged_in(deps, current)
 
 
