@@ -1,8 +1,13 @@
-"""Root fixtures of the browser scenarios: the server under test, the browser launch, the time machine.
+"""Root fixtures of the browser scenarios: the target profile, the server under test, the browser
+launch, the time machine, the oracle, and the four buckets of results.
 
 The Gherkin lives in features/, the step definitions in steps/ (pulled in below), and the
-scenarios are bound by steps/test_browser_scenarios.py. ``make bdd`` runs them; see docs/bdd.md.
-Nothing here starts unless a scenario asks for it, so the unit tests in tests/ pay nothing.
+scenarios are bound by steps/test_browser_scenarios.py. ``make bdd`` runs them (README, "Browser
+scenarios"; docs/adapting.md for other apps). Everything about the app under test comes from its
+profile (``--target``): a scenario tagged with a capability the profile lacks is *not covered*
+(skipped with the reason), a check it cannot answer is *waived*, a known finding the profile
+declares is an *expected* failure. Nothing here starts unless a scenario asks for it, so the unit
+tests in tests/ pay nothing.
 """
 
 from __future__ import annotations
@@ -26,12 +31,7 @@ pytest_plugins = [
     "steps.mobile_steps",
 ]
 
-# Tags that need something of the target; checked before the scenario starts.
-NEEDS = {
-    "clock": "the target has no /__test__/clock (start it with `sessionsim serve --test-clock`)",
-    "embedded": "this scenario restarts the server on its own store, so it needs the server this suite starts "
-                "(not --base-url)",
-}
+NOT_COVERED = "not covered: "
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="how to start the reference server when no --base-url is given: in this process "
                          "(default; the time machine moves its ManualClock) or `sessionsim serve --test-clock` "
                          "on a free port (moved through /__test__/clock)")
+    group.addoption("--target", default="reference", metavar="NAME_OR_MODULE",
+                    help="the target profile: reference (default), django-session-security, a module or a .py file")
+    group.addoption("--clock", choices=["contract", "real", "none"], default=None,
+                    help="override the profile's time strategy for a --base-url target")
     group.addoption("--bdd-failures", default="reports/bdd/failures", metavar="DIR",
                     help="where a failed scenario leaves a screenshot of every tab and a Playwright trace of "
                          "every device (default reports/bdd/failures; 'off' records nothing)")
@@ -58,6 +62,41 @@ def pytest_configure(config: pytest.Config) -> None:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=10_000)  # room for a loaded CI machine; a passing check returns at once
+    from targets.capabilities import CAPABILITIES
+
+    for name, description in CAPABILITIES.items():  # every capability is a tag, so a registered marker
+        config.addinivalue_line("markers", f"{name}: needs {description}")
+
+
+def _profile(config: pytest.Config) -> Any:
+    from targets.loader import ProfileError, load
+
+    try:
+        return load(config.getoption("--target"))
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Before any browser starts: scenarios needing a capability the profile lacks are not covered
+    (skipped with the reason); the profile's known findings become expected failures."""
+    from targets.capabilities import CAPABILITIES, describe
+
+    scenarios = [item for item in items if "test_browser_scenarios" in item.nodeid]
+    if not scenarios:
+        return
+    profile = _profile(config)
+    for item in scenarios:
+        missing = [tag for tag in CAPABILITIES if tag != "clock" and item.get_closest_marker(tag)
+                   and not profile.has(tag)]
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=NOT_COVERED + f"{profile.name} lacks " +
+                                             "; ".join(f"{m} ({describe(m)})" for m in missing)))
+        title = getattr(getattr(getattr(item, "function", None), "__scenario__", None), "name", None)
+        known = profile.expectations.get(title) if title else None
+        if known is not None:
+            item.add_marker(pytest.mark.xfail(reason=f"known finding: {known.reason} {known.link}".strip(),
+                                              raises=AssertionError, strict=True))
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -72,13 +111,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 # -- the server under test ----------------------------------------------------------------------
 @pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The server the scenarios drive: --base-url, or a fresh one with a fresh SQLite file."""
+def profile(pytestconfig: pytest.Config) -> Any:
+    """The target profile (``--target``): everything the steps know about the app under test."""
+    return _profile(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory, profile: Any) -> Iterator[Any]:
+    """The server the scenarios drive: --base-url (judged through the profile), or a fresh reference
+    server with a fresh SQLite file."""
     from steps.support import server
 
     url = pytestconfig.getoption("--base-url", default=None) or None
     if url:
-        chosen = server.connect_external(url)
+        chosen = server.connect_external(url, profile, pytestconfig.getoption("--clock"))
+    elif profile.name != "reference":
+        raise pytest.UsageError(f"the {profile.name} profile needs --base-url (or `python -m steps.run --target "
+                                f"{profile.name}`, which starts it)")
     elif pytestconfig.getoption("--bdd-server") == "subprocess":
         chosen = server.start_subprocess(tmp_path_factory.mktemp("sessionsim"))
     else:
@@ -95,16 +144,17 @@ def base_url(target: Any) -> str:
 
 @pytest.fixture(autouse=True)
 def _target_offers_what_the_tags_need(request: pytest.FixtureRequest) -> None:
-    """Skip, with the reason, a scenario whose tags need what the target lacks."""
+    """Skip, with the reason, a scenario that moves time or restarts the server when this target cannot."""
     module = getattr(request.node, "module", None)
-    needed = [tag for tag in NEEDS if request.node.get_closest_marker(tag)]
-    if not needed or not getattr(module, "__name__", "").startswith("steps."):  # browser scenarios only
+    if not getattr(module, "__name__", "").startswith("steps."):  # browser scenarios only
         return
-    chosen = request.getfixturevalue("target")
-    if "clock" in needed and chosen.clock is None:
-        pytest.skip(NEEDS["clock"])
-    if "embedded" in needed and chosen.db_path is None:
-        pytest.skip(NEEDS["embedded"])
+    if request.node.get_closest_marker("clock") and request.getfixturevalue("target").clock is None:
+        chosen = request.getfixturevalue("target")
+        pytest.skip(NOT_COVERED + f"{chosen.profile.name} at {chosen.base_url} has no server clock the harness can "
+                    f"move (strategy {chosen.profile.clock!r}; see docs/test-clocks.md)")
+    if request.node.get_closest_marker("restart") and request.getfixturevalue("target").db_path is None:
+        pytest.skip(NOT_COVERED + "this scenario restarts the server on its own store, so it needs the server this "
+                    "suite starts (not --base-url)")
 
 
 # -- the browser -------------------------------------------------------------------------------
@@ -148,7 +198,7 @@ def devices(request: pytest.FixtureRequest, new_context: Any, playwright: Any, t
 
     keep = request.config.getoption("--bdd-failures")
     registry = Devices(new_context, playwright, target.base_url, time_machine.attach,
-                       traces=tmp_path if keep != "off" else None)
+                       traces=tmp_path if keep != "off" else None, cookie_names=target.profile.session_cookies)
     yield registry
     report = getattr(request.node, "rep_call", None) or getattr(request.node, "rep_setup", None)
     if keep != "off" and report is not None and report.failed:
@@ -158,21 +208,32 @@ def devices(request: pytest.FixtureRequest, new_context: Any, playwright: Any, t
 
 
 @pytest.fixture
-def session_api(target: Any) -> Iterator[Any]:
-    """The server's own answers (status, mobile sign-in, audit) over HTTP."""
-    from steps.support.api import SessionApi
-
-    api = SessionApi(target)
-    yield api
-    api.close()
+def http(target: Any) -> Iterator[Any]:
+    """An HTTP client of the target, for the oracle and the profile's capability methods."""
+    with target.http() as client:
+        yield client
 
 
 @pytest.fixture
-def clinic(target: Any) -> Any:
-    """A fresh clinic with the default settings (steps that say otherwise replace it)."""
-    from steps.support.clinic import new_clinic
+def oracle(target: Any, http: Any) -> Any:
+    """The target's passive status oracle, through its profile."""
+    from steps.support.oracle import Oracle
 
-    return new_clinic(target)
+    return Oracle(target.profile, http)
+
+
+@pytest.fixture
+def waivers(request: pytest.FixtureRequest) -> Any:
+    """Checks of this scenario the target cannot answer, recorded on its report (never passed silently)."""
+    from steps.support.oracle import Waivers
+
+    return Waivers(lambda name, value: request.node.user_properties.append((name, value)))
+
+
+@pytest.fixture
+def clinic(profile: Any, http: Any) -> Any:
+    """A fresh clinic with the default settings (steps that say otherwise replace it)."""
+    return profile.clinic(http)
 
 
 # -- reporting ---------------------------------------------------------------------------------
@@ -181,6 +242,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     """Under pytest-xdist, carry pytest-bdd's scenario record to the controller inside the report
     (pytest-bdd keeps it in a registry local to the worker), so Cucumber JSON is complete."""
     report = yield
+    from targets.profile import NotCovered
+
+    if call.excinfo is not None and call.excinfo.errisinstance(NotCovered) and not hasattr(report, "wasxfail"):
+        report.outcome = "skipped"  # the scenario needed what the target lacks: not covered, with the reason
+        report.longrepr = (str(item.path), item.location[1] or 0, NOT_COVERED + str(call.excinfo.value))
     if hasattr(item.config, "workerinput"):
         from pytest_bdd.reporting import test_report_context_registry
 
@@ -201,22 +267,22 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """One line a person (or `make demo`) can read: how many scenarios, and where the reports are."""
-    reports = [r for key in ("passed", "failed", "skipped", "error")
-               for r in terminalreporter.stats.get(key, []) if getattr(r, "when", "call") in ("call", "setup")]
-    scenarios = [r for r in reports if "test_browser_scenarios" in r.nodeid]
-    if not scenarios:
+    """The four buckets a person (or `make demo`) reads: passed, failed (findings about the target,
+    expected or not), not covered (with the missing capability), waived checks; and the reports."""
+    from steps.buckets import Buckets
+
+    stats = terminalreporter.stats
+    reports = [r for key in ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
+               for r in stats.get(key, []) if "test_browser_scenarios" in getattr(r, "nodeid", "")]
+    if not reports:
         return
-    counts = {key: len({r.nodeid for r in scenarios if r.outcome == key}) for key in ("passed", "failed", "skipped")}
-    total = len({r.nodeid for r in scenarios})
-    lines = [f"Browser scenarios: {total} run, {counts['passed']} passed, {counts['failed']} failed, "
-             f"{counts['skipped']} skipped"]
+    buckets = Buckets.from_reports(reports)
+    terminalreporter.write_sep("-", "browser scenarios")
+    for line in buckets.describe():
+        terminalreporter.write_line(line)
     for option, label in (("cucumber_json_path", "Cucumber JSON"), ("xmlpath", "JUnit XML")):
         path = getattr(config.option, option, None)
         if path:
-            lines.append(f"  {label}: {Path(path)}")
-    if counts["failed"] and config.getoption("--bdd-failures") != "off":
-        lines.append(f"  traces and screenshots of failed scenarios: {config.getoption('--bdd-failures')}")
-    terminalreporter.write_sep("-", "browser scenarios")
-    for line in lines:
-        terminalreporter.write_line(line)
+            terminalreporter.write_line(f"  {label}: {Path(path)}")
+    if buckets.failed and config.getoption("--bdd-failures") != "off":
+        terminalreporter.write_line(f"  traces and screenshots of failed scenarios: {config.getoption('--bdd-failures')}")

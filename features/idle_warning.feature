@@ -8,14 +8,16 @@ Feature: The inactivity warning
     Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
     And I am signed in on my computer
 
+  @countdown
   Scenario: The warning appears two minutes before the deadline, with a countdown
     When 27 minutes 59 seconds pass without activity
     Then no inactivity warning is shown
     When 1 more second passes
-    Then the warning "Are you still there?" is shown with "02:00" left
+    Then the inactivity warning is shown with 2 minutes left
     When 45 seconds pass
-    Then the countdown shows "01:15"
+    Then the countdown shows 1 minute 15 seconds left
 
+  @stay_logged_in @deadlines
   Scenario: "Stay Logged In" resets the timer, and the server agrees
     When 28 minutes pass without activity
     And I click "Stay Logged In"
@@ -24,30 +26,34 @@ Feature: The inactivity warning
     When 27 minutes 59 seconds pass without activity
     Then no inactivity warning is shown
     When 1 more second passes
-    Then the warning "Are you still there?" is shown with "02:00" left
+    Then the inactivity warning is shown with 2 minutes left
 
+  @countdown
   Scenario: Ignoring the warning logs me out and hides the patient data
     When 28 minutes pass without activity
-    Then the warning "Are you still there?" is shown with "02:00" left
+    Then the inactivity warning is shown with 2 minutes left
     When 1 minute 59 seconds pass
     Then I am still signed in
-    And the countdown shows "00:01"
+    And the countdown shows 1 second left
     When 1 more second passes
-    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+    Then I see the Sign In page, told I was logged out for inactivity
     And no patient data is shown
     And the server says my session ended with the reason "idle"
 
+  @logout_now
   Scenario: "Log out now" logs me out at once
     When 28 minutes pass without activity
     And I click "Log out now"
-    Then I see the Sign In page with the notice "You have logged out."
+    Then I see the Sign In page, told I logged out
     And the server says my session ended with the reason "logout"
 
+  @escape_keeps_warning
   Scenario: Pressing Escape does not dismiss the warning
     When 28 minutes pass without activity
     And I press Escape
-    Then the warning "Are you still there?" is shown with "02:00" left
+    Then the inactivity warning is shown with 2 minutes left
 
+  @deadlines
   Scenario Outline: Working in the page resets the timer
     When 20 minutes pass without activity
     And I <work> in the patient list
@@ -61,14 +67,16 @@ Feature: The inactivity warning
       | type            |
       | click a patient |
 
+  @status_polls @deadlines
   Scenario: A page that only checks its status in the background is still logged out on time
     When 28 minutes pass without activity, the page checking its status every 15 seconds
     Then the page asked the server for its status at least 100 times
-    And the warning "Are you still there?" is shown with "02:00" left
+    And the inactivity warning is shown with 2 minutes left
     And the server says my last activity was when I signed in
     When 2 more minutes pass
-    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+    Then I see the Sign In page, told I was logged out for inactivity
 
+  @cross_tab @deadlines
   Scenario: Working in one tab keeps the other tab signed in
     Given I open the patient list in a second tab
     When 20 minutes pass without activity
@@ -78,6 +86,7 @@ Feature: The inactivity warning
     And both tabs still show the patient list
     And the server says my session ends in 21 minutes
 
+  @cross_tab @stay_logged_in @deadlines
   Scenario: A warning answered in one tab closes in the other
     Given I open the patient list in a second tab
     When 28 minutes pass without activity

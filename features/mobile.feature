@@ -4,20 +4,21 @@ Feature: Logging out on a phone
   I want to log out from the app menu, and be logged out automatically when I leave the phone
   So that a lost or borrowed phone does not open my patients' records
 
+  @mobile_layout
   Scenario: Log out from the app menu on a phone
     Given I am signed in on my phone
     Then my phone shows the app menu instead of the profile menu
     When I open the app menu and tap "Log out"
-    Then I see the Sign In page with the notice "You have logged out."
+    Then I see the Sign In page, told I logged out
     And the server says my session ended with the reason "logout"
 
-  @clock
+  @clock @warning
   Scenario: A phone left alone is logged out automatically
     Given I am signed in on my phone
     When 28 minutes pass without activity
-    Then the warning "Are you still there?" is shown with "02:00" left
+    Then the inactivity warning is shown with 2 minutes left
     When 2 more minutes pass
-    Then I see the Sign In page with the notice "You were logged out due to inactivity."
+    Then I see the Sign In page, told I was logged out for inactivity
     And no patient data is shown
 
   @clock
@@ -27,9 +28,9 @@ Feature: Logging out on a phone
     And 45 minutes pass
     And I come back to the clinic app
     Then no patient data is shown
-    And I see the Sign In page with the notice "You were logged out due to inactivity."
+    And I see the Sign In page, told I was logged out for inactivity
 
-  @clock
+  @clock @warning
   Scenario: An app back from the background before the deadline carries on
     Given I am signed in on my phone
     When I switch to another app on my phone
@@ -39,8 +40,9 @@ Feature: Logging out on a phone
     When 17 minutes 59 seconds pass without activity
     Then no inactivity warning is shown
     When 1 more second passes
-    Then the warning "Are you still there?" is shown with "02:00" left
+    Then the inactivity warning is shown with 2 minutes left
 
+  @mobile_api
   Scenario: Logging out of the mobile app ends its session on the server
     Given I am signed in on the mobile app
     When I log out in the mobile app

@@ -4,15 +4,15 @@ Feature: Signing in on more than one device
   I want each user to keep only as many sessions as the clinic allows, the newest sign-in winning
   So that a session forgotten on another computer cannot stay open behind the user's back
 
-  @clock
+  @clock @eviction @status_polls
   Scenario: Signing in on a second computer signs out the first, which says why within 30 seconds
     Given I am signed in on my computer
     When I sign in on the front desk computer
-    Then within 30 seconds my computer shows the Sign In page with the notice "You were signed out because your account signed in on another device."
+    Then within 30 seconds my computer shows the Sign In page, told my account signed in on another device
     And the front desk computer still shows the patient list
     And the server says my session on my computer ended with the reason "evicted"
 
-  @clock
+  @clock @eviction @session_limit_settable @status_polls
   Scenario: With two sessions allowed, a third sign-in signs out the oldest
     Given my clinic allows 2 active sessions per user
     And I am signed in on my computer
@@ -21,10 +21,11 @@ Feature: Signing in on more than one device
     And 1 minute passes
     And I click a patient in the patient list on my computer
     When I sign in on my phone
-    Then within 30 seconds my computer shows the Sign In page with the notice "You were signed out because your account signed in on another device."
+    Then within 30 seconds my computer shows the Sign In page, told my account signed in on another device
     And the server says my session on my laptop is active
     And the server says my session on my phone is active
 
+  @eviction @status_oracle
   Scenario: The signed-out computer's session cookie stays dead
     Given I am signed in on my computer
     When I sign in on the front desk computer
@@ -33,7 +34,7 @@ Feature: Signing in on more than one device
     Then my computer's old session cookie is refused with the reason "evicted"
     And putting the old session cookie back into my computer's browser does not open the patient list
 
-  @clock
+  @clock @audit @status_oracle
   Scenario: Closing the browser without logging out still ends the session at the deadline
     Given I am signed in on my computer
     When I close the browser on my computer without logging out

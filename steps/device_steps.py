@@ -5,33 +5,33 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from pytest_bdd import parsers, then, when
 
-from steps.pages import PatientsPage
 from steps.support.flows import DEVICE
+from steps.support.oracle import expect_active, timing
+from steps.support.time_machine import duration_ms
 
 
 @then(parsers.re(rf"^{DEVICE} still shows the patient list$"))
-def still_shows_patients(devices, session_api, device_name):
+def still_shows_patients(devices, profile, oracle, device_name):
     device = devices.get(device_name)
     device.settle()
-    expect(PatientsPage(device.page).patient_list).to_be_visible()
-    code, body = session_api.status(device.last_session)
-    assert (code, body["state"]) == (200, "active"), body
+    expect(profile.page("Protected", device.page).data).to_be_visible()
+    if profile.has("status_oracle"):
+        expect_active(oracle.of(device))
 
 
 @then(parsers.re(rf"^my colleague still sees the patient list on {DEVICE}$"))
-def colleague_still_sees(devices, session_api, colleague, device_name):
+def colleague_still_sees(devices, profile, oracle, colleague, device_name):
     device = devices.get(device_name)
     assert device.person == colleague
-    still_shows_patients(devices, session_api, device_name)
+    still_shows_patients(devices, profile, oracle, device_name)
 
 
 @then(parsers.re(r"^the server says my colleague's session ends in (?P<duration>.+)$"))
-def colleague_session_ends_in(devices, session_api, colleague, duration):
-    from steps.support.time_machine import duration_ms
-
+def colleague_session_ends_in(devices, oracle, profile, colleague, duration):
     device = next(d for d in devices.all() if d.person == colleague)
-    code, body = session_api.status(device.last_session)
-    assert code == 200 and body["idle_deadline_ms"] - body["server_time_ms"] == duration_ms(duration), body
+    status = oracle.of(device)
+    left = timing(status, "idle_deadline_ms", profile) - status.server_time_ms
+    assert left == duration_ms(duration), f"my colleague's session ends in {left / 1000:.0f} s, not {duration}"
 
 
 @when(parsers.re(rf"^I close the browser on {DEVICE} without logging out$"))
@@ -40,10 +40,9 @@ def close_browser(devices, device_name):
 
 
 @then("the audit log shows the server ended my session for inactivity exactly 30 minutes after I signed in")
-def ended_by_the_server(devices, session_api, clinic, me):
+def ended_by_the_server(devices, profile, http, clinic, me):
     signed_in_ms = devices.get("my computer").signed_in_ms
-    token = session_api.mobile_sign_in(clinic.staff("admin"), device="audit reader")
-    ended = [e for e in session_api.audit(token)
+    ended = [e for e in profile.audit(http, clinic.staff("admin"))
              if e["action"] == "session.ended" and e["details"].get("username") == me.username]
     assert len(ended) == 1, ended
     event = ended[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from pytest_bdd import then, when
 
-from steps.pages import AppShell
+from steps.support.oracle import expect_ended
 
 # The OS hides a backgrounded app; headless Chromium has no such switch, so the page is told the
 # way the browser tells it: document.visibilityState, then a "visibilitychange" event.
@@ -17,15 +17,15 @@ SET_VISIBILITY = """(hidden) => {
 
 
 @then("my phone shows the app menu instead of the profile menu")
-def phone_layout(my_device):
-    shell = AppShell(my_device.page)
+def phone_layout(my_device, profile):
+    shell = profile.page("Shell", my_device.page)
     expect(shell.app_menu).to_be_visible()
     expect(shell.profile_menu).to_be_hidden()
 
 
 @when('I open the app menu and tap "Log out"')
-def log_out_app_menu(my_device):
-    AppShell(my_device.page).log_out_from_app_menu()
+def log_out_app_menu(my_device, profile):
+    profile.page("Shell", my_device.page).log_out_from_app_menu()
 
 
 @when("I switch to another app on my phone")
@@ -42,11 +42,10 @@ def back_to_foreground(my_device):
 
 
 @when("I log out in the mobile app")
-def mobile_logout(session_api, mobile_app):
-    assert session_api.mobile_logout(mobile_app) == 200
+def mobile_logout(profile, http, mobile_app):
+    assert profile.mobile_logout(http, mobile_app) == 200
 
 
 @then('the mobile app\'s session is refused with the reason "logout"')
-def mobile_refused(session_api, mobile_app):
-    code, body = session_api.status_bearer(mobile_app)
-    assert (code, body["state"], body["reason"]) == (401, "ended", "logout"), body
+def mobile_refused(oracle, profile, waivers, mobile_app):
+    expect_ended(oracle.of_token(mobile_app), "logout", waivers, profile)

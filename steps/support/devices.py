@@ -19,22 +19,35 @@ from playwright.sync_api import BrowserContext, Error as PlaywrightError, Page, 
 
 PHONE = "Pixel 7"
 
-# Counts the page's fetches (including reading their bodies) and notices when the page starts to leave.
-# settled() resolves once the page has loaded (its deferred scripts, session.js among them, have run)
-# and no fetch has been in flight for three macrotasks; MessageChannel is not one
+# Counts every way the page talks to its server from script: fetch (including reading the body),
+# XMLHttpRequest (jQuery's $.ajax among them) until loadend, and navigator.sendBeacon (counted as
+# one macrotask; its delivery is watched from outside, see Device.inflight), and notices when the
+# page starts to leave (a navigation). settled() resolves once the page has loaded (its deferred
+# scripts have run) and nothing has been in flight for three macrotasks; MessageChannel is not one
 # of the timers Playwright's clock fakes, so this works while the page's clock is paused.
 PROBE = """
 (() => {
   if (window.__bddProbe) return;
   let inflight = 0, leaving = false, waiting = [];
-  const realFetch = window.fetch.bind(window);
+  const start = () => { inflight += 1; };
   const done = () => { inflight -= 1; if (inflight === 0) { const w = waiting; waiting = []; w.forEach((f) => f()); } };
+  const realFetch = window.fetch.bind(window);
   window.fetch = (...args) => {
-    inflight += 1;
+    start();
     return realFetch(...args).then(
       async (response) => { try { await response.clone().arrayBuffer(); } catch (e) {} done(); return response; },
       (error) => { done(); throw error; });
   };
+  const realSend = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) {
+    start();
+    this.addEventListener("loadend", done, { once: true });
+    try { return realSend.apply(this, args); } catch (e) { done(); throw e; }
+  };
+  if (navigator.sendBeacon) {
+    const realBeacon = navigator.sendBeacon.bind(navigator);
+    navigator.sendBeacon = (...args) => { start(); try { return realBeacon(...args); } finally { setTimeout.call(window, done, 0); } };
+  }
   addEventListener("beforeunload", () => { leaving = true; });
   addEventListener("pagehide", () => { leaving = true; });
   const task = () => new Promise((resolve) => {
@@ -59,8 +72,10 @@ PROBE = """
 SETTLED = "() => window.__bddProbe ? window.__bddProbe.settled() : { leaving: false }"
 
 
-def settle(page: Page, limit_s: float = 10.0) -> None:
-    """Wait until ``page`` has no request in flight and is not half-way through leaving."""
+def settle(page: Page, limit_s: float = 10.0, inflight: Callable[[], int] = lambda: 0) -> None:
+    """Wait until ``page`` has no request in flight (by its own count, and by ``inflight``: the
+    browser's requests not yet answered, beacons and navigations included) and is not half-way
+    through leaving."""
     deadline = time.monotonic() + limit_s
     while not page.is_closed():
         try:
@@ -71,10 +86,13 @@ def settle(page: Page, limit_s: float = 10.0) -> None:
             if "destroyed" in str(exc) or "navigat" in str(exc).lower() or "closed" in str(exc):
                 continue
             raise
-        if not state["leaving"]:
+        busy = inflight()
+        if not state["leaving"] and not busy:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"{page.url} started to leave but never arrived anywhere")
+            raise AssertionError(f"{page.url} started to leave but never arrived anywhere" if state["leaving"]
+                                 else f"{page.url}: {busy} request(s) still unanswered after {limit_s:.0f} s")
+        page.wait_for_timeout(10)  # network I/O in flight (real time), not session time: the page clock is paused
 
 
 @dataclass
@@ -92,8 +110,11 @@ class Device:
     signed_in_ms: int | None = None  # server time of its latest sign-in
     person: Any = None               # who signed in on it last
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    requests_at_sign_in: int = 0     # how many of them were sent before the latest sign-in settled
     trace: Path | None = None        # its trace, once recording stopped
-    last_session: str | None = None  # the session cookie of its latest sign-in (it outlives logout here)
+    last_session: dict[str, str] | None = None  # the session cookies of its latest sign-in (outlive logout)
+    cookie_names: tuple[str, ...] = ("sid",)     # the target's session cookie names (from the profile)
+    inflight: set[Any] = field(default_factory=set)  # requests sent and not yet answered
 
     @property
     def page(self) -> Page:
@@ -110,23 +131,27 @@ class Device:
         self.front = number - 1
         return self.tabs[self.front]
 
-    def session_cookie(self) -> str | None:
-        return next((c["value"] for c in self.context.cookies() if c["name"] == "sid"), None)
+    def session_cookie(self) -> dict[str, str] | None:
+        """The target's session cookies in this browser right now (None when there are none)."""
+        found = {c["name"]: c["value"] for c in self.context.cookies() if c["name"] in self.cookie_names}
+        return found or None
 
-    def remember_session(self) -> str | None:
+    def remember_session(self) -> dict[str, str] | None:
         self.last_session = self.session_cookie()
         return self.last_session
 
     def settle(self) -> None:
         for page in list(self.tabs):
-            settle(page)
+            settle(page, inflight=lambda: len(self.inflight))
 
 
 class Devices:
     """The devices of one scenario, by the names the Gherkin gives them ("my computer", "my phone")."""
 
     def __init__(self, new_context: Callable[..., BrowserContext], playwright: Playwright, base_url: str,
-                 attach_clock: Callable[[Device, int], None], traces: Path | None = None) -> None:
+                 attach_clock: Callable[[Device, int], None], traces: Path | None = None,
+                 cookie_names: tuple[str, ...] = ("sid",)) -> None:
+        self._cookie_names = cookie_names
         self._traces = traces  # where to record a trace per device (kept only if the scenario fails)
         self._new_context = new_context
         self._playwright = playwright
@@ -145,8 +170,18 @@ class Devices:
         if self._traces is not None:  # DOM snapshots of every action; no screencast, which costs ~40 % time
             context.tracing.start(title=name, snapshots=True, screenshots=False, sources=False)
         context.add_init_script(PROBE)
-        device = Device(name, context, phone)
-        context.on("request", lambda request: device.requests.append((request.method, urlsplit(request.url).path)))
+        device = Device(name, context, phone, cookie_names=self._cookie_names)
+
+        def sent(request: Any) -> None:
+            device.requests.append((request.method, urlsplit(request.url).path))
+            device.inflight.add(request)
+
+        def answered(request: Any) -> None:
+            device.inflight.discard(request)
+
+        context.on("request", sent)
+        context.on("requestfinished", answered)
+        context.on("requestfailed", answered)
         self._attach_clock(device, skew_ms)
         self._devices[name] = device
         return device

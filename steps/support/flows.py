@@ -1,54 +1,70 @@
-"""Small flows several capabilities share: signing in, and what "signed out" looks like."""
+"""Small flows several capabilities share: signing in, and what "signed out" looks like.
+
+Everything specific to the app under test comes from its profile (the oracle carries it).
+"""
 
 from __future__ import annotations
 
-import re
+from playwright.sync_api import Page, expect
 
-from playwright.sync_api import expect
-
-from steps.pages import PatientsPage, SignInPage
-from steps.support.api import SessionApi
-from steps.support.clinic import Person
 from steps.support.devices import Device
+from steps.support.oracle import Oracle, Waivers
+from targets.profile import Person, Profile
 
 DEVICE = r"(?P<device_name>my (?:computer|laptop|phone)|the [a-z ]+? computer)"
-SIGNIN_URL = re.compile(r"/signin(\?|$)")
 
 
-def sign_in(device: Device, person: Person, api: SessionApi, *, remember: bool = False) -> Device:
-    """Sign ``person`` in on ``device`` through the Sign In page, and note the session it got."""
-    SignInPage(device.page).open().sign_in(person.username, person.password, remember=remember)
-    device.page.wait_for_url("**/patients")  # the patient list, loaded: its idle timer is running
-    expect(PatientsPage(device.page).patient_list).to_be_visible()
-    note_sign_in(device, api)
+def sign_in(device: Device, person: Person, oracle: Oracle, *, remember: bool = False) -> Device:
+    """Sign ``person`` in on ``device`` through the app's sign-in page, land on the protected data,
+    and note the session it got."""
+    profile = oracle.profile
+    signin = profile.page("SignIn", device.page)
+    signin.open()
+    signin.sign_in(person.username, person.password, **({"remember": True} if remember else {}))
+    expect(device.page).not_to_have_url(profile.signin_url)
+    device.page.wait_for_load_state("load")
+    protected = profile.page("Protected", device.page)
+    if not protected.data.count():  # the app landed elsewhere: open the protected page
+        protected.open()
+    expect(protected.data).to_be_visible()
+    note_sign_in(device, oracle)
     device.person = person
     return device
 
 
-def note_sign_in(device: Device, api: SessionApi) -> None:
+def note_sign_in(device: Device, oracle: Oracle) -> None:
     cookie = device.remember_session()
-    assert cookie, "signed in, but the browser holds no session cookie"
-    code, body = api.status(cookie)
-    assert code == 200, body
-    device.signed_in_ms = body["last_activity_ms"]
+    assert cookie, f"signed in, but the browser holds none of the session cookies {device.cookie_names}"
     device.settle()
+    device.requests_at_sign_in = len(device.requests)
+    if oracle.profile.has("status_oracle"):
+        status = oracle.read(cookie)
+        assert status.active, f"just signed in, but the oracle says the session is {status.state}"
+        device.signed_in_ms = status.last_activity_ms
 
 
-def expect_no_patient_data(device: Device) -> None:
-    expect(device.page.get_by_test_id("patient-list")).to_have_count(0)
+def expect_no_patient_data(device: Device, profile: Profile) -> None:
+    expect(profile.page("Protected", device.page).data).to_have_count(0)
 
 
-def expect_signin_page(device: Device, notice: str | None = None) -> None:
-    """The server's Sign In page (not the offline form in place), and no patient data."""
-    signin = SignInPage(device.page)
-    expect(device.page).to_have_url(SIGNIN_URL)
+def expect_signin_page(device: Device, profile: Profile, waivers: Waivers, reason: str | None = None) -> None:
+    """The app's sign-in page, no patient data, and, where the app has one, the notice for ``reason``."""
+    signin = profile.page("SignIn", device.page)
+    expect(device.page).to_have_url(profile.signin_url)
     expect(signin.form).to_be_visible()
-    if notice is not None:
-        expect(signin.notice).to_have_text(notice)
-    expect_no_patient_data(device)
+    if reason is not None:
+        notice = profile.wording.notice(reason)
+        if notice is None:
+            waivers.waive(f"the notice for {reason}", f"{profile.name} shows no notice saying why")
+        else:
+            expect(signin.notice).to_have_text(notice)
+    expect_no_patient_data(device, profile)
 
 
-def shows_signin_notice(device: Device, notice: str) -> bool:
-    """Right now (no waiting): is this device on the Sign In page with this notice?"""
-    page = device.page
-    return bool(SIGNIN_URL.search(page.url)) and SignInPage(page).notice.filter(has_text=notice).is_visible()
+def shows_signin(page: Page, profile: Profile, reason: str | None = None) -> bool:
+    """Right now (no waiting): is this tab on the sign-in page, with the notice for ``reason``?"""
+    if not profile.signin_url.search(page.url):
+        return False
+    notice = profile.wording.notice(reason) if reason else None
+    signin = profile.page("SignIn", page)
+    return (signin.notice.filter(has_text=notice) if notice else signin.form).is_visible()

@@ -1,4 +1,4 @@
-"""The server under test: embedded (in this process), a subprocess, or any URL that honours the contract.
+"""The server under test: embedded (in this process), a subprocess, or any URL, judged through its profile.
 
 Embedded (default): the reference app runs in a thread with a frozen ``ManualClock`` that the
 time machine moves directly. Subprocess: ``sessionsim serve --test-clock`` on a free port, moved
@@ -17,30 +17,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
-
-class ServerClock(Protocol):
-    """The server's clock as the time machine sees it."""
-
-    def now_ms(self) -> int: ...
-
-    def advance(self, ms: int) -> int: ...
-
-
-class HttpClock:
-    """A server clock moved through the contract's ``/__test__/clock`` (which also sweeps)."""
-
-    def __init__(self, http: httpx.Client) -> None:
-        self._http = http
-
-    def now_ms(self) -> int:
-        return int(self._http.get("/__test__/clock").raise_for_status().json()["now_ms"])
-
-    def advance(self, ms: int) -> int:
-        return int(self._http.post("/__test__/clock", json={"advance_ms": ms}).raise_for_status().json()["now_ms"])
+from targets.clocks import HttpClock, ServerClock
+from targets.loader import load
+from targets.profile import Profile
 
 
 class EmbeddedClock:
@@ -66,7 +49,7 @@ class Target:
 
     base_url: str
     clock: ServerClock | None
-    has_clinics: bool
+    profile: Profile = field(default_factory=lambda: load("reference"))
     db_path: Path | None = None          # set when this session created the store (restart scenarios)
     kind: str = "external"               # embedded | subprocess | external
     stop: Any = field(default=None, repr=False)
@@ -116,7 +99,7 @@ class EmbeddedServer:
 
 def start_embedded(workdir: Path) -> Target:
     server = EmbeddedServer(workdir / "bdd.db")
-    return Target(base_url=server.url, clock=EmbeddedClock(server.deps), has_clinics=True,
+    return Target(base_url=server.url, clock=EmbeddedClock(server.deps),
                   db_path=workdir / "bdd.db", kind="embedded", stop=server.stop)
 
 
@@ -151,19 +134,26 @@ def start_subprocess(workdir: Path) -> Target:
         log.close()
 
     http = httpx.Client(base_url=url, timeout=10)
-    return Target(base_url=url, clock=HttpClock(http), has_clinics=True, db_path=db, kind="subprocess",
+    return Target(base_url=url, clock=HttpClock(http), db_path=db, kind="subprocess",
                   stop=lambda: (http.close(), stop()))
 
 
-def connect_external(base_url: str) -> Target:
-    """Another running server: find out whether it offers the test clock and test clinics."""
+def connect_external(base_url: str, profile: Profile, clock: str | None = None) -> Target:
+    """Another running server, judged through ``profile``; its clock by the profile's strategy
+    (``clock`` overrides it: "contract", "real" or "none")."""
     base_url = base_url.rstrip("/")
     http = httpx.Client(base_url=base_url, timeout=10)
+    return Target(base_url=base_url, clock=server_clock(http, profile, clock), profile=profile, kind="external",
+                  stop=http.close)
+
+
+def server_clock(http: httpx.Client, profile: Profile, strategy: str | None = None) -> ServerClock | None:
+    """The clock the time machine moves: the contract's ``/__test__/clock`` when the target answers it."""
+    strategy = strategy or profile.clock
+    if strategy != "contract":
+        return None
     try:
-        has_clock = http.get("/__test__/clock").status_code == 200
-        # An invalid body answers 422 where the endpoint exists and 404 where it does not; nothing is created.
-        has_clinics = http.post("/__test__/clinics", json={"settings": {"idle_timeout_minutes": 0}}).status_code == 422
+        found = http.get(profile.clock_path).status_code == 200
     except httpx.HTTPError as exc:
-        raise RuntimeError(f"cannot reach the server under test at {base_url}: {exc}") from None
-    return Target(base_url=base_url, clock=HttpClock(http) if has_clock else None, has_clinics=has_clinics,
-                  kind="external", stop=http.close)
+        raise RuntimeError(f"cannot reach the target at {http.base_url}: {exc}") from None
+    return HttpClock(http, profile.clock_path) if found else None

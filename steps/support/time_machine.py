@@ -19,7 +19,7 @@ from typing import Callable
 import pytest
 
 from steps.support.devices import Device
-from steps.support.server import ServerClock
+from targets.clocks import ServerClock
 
 SECOND = 1000
 UNITS = {"second": SECOND, "minute": 60 * SECOND, "hour": 3600 * SECOND, "day": 86400 * SECOND,

@@ -1,3 +1,5 @@
+"""The reference app's two-factor enrolment page."""
+
 from playwright.sync_api import Page
 
 

@@ -1,4 +1,8 @@
+"""The reference app's Sign In page."""
+
 from playwright.sync_api import Page
+
+from targets.pages import open_path
 
 
 class SignInPage:
@@ -16,7 +20,7 @@ class SignInPage:
         self.sign_in_button = self.form.get_by_role("button", name="Sign In")
 
     def open(self) -> "SignInPage":
-        self.page.goto("/signin")
+        open_path(self.page, "/signin")
         return self
 
     def sign_in(self, username: str, password: str, *, remember: bool = False, code: str | None = None) -> None:

@@ -1,8 +1,14 @@
+"""The reference app's clinic settings page (admins only)."""
+
 from playwright.sync_api import Page
+
+from targets.pages import open_path
 
 
 class AdminSettingsPage:
     """Clinic settings (admins only): automatic logout, sessions, 2FA, active sessions, audit log."""
+
+    path = "/admin/settings"
 
     def __init__(self, page: Page) -> None:
         self.page = page
@@ -16,7 +22,7 @@ class AdminSettingsPage:
         self.audit_rows = page.get_by_role("table", name="Audit log").get_by_role("row")
 
     def open(self) -> "AdminSettingsPage":
-        self.page.goto("/admin/settings")
+        open_path(self.page, self.path)
         return self
 
     def choose_idle_timeout(self, label: str) -> None:

@@ -1,4 +1,8 @@
+"""The reference app's Recently Logged In page."""
+
 from playwright.sync_api import Page
+
+from targets.pages import open_path
 
 
 class RecentPage:
@@ -10,6 +14,10 @@ class RecentPage:
         self.notice = page.get_by_test_id("signin-notice")
         self.list = page.get_by_test_id("recent-accounts")
         self.entries = page.get_by_test_id("recent-account")
+
+    def open(self) -> "RecentPage":
+        open_path(self.page, "/recent")
+        return self
 
     def entry(self, username: str):
         return self.entries.filter(has_text=username)

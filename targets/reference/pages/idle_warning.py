@@ -1,3 +1,5 @@
+"""The reference app's inactivity warning dialog."""
+
 from playwright.sync_api import Page
 
 

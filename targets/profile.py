@@ -1,0 +1,170 @@
+"""The target profile: everything specific to the app under test, in one object.
+
+Steps (steps/), the preflight and the load users ask a ``Profile`` for page objects, paths, cookie
+names, the passive status oracle, people, settings, the time strategy, capabilities, wording and
+known findings. They never hard-code any of these. ``targets.reference`` is the reference server's
+profile and the model for writing others (docs/adapting.md).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping
+
+import httpx
+
+REASONS = ("idle", "logout", "evicted", "absolute", "revoked")
+
+
+class NotCovered(Exception):
+    """The scenario needs something the target lacks: reported as *not covered*, with this reason."""
+
+
+@dataclass(frozen=True)
+class Status:
+    """The oracle's normalised record of one session. ``None`` means the app cannot tell."""
+
+    state: str                          # "active" | "ended" | "unknown"
+    reason: str | None = None           # one of REASONS when the app says why it ended
+    server_time_ms: int | None = None
+    last_activity_ms: int | None = None
+    idle_deadline_ms: int | None = None
+    warn_at_ms: int | None = None
+    http_status: int | None = None
+    raw: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def active(self) -> bool:
+        return self.state == "active"
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who signs in: a username, a password and a role (admin, practitioner, reception)."""
+
+    username: str
+    password: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Clinic:
+    """A clinic the scenario uses: its id where the app has one, its settings and its staff."""
+
+    account_id: Any
+    name: str
+    settings: Mapping[str, Any]
+    people: tuple[Person, ...]
+    own: bool = True                    # False: shared with other scenarios, its settings must not change
+
+    def staff(self, role: str, index: int = 0) -> Person:
+        matches = [p for p in self.people if p.role == role]
+        if len(matches) <= index:
+            raise NotCovered(f"the target's profile names no {role} number {index + 1}")
+        return matches[index]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A clinic's session settings in the policy's units (``None``: the app has no such setting)."""
+
+    idle_timeout_minutes: int | None = 30
+    warning_seconds: int | None = 120
+    max_sessions_per_user: int | None = 1
+    absolute_lifetime_hours: int | None = None
+
+
+@dataclass(frozen=True)
+class Wording:
+    """The app's own words. ``None`` for a text the app does not show (the check is waived)."""
+
+    warning_title: str | None = None                      # the warning dialog's accessible name
+    countdown: str | None = None                          # "mm:ss" or None (no countdown)
+    notices: Mapping[str, str | None] = field(default_factory=dict)   # end reason -> sign-in notice
+    wrong_password: str | None = None
+    timeout_limit: str | None = None                      # the refusal naming the 7-day limit
+    texts: Mapping[str, str] = field(default_factory=dict)  # other texts, by idea, for capability steps
+
+    def text(self, key: str) -> str:
+        if key not in self.texts:
+            raise NotCovered(f"the profile's wording has no text for {key!r}")
+        return self.texts[key]
+
+    def notice(self, reason: str) -> str | None:
+        return self.notices.get(reason)
+
+    def countdown_text(self, seconds: int) -> str | None:
+        if self.countdown != "mm:ss":
+            return None
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A known finding: the scenario is expected to fail until the app is fixed (reason and link)."""
+
+    reason: str
+    link: str = ""
+
+
+class Profile:
+    """Base of every profile. Subclasses set the class attributes and page classes, and override
+    ``status`` (the oracle), ``clinic`` (people, settings) and, where the app has them, the
+    capability methods below. Defaults are what a plain web app with a login form offers."""
+
+    name: ClassVar[str] = "unnamed"
+    capabilities: ClassVar[frozenset[str]] = frozenset({"logout"})
+    wording: ClassVar[Wording] = Wording()
+    signin_path: ClassVar[str] = "/login"
+    protected_path: ClassVar[str] = "/"
+    signin_url: ClassVar[re.Pattern[str]] = re.compile(r"/login")   # where signed-out users land
+    session_cookies: ClassVar[tuple[str, ...]] = ("sessionid",)
+    fixed_settings: ClassVar[Settings | None] = None                # declared when they cannot be set
+    clock: ClassVar[str | None] = None           # "contract" | "faketime" | "real" | None (time cannot move)
+    clock_path: ClassVar[str] = "/__test__/clock"
+    expectations: ClassVar[Mapping[str, Expectation]] = {}        # scenario title -> known finding
+    people: ClassVar[tuple[Person, ...]] = ()
+
+    # page classes: each takes a Playwright Page
+    SignIn: ClassVar[type] = object
+    Shell: ClassVar[type] = object
+    Protected: ClassVar[type] = object
+    Warning: ClassVar[type] = object
+
+    def has(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    def page(self, kind: str, page: Any) -> Any:
+        """The page object of ``kind`` (SignIn, Shell, Protected, Warning, ...) for a Playwright page."""
+        cls = getattr(self, kind, None)
+        if not isinstance(cls, type) or cls is object:
+            raise NotCovered(f"the target's profile has no {kind} page")
+        return cls(page)
+
+    # -- the passive oracle -----------------------------------------------------------------------
+    def status(self, http: httpx.Client, credentials: Mapping[str, str]) -> Status:
+        """The session behind ``credentials`` (cookie name -> value, or ``{"bearer": token}``),
+        read without extending it. The default cannot tell."""
+        return Status("unknown")
+
+    def signed_out_answer(self, response: httpx.Response) -> bool:
+        """Whether a page request answered as to someone signed out (a redirect to sign in)."""
+        location = response.headers.get("location", "")
+        return response.status_code in (301, 302, 303, 307) and bool(self.signin_url.search(location))
+
+    # -- people and settings ----------------------------------------------------------------------
+    def clinic(self, http: httpx.Client, settings: Mapping[str, Any] | None = None) -> Clinic:
+        """The clinic for one scenario. With ``settings``, one that has them (or NotCovered)."""
+        if settings:
+            self.require_settings(settings)
+        declared = self.fixed_settings or Settings()
+        return Clinic(None, self.name, vars(declared), self.people, own=False)
+
+    def require_settings(self, settings: Mapping[str, Any]) -> None:
+        """Fixed settings: the scenario runs when they are the ones it needs, else NotCovered."""
+        fixed = vars(self.fixed_settings) if self.fixed_settings else {}
+        differ = {k: v for k, v in settings.items() if fixed.get(k) != v}
+        if differ:
+            have = ", ".join(f"{k}={fixed.get(k)}" for k in differ)
+            raise NotCovered(f"the scenario needs {differ}; the target's settings are fixed ({have})")

@@ -1,0 +1,124 @@
+"""The reference server's profile: the model for every other profile (docs/adapting.md).
+
+It speaks the HTTP contract of docs/contract.md: ``GET /api/session`` is the passive oracle,
+``/__test__/clinics`` gives each scenario its own clinic and ``/__test__/clock`` moves time.
+The capability methods at the end (mobile API, admin API, audit) exist because the reference
+claims those capabilities; a profile that does not claim them need not have them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Mapping
+
+import httpx
+
+from targets.profile import Clinic, NotCovered, Person, Profile, Settings, Status, Wording
+from targets.reference.pages import (AdminSettingsPage, AppShell, EnrolPage, IdleWarning, PatientsPage, RecentPage,
+                                     SignInPage)
+
+DEMO_PEOPLE = (Person("admin@demo.clinic", "demo-admin", "admin"),
+               Person("practitioner@demo.clinic", "demo-practitioner", "practitioner"))
+
+
+class ReferenceProfile(Profile):
+    """``sessionsim serve``: every capability, the contract's oracle and clock, its own wording."""
+
+    name = "reference"
+    capabilities = frozenset({
+        "logout", "profile_menu", "mobile_layout", "remember_me", "warning", "countdown", "stay_logged_in",
+        "logout_now", "escape_keeps_warning", "status_oracle", "deadlines", "status_polls", "cross_tab", "offline",
+        "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke",
+        "absolute_lifetime", "two_factor", "mobile_api", "restart"})
+    wording = Wording(
+        warning_title="Are you still there?", countdown="mm:ss",
+        notices={"idle": "You were logged out due to inactivity.",
+                 "evicted": "You were signed out because your account signed in on another device.",
+                 "logout": "You have logged out.",
+                 "absolute": "Your session reached its maximum length. Please sign in again.",
+                 "revoked": "An administrator ended your session."},
+        wrong_password="Incorrect email or password.",
+        timeout_limit='from 5 to 10080 (7 days, the longest allowed); "Never" is not an option',
+        texts={"settings_saved": "Settings saved. They apply to every signed-in user now.",
+               "admin_only": "Only a clinic administrator can change the clinic's settings.",
+               "code_required": "Enter the 6-digit code from your authenticator app.",
+               "code_invalid": "That code is not valid. Try the current code."})
+    signin_path = "/signin"
+    protected_path = "/patients"
+    signin_url = re.compile(r"/signin(\?|$)")
+    session_cookies = ("sid",)
+    clock = "contract"
+    people = DEMO_PEOPLE
+
+    SignIn = SignInPage
+    Shell = AppShell
+    Protected = PatientsPage
+    Warning = IdleWarning
+    AdminSettings = AdminSettingsPage
+    Recent = RecentPage
+    Enrol = EnrolPage
+
+    # -- the passive oracle: GET /api/session never extends a session ------------------------------
+    def status(self, http: httpx.Client, credentials: Mapping[str, str]) -> Status:
+        headers = ({"Authorization": f"Bearer {credentials['bearer']}"} if "bearer" in credentials
+                   else {"Cookie": "; ".join(f"{k}={v}" for k, v in credentials.items())})
+        answer = http.get("/api/session", headers=headers)
+        try:
+            body = answer.json()
+        except ValueError:
+            return Status("unknown", http_status=answer.status_code, raw=answer.text[:200])
+        if not isinstance(body, dict) or "state" not in body:
+            return Status("unknown", http_status=answer.status_code, raw=body)
+        return Status(body["state"], body.get("reason"), body.get("server_time_ms"), body.get("last_activity_ms"),
+                      body.get("idle_deadline_ms"), body.get("warn_at_ms"), answer.status_code, body)
+
+    # -- a clinic of its own per scenario ------------------------------------------------------------
+    def clinic(self, http: httpx.Client, settings: Mapping[str, Any] | None = None) -> Clinic:
+        """A fresh clinic through ``POST /__test__/clinics``; without it, the shared demo clinic."""
+        answer = http.post("/__test__/clinics", json={"name": "BDD Clinic", "settings": dict(settings or {})})
+        if answer.status_code == 404:
+            if settings:
+                raise NotCovered("the scenario needs its own clinic settings, and the target has no /__test__/clinics")
+            return Clinic(None, "Demo Clinic", vars(Settings()), DEMO_PEOPLE, own=False)
+        assert answer.status_code == 201, f"POST /__test__/clinics answered {answer.status_code}: {answer.text[:200]}"
+        body = answer.json()
+        return Clinic(body["account_id"], body["name"], dict(settings or {}),
+                      tuple(Person(u["username"], u["password"], u["role"]) for u in body["users"]))
+
+    # -- capability methods: mobile_api, admin_api, audit -------------------------------------------
+    def mobile_sign_in(self, http: httpx.Client, person: Person, device: str = "clinic phone app") -> str:
+        answer = http.post("/api/mobile/sessions",
+                           json={"username": person.username, "password": person.password, "device": device})
+        assert answer.status_code == 201, f"mobile sign-in answered {answer.status_code}: {answer.text[:200]}"
+        return answer.json()["token"]
+
+    def mobile_logout(self, http: httpx.Client, token: str) -> int:
+        return http.delete("/api/mobile/sessions/current", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    def put_settings(self, http: httpx.Client, admin: Person, changes: Mapping[str, Any]) -> httpx.Response:
+        """An admin changes the clinic's settings from the mobile app (bearer: no CSRF token needed)."""
+        token = self.mobile_sign_in(http, admin, device="clinic admin app")
+        try:
+            return http.put("/api/admin/settings", json=dict(changes), headers={"Authorization": f"Bearer {token}"})
+        finally:
+            self.mobile_logout(http, token)
+
+    def browser_api(self, page: Any, method: str, what: str, body: Any = None) -> Any:
+        """A call to the admin JSON API (``what``: "settings" or "audit") from a signed-in browser, with
+        its cookie and the session's CSRF token; Playwright's APIResponse."""
+        csrf = page.request.get("/api/session").json()["csrf_token"]
+        return page.request.fetch(f"/api/admin/{what}", method=method, headers={"X-CSRF-Token": csrf},
+                                  data=json.dumps(body) if body is not None else None)
+
+    def audit(self, http: httpx.Client, admin: Person) -> list[dict[str, Any]]:
+        token = self.mobile_sign_in(http, admin, device="audit reader")
+        try:
+            answer = http.get("/api/admin/audit", headers={"Authorization": f"Bearer {token}"})
+            assert answer.status_code == 200, answer.text[:200]
+            return answer.json()["events"]
+        finally:
+            self.mobile_logout(http, token)
+
+
+PROFILE = ReferenceProfile()
