@@ -29,6 +29,7 @@ pytest_plugins = [
     "steps.admin_steps",
     "steps.audit_steps",
     "steps.mobile_steps",
+    "steps.bounds_steps",
 ]
 
 NOT_COVERED = "not covered: "

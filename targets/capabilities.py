@@ -21,6 +21,7 @@ CAPABILITIES: dict[str, str] = {
     "escape_keeps_warning": "a warning that only its own buttons close (Escape does not dismiss it)",
     "status_oracle": "a passive status oracle (the session's state read without extending it)",
     "deadlines": "a status oracle that reports last activity and the idle deadline",
+    "activity_reports": "pages that report the user's input to the server (a heartbeat or ping the harness can send)",
     "status_polls": "pages that check their session status in the background",
     "cross_tab": "tabs of one browser that share activity, warnings and logout",
     "offline": "a page that keeps counting down while offline and hides patient data at the deadline",

@@ -227,3 +227,18 @@ def test_sign_in_also_accepts_a_json_body(server: Server) -> None:
     with server.client() as client:
         response = client.post("/signin", json={"username": PRACTITIONER[0], "password": PRACTITIONER[1]})
         assert response.status_code == 303 and client.get("/api/session").status_code == 200
+
+
+@pytest.mark.parametrize("mode, extends", [("navigate", True), (None, True), ("cors", False), ("same-origin", False),
+                                           ("no-cors", False)])
+def test_only_opening_a_page_counts_as_activity_not_a_background_fetch_of_it(server: Server, mode: str | None,
+                                                                              extends: bool) -> None:
+    """A script fetching a page (Sec-Fetch-Mode other than navigate) must not keep an unattended device signed in."""
+    with server.client() as client:
+        web_sign_in(client, *PRACTITIONER)
+        signed_in_at = client.get("/api/session").json()["last_activity_ms"]
+        server.advance(minutes=10)
+        page = client.get("/patients", headers={"Sec-Fetch-Mode": mode} if mode else {})
+        assert page.status_code == 200
+        last = client.get("/api/session").json()["last_activity_ms"]
+    assert (last > signed_in_at) is extends, (mode, last - signed_in_at)

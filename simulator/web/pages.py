@@ -77,6 +77,13 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303, headers=NO_STORE)
 
 
+def user_navigation(request: Request) -> bool:
+    """Whether a page request is the user opening the page (a navigation), not a script of the page
+    fetching it in the background: browsers say so in ``Sec-Fetch-Mode``; clients that send no
+    fetch metadata (old browsers, HTTP clients) count as navigations."""
+    return request.headers.get("sec-fetch-mode", "navigate") == "navigate"
+
+
 def page_session(request: Request, deps: services.Deps, *, activity: bool = False) -> SignedIn | None:
     """The browser's active session (cookie only), or None. ``activity``: this page request counts
     as the user's activity (opening a page extends the session; redirects and polls do not)."""
@@ -84,7 +91,7 @@ def page_session(request: Request, deps: services.Deps, *, activity: bool = Fals
     current = services.view(deps, token=token)
     if not current.active or current.session is None:
         return None
-    if activity:
+    if activity and user_navigation(request):
         current = services.record_input(deps, current, input_ms_ago=0)
     user = deps.store.get_user(current.session.user_id)
     return SignedIn(view=current, user=user) if user else None

@@ -107,7 +107,8 @@ class Device:
     wall_ms: int = 0              # the wall-clock time this device's browser believes it is
     in_background: bool = False
     closed: bool = False
-    signed_in_ms: int | None = None  # server time of its latest sign-in
+    signed_in_ms: int | None = None  # server time of its latest sign-in (where the oracle tells)
+    signed_in_wall_ms: int = 0       # this browser's clock at its latest sign-in
     person: Any = None               # who signed in on it last
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
     requests_at_sign_in: int = 0     # how many of them were sent before the latest sign-in settled

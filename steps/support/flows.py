@@ -37,6 +37,7 @@ def note_sign_in(device: Device, oracle: Oracle) -> None:
     assert cookie, f"signed in, but the browser holds none of the session cookies {device.cookie_names}"
     device.settle()
     device.requests_at_sign_in = len(device.requests)
+    device.signed_in_wall_ms = device.wall_ms
     if oracle.profile.has("status_oracle"):
         status = oracle.read(cookie)
         assert status.active, f"just signed in, but the oracle says the session is {status.state}"

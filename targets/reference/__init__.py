@@ -28,7 +28,7 @@ class ReferenceProfile(Profile):
     name = "reference"
     capabilities = frozenset({
         "logout", "profile_menu", "mobile_layout", "remember_me", "warning", "countdown", "stay_logged_in",
-        "logout_now", "escape_keeps_warning", "status_oracle", "deadlines", "status_polls", "cross_tab", "offline",
+        "logout_now", "escape_keeps_warning", "status_oracle", "activity_reports", "deadlines", "status_polls", "cross_tab", "offline",
         "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke",
         "absolute_lifetime", "two_factor", "mobile_api", "restart"})
     wording = Wording(
@@ -86,7 +86,18 @@ class ReferenceProfile(Profile):
         return Clinic(body["account_id"], body["name"], dict(settings or {}),
                       tuple(Person(u["username"], u["password"], u["role"]) for u in body["users"]))
 
-    # -- capability methods: mobile_api, admin_api, audit -------------------------------------------
+    # -- capability methods: activity_reports, mobile_api, admin_api, audit ----------------------------
+    def report_activity(self, http: httpx.Client, credentials: Mapping[str, str], *, idle_ms: int,
+                        input_since_last: bool) -> int:
+        """What the page's heartbeat sends: the user's last input ``idle_ms`` ago, or no input since the
+        last report; the HTTP status."""
+        cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in credentials.items())}
+        status = http.get("/api/session", headers=cookie)
+        if status.status_code != 200:
+            return status.status_code
+        return http.post("/api/session/heartbeat", json={"input_ms_ago": idle_ms if input_since_last else None},
+                         headers={**cookie, "X-CSRF-Token": status.json()["csrf_token"]}).status_code
+
     def mobile_sign_in(self, http: httpx.Client, person: Person, device: str = "clinic phone app") -> str:
         answer = http.post("/api/mobile/sessions",
                            json={"username": person.username, "password": person.password, "device": device})

@@ -1,0 +1,56 @@
+"""What must not keep a session open: the page's own background requests, reports of no input or of
+input in the future, and a browser clock set back. Judged by the server's plain answer to the old
+session cookie, so a page's own client-side logout cannot hide a server that keeps the session."""
+
+from __future__ import annotations
+
+from pytest_bdd import parsers, then, when
+
+from steps.support.flows import DEVICE
+from steps.support.time_machine import duration_ms
+
+MINUTE = 60_000
+FETCH = "(path) => fetch(path, { credentials: 'same-origin' }).then((r) => r.status)"
+
+
+@when(parsers.re(r"^(?P<duration>.+) pass without activity, the page fetching the patient list in the background "
+                 r"every minute$"))
+def background_fetches(my_device, profile, time_machine, duration):
+    left = duration_ms(duration)
+    while left > 0:
+        status = my_device.page.evaluate(FETCH, profile.protected_path)  # a script's request, not a navigation
+        assert status < 500, f"the background fetch of {profile.protected_path} answered {status}"
+        my_device.settle()
+        time_machine.advance(min(MINUTE, left))
+        left -= MINUTE
+
+
+@when(parsers.re(r"^(?P<duration>.+) pass, someone with my session cookie reporting every minute that nothing "
+                 r"happened$"))
+def reports_of_nothing(my_device, profile, http, time_machine, duration):
+    left, idle = duration_ms(duration), 0
+    while left > 0:
+        profile.report_activity(http, my_device.last_session, idle_ms=idle, input_since_last=False)
+        step = min(MINUTE, left)
+        time_machine.advance(step)
+        left -= step
+        idle += step
+
+
+@when(parsers.re(r"^someone with my session cookie reports that I was active (?P<duration>.+) from now$"))
+def forged_future_report(my_device, profile, http, duration):
+    profile.report_activity(http, my_device.last_session, idle_ms=-duration_ms(duration), input_since_last=True)
+
+
+@then(parsers.re(rf"^{DEVICE}'s old session cookie no longer opens the patient list$"))
+def old_cookie_closed(devices, profile, oracle, device_name):
+    answer = oracle.page_with(profile.protected_path, devices.get(device_name).last_session)
+    assert profile.signed_out_answer(answer), (
+        f"GET {profile.protected_path} with the session cookie answered {answer.status_code} "
+        f"{answer.headers.get('location', '')}: the server still treats the session as signed in")
+
+
+@when(parsers.re(r"^time reaches (?P<duration>.+) before my session's deadline$"))
+def time_reaches(my_device, clinic, time_machine, duration):
+    deadline = my_device.signed_in_wall_ms + clinic.settings["idle_timeout_minutes"] * MINUTE
+    time_machine.advance(deadline - duration_ms(duration) - my_device.wall_ms)
