@@ -43,8 +43,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "on a free port (moved through /__test__/clock)")
     group.addoption("--target", default="reference", metavar="NAME_OR_MODULE",
                     help="the target profile: reference (default), django-session-security, a module or a .py file")
-    group.addoption("--clock", choices=["contract", "real", "none"], default=None,
+    group.addoption("--clock", choices=["contract", "faketime", "real", "none"], default=None,
                     help="override the profile's time strategy for a --base-url target")
+    group.addoption("--faketime-file", default=None, metavar="PATH",
+                    help="the libfaketime control file of a target started by `steps.run --target-cmd` (its clock)")
     group.addoption("--bdd-failures", default="reports/bdd/failures", metavar="DIR",
                     help="where a failed scenario leaves a screenshot of every tab and a Playwright trace of "
                          "every device (default reports/bdd/failures; 'off' records nothing)")
@@ -87,6 +89,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not scenarios:
         return
     profile = _profile(config)
+    url = config.getoption("--base-url", default=None)
+    if url and not hasattr(config, "workerinput"):  # someone else's server: say what it has before any browser
+        from targets.preflight import run as preflight
+
+        report = preflight(profile, url.rstrip("/"), clock=config.getoption("--clock"))
+        config.pluginmanager.get_plugin("terminalreporter").write_line(report.paragraph())
+        if not report.can_run:
+            pytest.exit(report.paragraph(), returncode=2)
     for item in scenarios:
         missing = [tag for tag in CAPABILITIES if tag != "clock" and item.get_closest_marker(tag)
                    and not profile.has(tag)]

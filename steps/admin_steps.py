@@ -19,6 +19,7 @@ ADMIN_DEVICE = "the clinic office computer"
 
 def _admin_changes(devices, profile, clinic, oracle, change):
     """The clinic's admin signs in on the office computer, changes a setting, saves, and leaves."""
+    clinic.may_change_settings()
     office = sign_in(devices.open(ADMIN_DEVICE), clinic.staff("admin"), oracle)
     settings = profile.page("AdminSettings", office.page).open()
     change(settings)
@@ -56,6 +57,7 @@ def choices(my_device, profile, datatable):
 @given(parsers.parse("the clinic's admin has set the automatic logout to {label}"))
 def admin_sets_timeout_by_api(profile, http, clinic, label):
     """Through the admin settings API (the settings page's own choices are checked on their own)."""
+    clinic.may_change_settings()
     answer = profile.put_settings(http, clinic.staff("admin"), {"idle_timeout_minutes": duration_ms(label) // 60_000})
     assert answer.status_code == 200, answer.text[:200]
 
@@ -66,7 +68,8 @@ def chosen(my_device, profile, label):
 
 
 @when(parsers.parse('I set "Automatic logout after" to "{label}"'))
-def set_timeout(my_device, profile, label):
+def set_timeout(my_device, profile, clinic, label):
+    clinic.may_change_settings()
     profile.page("AdminSettings", my_device.page).choose_idle_timeout(label)
 
 
@@ -76,7 +79,8 @@ def confirms(my_device, profile):
 
 
 @when(parsers.parse("I ask the server to set the automatic logout to {value} minutes"), target_fixture="answer")
-def ask_server(my_device, profile, value):
+def ask_server(my_device, profile, clinic, value):
+    clinic.may_change_settings()  # refused, but a faulty server would change a shared clinic
     return profile.browser_api(my_device.page, "PUT", "settings", {"idle_timeout_minutes": json.loads(value)})
 
 
@@ -88,7 +92,8 @@ def server_refuses(answer, profile):
 
 
 @when(parsers.parse('I alter the form to send "{value}" for "Automatic logout after" and save'))
-def alter_form(my_device, profile, value):
+def alter_form(my_device, profile, clinic, value):
+    clinic.may_change_settings()
     settings = profile.page("AdminSettings", my_device.page)
     settings.idle_timeout.evaluate("(select, value) => { select.add(new Option(value, value)); select.value = value; }",
                                    value)

@@ -1,22 +1,30 @@
-"""Run the browser scenarios and print a summary.
+"""Run the browser scenarios against a target and print the four buckets.
 
-    python -m steps.run [--base-url URL] [--workers N] [--serial] [any pytest option ...]
+    python -m steps.run [--target NAME_OR_MODULE] [--base-url URL | --target-cmd "CMD {port}"]
+                        [--clock contract|faketime|real|none] [--workers N | --serial] [pytest options ...]
 
-``make bdd`` and ``make test`` call this. ``run()`` is the function to call from Python (``make demo``):
-it runs the suite in a subprocess and returns the summary as a dict. Reports land in reports/bdd/:
-cucumber.json, junit.xml, and failures/<scenario>/ with a Playwright trace and a screenshot of every
-device of every failed scenario.
+Without ``--base-url`` or ``--target-cmd`` the reference server is started in the pytest process.
+With ``--target-cmd`` this starts the target itself on a free port (``{port}`` in the command), under
+libfaketime when the profile's (or ``--clock``'s) strategy is ``faketime``, and stops it afterwards.
+Before any browser starts, a preflight says what the target has and lacks; when nothing can run
+it exits 2 with that paragraph. The exit code then reflects unexpected results only: a known
+finding the profile declares does not fail the run, an expected failure that passes does.
+Reports land in reports/bdd/ (or ``--reports DIR``): cucumber.json, junit.xml, summary.json and
+failures/<scenario>/ with a Playwright trace and a screenshot of every tab of every failed scenario.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
-import xml.etree.ElementTree as ET
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
+
+from steps.buckets import Buckets
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports" / "bdd"
@@ -24,11 +32,17 @@ WORKERS = 2  # measured on the 2-core CI machine: see README.md, "Browser scenar
 SEVEN_DAYS = "[7 days]"
 
 
-def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[str] = ()) -> list[str]:
+def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[str] = (),
+            target: str = "reference", clock: str | None = None, reports: Path = REPORTS,
+            faketime_file: Path | None = None) -> list[str]:
     """The pytest command line of a full run with every report."""
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:locust", "steps", "--timeout", "120",
-           f"--cucumberjson={REPORTS / 'cucumber.json'}", f"--junitxml={REPORTS / 'junit.xml'}",
-           f"--bdd-failures={REPORTS / 'failures'}"]
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:locust", "steps", "--timeout", "120", "--target", target,
+           f"--cucumberjson={reports / 'cucumber.json'}", f"--junitxml={reports / 'junit.xml'}",
+           f"--bdd-failures={reports / 'failures'}"]
+    if clock:
+        cmd += ["--clock", clock]
+    if faketime_file:
+        cmd += ["--faketime-file", str(faketime_file)]
     if base_url:  # one clock and one clinic shared by every scenario: one process
         cmd += ["--base-url", base_url]
     elif workers > 1:
@@ -37,59 +51,96 @@ def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Seque
 
 
 def summarize(junit: Path = REPORTS / "junit.xml") -> dict[str, Any]:
-    """Counts and timings from the JUnit XML of a run."""
-    cases = ET.parse(junit).getroot().iter("testcase")
-    summary: dict[str, Any] = {"scenarios": 0, "passed": 0, "failed": 0, "skipped": 0, "failures": [],
-                               "seven_day_s": None}
-    for case in cases:
-        summary["scenarios"] += 1
-        name = case.get("name", "")
-        if case.find("failure") is not None or case.find("error") is not None:
-            summary["failed"] += 1
-            summary["failures"].append(name)
-        elif case.find("skipped") is not None:
-            summary["skipped"] += 1
-        else:
-            summary["passed"] += 1
-        if SEVEN_DAYS in name and not summary["failures"][-1:] == [name] and case.find("skipped") is None:
-            summary["seven_day_s"] = float(case.get("time", "nan"))
-    return summary
+    """Counts, the four buckets and the 7-day scenario's time, from the JUnit XML of a run."""
+    buckets = Buckets.from_junit(junit) if junit.exists() else Buckets()
+    seven_day = None
+    if junit.exists():
+        import xml.etree.ElementTree as ET
+
+        for case in ET.parse(junit).getroot().iter("testcase"):
+            if SEVEN_DAYS in case.get("name", "") and case.get("name") in buckets.passed:
+                seven_day = float(case.get("time", "nan"))
+    total = len(buckets.passed) + len(buckets.failed) + len(buckets.expected) + len(buckets.fixed) \
+        + len(buckets.not_covered)
+    return {"scenarios": total, "passed": len(buckets.passed), "failed": len(buckets.failed) + len(buckets.fixed),
+            "expected_failures": len(buckets.expected), "skipped": len(buckets.not_covered),
+            "not_covered": buckets.not_covered, "waived": [list(w) for w in buckets.waived],
+            "failures": buckets.failed + buckets.fixed, "expected": buckets.expected, "seven_day_s": seven_day,
+            "lines": buckets.describe()}
 
 
-def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[str] = (),
-        quiet: bool = False) -> dict[str, Any]:
-    """Run the suite; the summary (with ``exit_code`` and ``wall_s``) as a dict."""
+def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[str] = (), quiet: bool = False,
+        target: str = "reference", target_cmd: str | None = None, clock: str | None = None,
+        reports: Path = REPORTS) -> dict[str, Any]:
+    """Run the suite (starting the target when ``target_cmd`` is given); the summary as a dict, with
+    ``exit_code``, ``wall_s`` and the ``preflight`` paragraph."""
+    from targets.loader import load
+    from targets.preflight import run as preflight
+
     started = time.perf_counter()
-    done = subprocess.run(command(base_url=base_url, workers=workers, extra=extra), cwd=ROOT,
-                          stdout=subprocess.DEVNULL if quiet else None)
-    wall = time.perf_counter() - started
-    junit = REPORTS / "junit.xml"
-    summary = summarize(junit) if junit.exists() else {"scenarios": 0, "passed": 0, "failed": 0, "skipped": 0,
-                                                       "failures": [], "seven_day_s": None}
-    summary.update(exit_code=done.returncode, wall_s=round(wall, 1), workers=1 if base_url else workers,
-                   reports=str(REPORTS))
+    profile = load(target)
+    reports.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as stack:
+        faketime_file = None
+        if target_cmd:
+            from steps.support.launch import start_target
+
+            launched = stack.enter_context(start_target(target_cmd, profile, clock=clock, workdir=reports / "target"))
+            base_url, faketime_file = launched.base_url, launched.faketime_file
+        paragraph = None
+        if base_url:
+            check = preflight(profile, base_url.rstrip("/"), clock=clock, harness_started=bool(target_cmd))
+            paragraph = check.paragraph()
+            if not quiet:
+                print(paragraph, flush=True)
+            if not check.can_run:
+                return {"exit_code": 2, "preflight": paragraph, "wall_s": round(time.perf_counter() - started, 1),
+                        "scenarios": 0, "passed": 0, "failed": 0, "skipped": 0, "lines": [paragraph],
+                        "workers": 1, "reports": str(reports), "seven_day_s": None}
+        junit = reports / "junit.xml"
+        junit.unlink(missing_ok=True)
+        done = subprocess.run(command(base_url=base_url, workers=workers, extra=extra, target=target, clock=clock,
+                                      reports=reports, faketime_file=faketime_file),
+                              cwd=ROOT, stdout=subprocess.DEVNULL if quiet else None)
+    summary = summarize(junit)
+    summary.update(exit_code=done.returncode, wall_s=round(time.perf_counter() - started, 1),
+                   workers=1 if base_url else workers, reports=str(reports), preflight=paragraph, target=profile.name)
+    (reports / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
 def describe(summary: dict[str, Any]) -> str:
-    """The summary in a few lines."""
-    lines = [f"Browser scenarios: {summary['scenarios']} run, {summary['passed']} passed, {summary['failed']} failed, "
-             f"{summary['skipped']} skipped in {summary['wall_s']} s ({summary['workers']} workers)"]
-    if summary["seven_day_s"] is not None:
+    """The summary in a few lines: the four buckets, then where the reports are."""
+    lines = list(summary["lines"])
+    if lines:
+        lines[0] += f" in {summary['wall_s']} s ({summary['workers']} workers)"
+    if summary.get("seven_day_s") is not None:
         lines.append(f"  the 7-day timeout scenario took {summary['seven_day_s']:.2f} s")
-    lines += [f"  failed: {name}" for name in summary["failures"]]
-    lines.append(f"  reports: {summary['reports']}/cucumber.json, junit.xml"
+    lines.append(f"  reports: {summary['reports']}/cucumber.json, junit.xml, summary.json"
                  + (", failures/ (trace + screenshot per device)" if summary["failed"] else ""))
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m steps.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--base-url", help="a running server that honours the contract (default: start one)")
+    parser.add_argument("--target", default="reference", help="the target profile: reference (default), "
+                        "django-session-security, an importable module or a .py file")
+    parser.add_argument("--base-url", help="a running target (default: start the reference server)")
+    parser.add_argument("--target-cmd", help="start the target with this command ({port}: a free port) and stop it after")
+    parser.add_argument("--clock", choices=["contract", "faketime", "real", "none"],
+                        help="override the profile's time strategy")
+    parser.add_argument("--reports", type=Path, default=REPORTS, help=f"where reports go (default {REPORTS})")
     parser.add_argument("--workers", type=int, default=WORKERS, help=f"pytest-xdist workers (default {WORKERS})")
     parser.add_argument("--serial", action="store_true", help="one process, no pytest-xdist (same as --workers 1)")
     args, extra = parser.parse_known_args(argv)
-    summary = run(base_url=args.base_url, workers=1 if args.serial else args.workers, extra=extra)
+    from targets.loader import ProfileError
+
+    try:
+        summary = run(base_url=args.base_url, workers=1 if args.serial else args.workers, extra=extra,
+                      target=args.target, target_cmd=args.target_cmd, clock=args.clock, reports=args.reports)
+    except ProfileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     print(describe(summary), flush=True)
     return summary["exit_code"]
 

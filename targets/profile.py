@@ -58,6 +58,12 @@ class Clinic:
     people: tuple[Person, ...]
     own: bool = True                    # False: shared with other scenarios, its settings must not change
 
+    def may_change_settings(self) -> None:
+        """Only a scenario's own clinic may have its settings changed (never one shared with others)."""
+        if not self.own:
+            raise NotCovered("this scenario changes the clinic's settings, and the target gives it no clinic of "
+                             "its own (the reference: /__test__/clinics)")
+
     def staff(self, role: str, index: int = 0) -> Person:
         matches = [p for p in self.people if p.role == role]
         if len(matches) <= index:

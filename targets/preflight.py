@@ -1,0 +1,181 @@
+"""The preflight: within seconds, before any browser or Locust user starts, what the target has and lacks.
+
+It probes the target through its profile (the sign-in page, the protected page signed out, the
+server clock, the passive oracle), reads the scenarios' capability tags from features/, and says in
+one short paragraph which scenarios can run. ``python -m targets.preflight --target NAME --base-url URL``
+prints it; the suites call ``run`` and stop with exit code 2 when nothing can run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from gherkin.parser import Parser
+from gherkin.token_scanner import TokenScanner
+
+from targets.capabilities import describe
+from targets.profile import Profile
+
+FEATURES = Path(__file__).resolve().parent.parent / "features"
+TIMEOUT_S = 3.0  # per probe; four probes stay well within the promised 10 s
+
+
+@dataclass
+class Scenario:
+    """A scenario's title, how many runs it makes (outline examples) and its tags (feature's included)."""
+
+    title: str
+    runs: int
+    tags: frozenset[str]
+
+
+@dataclass
+class Preflight:
+    """What the probes found, and what that leaves to run."""
+
+    profile: str
+    base_url: str
+    problems: list[str] = field(default_factory=list)  # each one blocks every scenario
+    notes: list[str] = field(default_factory=list)
+    has_clock: bool = False
+    runnable: int = 0
+    total: int = 0
+    missing: dict[str, int] = field(default_factory=dict)  # capability -> runs it leaves out
+    seconds: float = 0.0
+
+    @property
+    def can_run(self) -> bool:
+        return not self.problems and self.runnable > 0
+
+    def paragraph(self) -> str:
+        head = f"Preflight of {self.profile} at {self.base_url} ({self.seconds:.1f} s): "
+        if self.problems:
+            return head + " ".join(self.problems) + " Nothing can run until this is fixed."
+        lacks = "; ".join(f"{name} ({describe(name)}: {runs} runs)" for name, runs in
+                          sorted(self.missing.items(), key=lambda item: -item[1]))
+        return (head + " ".join(self.notes) + f" {self.runnable} of {self.total} scenario runs can run"
+                + (f"; not covered for lack of: {lacks}." if lacks else "."))
+
+
+def scenarios(folder: Path = FEATURES) -> list[Scenario]:
+    """Every scenario of the feature files, with its runs and tags."""
+    found: list[Scenario] = []
+    for path in sorted(folder.glob("*.feature")):
+        feature = Parser().parse(TokenScanner(path.read_text()))["feature"]
+        feature_tags = {t["name"].lstrip("@") for t in feature["tags"]}
+        for child in feature["children"]:
+            scenario = child.get("scenario")
+            if scenario is None:
+                continue
+            runs = sum(len(e["tableBody"]) for e in scenario["examples"]) or 1
+            found.append(Scenario(scenario["name"], runs,
+                                  frozenset(feature_tags | {t["name"].lstrip("@") for t in scenario["tags"]})))
+    return found
+
+
+def missing_for(scenario: Scenario, profile: Profile, *, has_clock: bool, harness_started: bool) -> list[str]:
+    """The capabilities this scenario needs that the target lacks (empty: it can run)."""
+    from targets.capabilities import CAPABILITIES
+
+    lacks = [tag for tag in scenario.tags if tag in CAPABILITIES and tag not in ("clock", "restart")
+             and not profile.has(tag)]
+    if "clock" in scenario.tags and not has_clock:
+        lacks.append("clock")
+    if "restart" in scenario.tags and not (harness_started and profile.has("restart")):
+        lacks.append("restart")
+    return lacks
+
+
+def run(profile: Profile, base_url: str, *, harness_started: bool = False, clock: str | None = None) -> Preflight:
+    """Probe the target and count what can run."""
+    started = time.perf_counter()
+    report = Preflight(profile.name, base_url)
+    with httpx.Client(base_url=base_url, timeout=TIMEOUT_S, follow_redirects=False) as http:
+        _probe_pages(http, profile, report)
+        if not report.problems:
+            _probe_clock(http, profile, report, clock or profile.clock)
+            _probe_oracle(http, profile, report)
+    if not report.problems:
+        for scenario in scenarios():
+            report.total += scenario.runs
+            lacks = missing_for(scenario, profile, has_clock=report.has_clock, harness_started=harness_started)
+            if lacks:
+                for name in lacks:
+                    report.missing[name] = report.missing.get(name, 0) + scenario.runs
+            else:
+                report.runnable += scenario.runs
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _probe_pages(http: httpx.Client, profile: Profile, report: Preflight) -> None:
+    try:
+        signin = http.get(profile.signin_path)
+    except httpx.HTTPError as exc:
+        report.problems.append(f"The target does not answer ({type(exc).__name__}: {exc}).")
+        return
+    if signin.status_code != 200:
+        report.problems.append(f"Its sign-in page {profile.signin_path} answers {signin.status_code}: this target "
+                               f"does not look like what the {profile.name} profile describes (check --target and "
+                               f"the profile's paths).")
+        return
+    protected = http.get(profile.protected_path)
+    if profile.signed_out_answer(protected) or protected.status_code in (401, 403):
+        report.notes.append(f"Sign-in page {profile.signin_path} found; {profile.protected_path} sends a "
+                            f"signed-out visitor to sign in.")
+    else:
+        report.problems.append(f"{profile.protected_path} answers {protected.status_code} to a visitor who is not "
+                               f"signed in, not a redirect to {profile.signin_path}: either the profile names the "
+                               f"wrong protected page, or the app shows it to anyone.")
+
+
+def _probe_clock(http: httpx.Client, profile: Profile, report: Preflight, strategy: str | None) -> None:
+    if strategy == "contract":
+        answer = http.get(profile.clock_path)
+        report.has_clock = answer.status_code == 200 and "now_ms" in answer.text
+        report.notes.append(f"Server clock: {profile.clock_path} " + ("answers, so time can be moved." if report.has_clock
+                            else f"answers {answer.status_code}: time cannot be moved (see docs/test-clocks.md)."))
+    elif strategy == "faketime":
+        report.has_clock = True
+        report.notes.append("Server clock: libfaketime, moved by the harness that started the target.")
+    else:
+        report.notes.append(f"Server clock: none ({strategy or 'no strategy'}): scenarios that move time cannot run.")
+
+
+def _probe_oracle(http: httpx.Client, profile: Profile, report: Preflight) -> None:
+    if not profile.has("status_oracle"):
+        report.notes.append("No passive status oracle: the server's side of each check is judged by page "
+                            "requests at the end of a scenario, or waived.")
+        return
+    status = profile.status(http, {name: "preflight-not-a-session" for name in profile.session_cookies})
+    if status.state == "active":
+        report.problems.append("Its status oracle calls an unknown session active: the profile's oracle is wrong.")
+    else:
+        report.notes.append(f"Status oracle answers ({status.state} for an unknown session).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from targets.loader import ProfileError, load
+
+    parser = argparse.ArgumentParser(prog="python -m targets.preflight", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", default="reference", help="the target profile (name, module or .py file)")
+    parser.add_argument("--base-url", required=True, help="where the target answers")
+    parser.add_argument("--clock", choices=["contract", "faketime", "real", "none"], help="override the time strategy")
+    args = parser.parse_args(argv)
+    try:
+        profile = load(args.target)
+    except ProfileError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    report = run(profile, args.base_url.rstrip("/"), clock=args.clock)
+    print(report.paragraph())
+    return 0 if report.can_run else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
