@@ -75,6 +75,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--server-cmd", help="command that serves the contract; the serve options are appended "
                    "(default: the reference server, `python -m simulator serve`)")
     p.add_argument("--base-url", help="test a server that is already running (needs --users-csv; no seeding)")
+    p.add_argument("--target", default="reference",
+                   help="the target profile of --base-url (default reference): checked by a preflight first")
     p.add_argument("--users-csv", help="credentials for --base-url")
     p.add_argument("--locust-arg", action="append", default=[],
                    help="extra argument for Locust (repeatable), e.g. --locust-arg=--tolerance-ms=1000")
@@ -85,6 +87,26 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     if "--smoke" in (sys.argv[1:] if argv is None else argv):
         p.set_defaults(**SMOKE)
     return p.parse_args(argv)
+
+
+def applicable(target: str, base: str) -> str | None:
+    """None when the timing users can judge this target; else why not, in one paragraph (the preflight's
+    findings first: a target that does not answer as its profile says is not load-tested at all)."""
+    from targets.loader import ProfileError, load
+    from targets.preflight import run as preflight
+
+    try:
+        profile = load(target)
+    except ProfileError as exc:
+        return str(exc)
+    check = preflight(profile, base)
+    if check.problems:
+        return check.paragraph()
+    if not profile.has("session_api"):
+        return (f"the timing users speak the reference contract's session API (status with deadlines, heartbeat "
+                f"with input), and {profile.name} has none, so no verdict on expiry timing can be given. "
+                + check.paragraph())
+    return None
 
 
 def wait_until_up(base: str, server: subprocess.Popen | None, timeout: float = 30.0) -> None:
@@ -171,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
                     print("run: --base-url needs --users-csv", file=sys.stderr)
                     return 2
                 base, users_csv = args.base_url.rstrip("/"), args.users_csv
+                verdict = applicable(args.target, base)
+                if verdict:
+                    (out / "timing.json").write_text(json.dumps({"result": "not applicable", "reason": verdict}))
+                    print(f"load: not applicable: {verdict}", file=sys.stderr)
+                    return 2
             else:
                 store = ["--db", str(Path(tmp) / "load.db")] if args.store == "sqlite" else ["--store", args.store]
                 users_csv = str(out / "users.csv")

@@ -35,6 +35,8 @@ CAPABILITIES: dict[str, str] = {
     "absolute_lifetime": "a maximum session length, whatever the activity",
     "two_factor": "two-factor authentication (TOTP) that an admin can require",
     "mobile_api": "a mobile sign-in and logout API with bearer tokens",
+    "session_api": "the reference contract's session API (status with deadlines, heartbeat with input, Stay Logged "
+                   "In), which the Locust timing users of loadtests/ speak",
     "restart": "a server the harness starts itself on its own store (restart scenarios)",
 }
 

@@ -30,7 +30,7 @@ class ReferenceProfile(Profile):
         "logout", "profile_menu", "mobile_layout", "remember_me", "warning", "countdown", "stay_logged_in",
         "logout_now", "escape_keeps_warning", "status_oracle", "activity_reports", "deadlines", "status_polls", "cross_tab", "offline",
         "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke",
-        "absolute_lifetime", "two_factor", "mobile_api", "restart"})
+        "absolute_lifetime", "two_factor", "mobile_api", "session_api", "restart"})
     wording = Wording(
         warning_title="Are you still there?", countdown="mm:ss",
         notices={"idle": "You were logged out due to inactivity.",
