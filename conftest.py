@@ -80,6 +80,14 @@ def _profile(config: pytest.Config) -> Any:
         raise pytest.UsageError(str(exc)) from None
 
 
+def _scenario_title(item: pytest.Item) -> str | None:
+    """The Gherkin title of a scenario's test (pytest-bdd keeps its template in a registry)."""
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+    template = scenario_wrapper_template_registry.get(getattr(item, "function", None))
+    return template.name if template is not None else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Before any browser starts: scenarios needing a capability the profile lacks are not covered
     (skipped with the reason); the profile's known findings become expected failures."""
@@ -103,8 +111,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if missing:
             item.add_marker(pytest.mark.skip(reason=NOT_COVERED + f"{profile.name} lacks " +
                                              "; ".join(f"{m} ({describe(m)})" for m in missing)))
-        title = getattr(getattr(getattr(item, "function", None), "__scenario__", None), "name", None)
-        known = profile.expectations.get(title) if title else None
+        known = profile.expectations.get(_scenario_title(item))
         if known is not None:
             item.add_marker(pytest.mark.xfail(reason=f"known finding: {known.reason} {known.link}".strip(),
                                               raises=AssertionError, strict=True))

@@ -84,9 +84,10 @@ class Buckets:
         """A few lines for a person: the counts, then what failed, what was not covered and why."""
         total = len(self.passed) + len(self.failed) + len(self.expected) + len(self.fixed) + len(self.not_covered)
         lines = [f"Browser scenarios: {total} run, {len(self.passed)} passed, "
-                 f"{len(self.failed) + len(self.expected)} failed (expected: {len(self.expected)}, "
-                 f"unexpected: {len(self.failed)}), {len(self.not_covered)} not covered, "
-                 f"{len(self.waived)} checks waived"]
+                 f"{len(self.failed) + len(self.expected)} failed ({len(self.expected)} expected), "
+                 + (f"{len(self.fixed)} passed against expectation, " if self.fixed else "")
+                 + f"{len(self.not_covered)} not covered, {len(self.waived)} checks waived; "
+                 f"unexpected results: {self.unexpected}"]
         lines += [f"  failed: {name}" for name in self.failed]
         lines += [f"  expected to fail, and did: {name}" for name in self.expected]
         lines += [f"  expected to fail, but passed (remove the expectation): {name}" for name in self.fixed]

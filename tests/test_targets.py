@@ -1,0 +1,142 @@
+"""Target profiles: loading, wording, the preflight, the four buckets, and a whole run through a
+profile that claims less than its target has (not covered, waived, expected results)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from steps.buckets import Buckets
+from targets import preflight
+from targets.loader import ProfileError, load
+from targets.profile import NotCovered, Profile, Settings, Wording
+from targets.reference import ReferenceProfile
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_reference_profile_is_the_default() -> None:
+    assert isinstance(load(None), ReferenceProfile) and load("reference").name == "reference"
+
+
+def test_a_profile_loads_from_a_file_in_the_users_repository(tmp_path: Path) -> None:
+    path = tmp_path / "my_clinic.py"
+    path.write_text(textwrap.dedent("""
+        from targets.profile import Profile
+        class MyClinic(Profile):
+            name = "my clinic"
+        PROFILE = MyClinic()
+    """))
+    assert load(str(path)).name == "my clinic"
+
+
+@pytest.mark.parametrize("spec, message", [("no_such_module_here", "cannot import"), ("json", "has no PROFILE"),
+                                           ("/nowhere/profile.py", "no target profile at")])
+def test_a_wrong_profile_is_a_one_line_error(spec: str, message: str) -> None:
+    with pytest.raises(ProfileError, match=message):
+        load(spec)
+
+
+def test_countdown_and_notices_come_from_the_wording() -> None:
+    wording = Wording(countdown="mm:ss", notices={"idle": "Bye."})
+    assert wording.countdown_text(120) == "02:00" and wording.countdown_text(1) == "00:01"
+    assert Wording().countdown_text(120) is None
+    assert wording.notice("idle") == "Bye." and wording.notice("evicted") is None
+
+
+def test_fixed_settings_run_only_the_scenarios_that_need_them() -> None:
+    class Fixed(Profile):
+        fixed_settings = Settings(idle_timeout_minutes=30, warning_seconds=120)
+
+    Fixed().require_settings({"idle_timeout_minutes": 30, "warning_seconds": 120})
+    with pytest.raises(NotCovered, match="fixed"):
+        Fixed().require_settings({"idle_timeout_minutes": 15})
+
+
+def test_every_scenario_is_counted_with_its_runs_and_tags() -> None:
+    found = preflight.scenarios()
+    assert sum(s.runs for s in found) >= 72
+    outline = next(s for s in found if s.title.startswith("Every choice logs out exactly"))
+    assert outline.runs == 9 and {"clock", "admin_api", "admin"} <= outline.tags
+    assert all(s.tags for s in found), "every scenario carries at least one tag"
+
+
+def test_preflight_of_something_that_is_not_the_target_says_so_and_nothing_runs(tmp_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1"], cwd=tmp_path,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as server:
+        try:
+            line = server.stdout.readline()  # "Serving HTTP on 127.0.0.1 port NNNNN ..."
+            port = int(line.split("port ")[1].split()[0])
+            report = preflight.run(load("reference"), f"http://127.0.0.1:{port}")
+        finally:
+            server.terminate()
+    assert not report.can_run and report.seconds < 10
+    assert "/signin answers 404" in report.paragraph() and "<html" not in report.paragraph()
+
+
+def test_preflight_of_the_reference_server_finds_its_clock_and_oracle(tmp_path: Path) -> None:
+    from steps.support.server import start_embedded
+
+    target = start_embedded(tmp_path)
+    try:
+        report = preflight.run(load("reference"), target.base_url)
+    finally:
+        target.stop()
+    assert report.can_run and report.has_clock and report.runnable == report.total - 1, report.paragraph()
+    assert report.missing == {"restart": 1}
+
+
+JUNIT = """<testsuites><testsuite>
+<testcase name="test_ok"/>
+<testcase name="test_finding"><failure message="AssertionError: still signed in"/></testcase>
+<testcase name="test_known"><skipped type="pytest.xfail" message="known finding"/></testcase>
+<testcase name="test_fixed"><failure message="[XPASS(strict)] known finding"/></testcase>
+<testcase name="test_lacking"><skipped type="pytest.skip" message="not covered: app lacks warning"/></testcase>
+<testcase name="test_waived"><properties><property name="waived" value="the notice: none"/></properties></testcase>
+</testsuite></testsuites>"""
+
+
+def test_four_buckets_from_junit(tmp_path: Path) -> None:
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT)
+    buckets = Buckets.from_junit(path)
+    assert buckets.passed == ["test_ok", "test_waived"] and buckets.failed == ["test_finding"]
+    assert buckets.expected == ["test_known"] and buckets.fixed == ["test_fixed"] and buckets.unexpected == 2
+    assert buckets.not_covered == {"test_lacking": "app lacks warning"}
+    assert buckets.waived == [("test_waived", "the notice: none")]
+    assert buckets.describe()[0] == ("Browser scenarios: 6 run, 2 passed, 2 failed (1 expected), 1 passed against "
+                                     "expectation, 1 not covered, 1 checks waived; unexpected results: 2")
+
+
+@pytest.mark.slow
+def test_a_run_through_a_reduced_profile_sorts_results_into_the_four_buckets(tmp_path: Path) -> None:
+    """Against the reference server with a profile that claims less: Recently Logged In scenarios are
+    not covered, notices and end reasons are waived, a declared finding that passes fails the run."""
+    from steps.support.server import start_subprocess
+
+    target = start_subprocess(tmp_path)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "steps.run", "--target", str(ROOT / "tests/profiles/reduced_reference.py"),
+             "--base-url", target.base_url, "--reports", str(tmp_path / "reports"), "-k",
+             "profile_menu or remembered or log_out_now or ignoring_the_warning or phone_left_alone"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        target.stop()
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert "Preflight of reduced-reference" in done.stdout, done.stdout[-2000:]
+    reasons = set(summary["not_covered"].values())
+    assert reasons == {"reduced-reference lacks remember_me (\"Recently Logged In\" with \"Remember me on this device\")",
+                       "reduced-reference lacks countdown (a countdown in the inactivity warning)"}, reasons
+    assert summary["failures"] == ["test_log_out_from_the_profile_menu"], summary  # the XPASS(strict)
+    assert done.returncode == 1
+    waived = {check for _, check in summary["waived"]}
+    assert any("notice for logout" in w for w in waived) and any("reason" in w for w in waived), waived
+    assert any("countdown" in w for w in waived), waived
+    assert summary["passed"] >= 2
