@@ -166,8 +166,12 @@ def _target_offers_what_the_tags_need(request: pytest.FixtureRequest) -> None:
     module = getattr(request.node, "module", None)
     if not getattr(module, "__name__", "").startswith("steps."):  # browser scenarios only
         return
-    if request.node.get_closest_marker("clock") and request.getfixturevalue("target").clock is None:
-        chosen = request.getfixturevalue("target")
+    from targets.clocks import RealTimeClock
+
+    moves = request.node.get_closest_marker("clock") or request.node.get_closest_marker("waits")
+    chosen = request.getfixturevalue("target") if moves else None
+    if moves and (chosen.clock is None or (request.node.get_closest_marker("clock")
+                                           and isinstance(chosen.clock, RealTimeClock))):
         pytest.skip(NOT_COVERED + f"{chosen.profile.name} at {chosen.base_url} has no server clock the harness can "
                     f"move (strategy {chosen.profile.clock!r}; see docs/test-clocks.md)")
     if request.node.get_closest_marker("restart") and request.getfixturevalue("target").db_path is None:
@@ -202,7 +206,8 @@ def time_machine(request: pytest.FixtureRequest, target: Any) -> Any:
     """Moves the server's clock and every open browser's clock together."""
     from steps.support.time_machine import TimeMachine
 
-    return TimeMachine(target.clock, tagged_clock=request.node.get_closest_marker("clock") is not None,
+    moves = request.node.get_closest_marker("clock") or request.node.get_closest_marker("waits")
+    return TimeMachine(target.clock, tagged_clock=moves is not None,
                        wall_ms=lambda: time.time_ns() // 1_000_000)
 
 

@@ -4,6 +4,7 @@ session cookie, so a page's own client-side logout cannot hide a server that kee
 
 from __future__ import annotations
 
+from playwright.sync_api import expect
 from pytest_bdd import parsers, then, when
 
 from steps.support.flows import DEVICE
@@ -54,3 +55,36 @@ def old_cookie_closed(devices, profile, oracle, device_name):
 def time_reaches(my_device, clinic, time_machine, duration):
     deadline = my_device.signed_in_wall_ms + clinic.settings["idle_timeout_minutes"] * MINUTE
     time_machine.advance(deadline - duration_ms(duration) - my_device.wall_ms)
+
+
+# -- durations relative to the clinic's own settings (run in real time too: @waits) -----------------
+def _own(clinic, name: str) -> int:
+    """The clinic's idle timeout or warning in ms, as created or as the profile declares them."""
+    if name == "warning":
+        return clinic.settings["warning_seconds"] * 1000
+    return clinic.settings["idle_timeout_minutes"] * MINUTE
+
+
+@when(parsers.re(r"^the idle timeout less the warning and (?P<margin>.+) passes without activity$"))
+def until_before_warning(clinic, time_machine, margin):
+    time_machine.advance(_own(clinic, "timeout") - _own(clinic, "warning") - duration_ms(margin))
+
+
+@when(parsers.re(r"^the idle timeout less (?P<margin>.+) passes without activity$"))
+def until_before_deadline(clinic, time_machine, margin):
+    time_machine.advance(_own(clinic, "timeout") - duration_ms(margin))
+
+
+@when("half the idle timeout passes without activity")
+def half_the_timeout(clinic, time_machine):
+    time_machine.advance(_own(clinic, "timeout") // 2)
+
+
+@when("the warning passes")
+def the_warning_passes(clinic, time_machine):
+    time_machine.advance(_own(clinic, "warning"))
+
+
+@then("the inactivity warning is shown")
+def warning_is_shown(my_device, profile):
+    expect(profile.page("Warning", my_device.page).dialog).to_be_visible()

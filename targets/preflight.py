@@ -42,7 +42,8 @@ class Preflight:
     base_url: str
     problems: list[str] = field(default_factory=list)  # each one blocks every scenario
     notes: list[str] = field(default_factory=list)
-    has_clock: bool = False
+    has_clock: bool = False         # a clock the harness can move at once
+    real_time: bool = False         # no movable clock, but scenarios tagged @waits may wait for real time
     runnable: int = 0
     total: int = 0
     missing: dict[str, int] = field(default_factory=dict)  # capability -> runs it leaves out
@@ -78,14 +79,16 @@ def scenarios(folder: Path = FEATURES) -> list[Scenario]:
     return found
 
 
-def missing_for(scenario: Scenario, profile: Profile, *, has_clock: bool, harness_started: bool) -> list[str]:
+def missing_for(scenario: Scenario, profile: Profile, *, has_clock: bool, harness_started: bool,
+                real_time: bool = False) -> list[str]:
     """The capabilities this scenario needs that the target lacks (empty: it can run)."""
     from targets.capabilities import CAPABILITIES
 
     lacks = [tag for tag in scenario.tags if tag in CAPABILITIES and tag not in ("clock", "restart")
              and not profile.has(tag)]
-    if "clock" in scenario.tags and not has_clock:
-        lacks.append("clock")
+    if ("clock" in scenario.tags or "waits" in scenario.tags) and not has_clock:
+        if not ("waits" in scenario.tags and "clock" not in scenario.tags and real_time):
+            lacks.append("clock")
     if "restart" in scenario.tags and not (harness_started and profile.has("restart")):
         lacks.append("restart")
     return lacks
@@ -103,7 +106,8 @@ def run(profile: Profile, base_url: str, *, harness_started: bool = False, clock
     if not report.problems:
         for scenario in scenarios():
             report.total += scenario.runs
-            lacks = missing_for(scenario, profile, has_clock=report.has_clock, harness_started=harness_started)
+            lacks = missing_for(scenario, profile, has_clock=report.has_clock, harness_started=harness_started,
+                                real_time=report.real_time)
             if lacks:
                 for name in lacks:
                     report.missing[name] = report.missing.get(name, 0) + scenario.runs
@@ -143,6 +147,10 @@ def _probe_clock(http: httpx.Client, profile: Profile, report: Preflight, strate
     elif strategy == "faketime":
         report.has_clock = True
         report.notes.append("Server clock: libfaketime, moved by the harness that started the target.")
+    elif strategy == "real":
+        report.real_time = True
+        report.notes.append("Server clock: real time: only scenarios tagged @waits run, waiting for the clinic's own "
+                            "timeout to pass.")
     else:
         report.notes.append(f"Server clock: none ({strategy or 'no strategy'}): scenarios that move time cannot run.")
 

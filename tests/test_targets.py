@@ -61,7 +61,7 @@ def test_fixed_settings_run_only_the_scenarios_that_need_them() -> None:
 
 def test_every_scenario_is_counted_with_its_runs_and_tags() -> None:
     found = preflight.scenarios()
-    assert sum(s.runs for s in found) >= 72
+    assert sum(s.runs for s in found) >= 74
     outline = next(s for s in found if s.title.startswith("Every choice logs out exactly"))
     assert outline.runs == 9 and {"clock", "admin_api", "admin"} <= outline.tags
     assert all(s.tags for s in found), "every scenario carries at least one tag"

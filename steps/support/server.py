@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from targets.clocks import HttpClock, ServerClock
+from targets.clocks import HttpClock, RealTimeClock, ServerClock
 from targets.loader import load
 from targets.profile import Profile
 
@@ -150,6 +150,8 @@ def connect_external(base_url: str, profile: Profile, clock: str | None = None) 
 def server_clock(http: httpx.Client, profile: Profile, strategy: str | None = None) -> ServerClock | None:
     """The clock the time machine moves: the contract's ``/__test__/clock`` when the target answers it."""
     strategy = strategy or profile.clock
+    if strategy == "real":
+        return RealTimeClock()
     if strategy != "contract":
         return None
     try:

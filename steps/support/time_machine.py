@@ -9,6 +9,10 @@ machine waits until every page has finished talking to the server (no sleeping: 
 
 Backgrounded devices (an app switched away from) get only their wall clock moved
 (``set_system_time``): no timer of theirs runs until they come back.
+
+Real time (``RealTimeClock``, a staging server nobody may change): browsers keep their own running
+clocks and "moving" time means waiting for it; only scenarios tagged ``@waits`` (durations relative
+to the clinic's own settings, with a stated tolerance) run this way.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Callable
 import pytest
 
 from steps.support.devices import Device
-from targets.clocks import ServerClock
+from targets.clocks import RealTimeClock, ServerClock
 
 SECOND = 1000
 UNITS = {"second": SECOND, "minute": 60 * SECOND, "hour": 3600 * SECOND, "day": 86400 * SECOND,
@@ -45,6 +49,7 @@ class TimeMachine:
     def __init__(self, server: ServerClock | None, *, tagged_clock: bool, wall_ms: Callable[[], int]) -> None:
         self.server = server
         self.tagged_clock = tagged_clock
+        self.real = isinstance(server, RealTimeClock)
         self._wall_ms = wall_ms
         self.devices: list[Device] = []
 
@@ -52,6 +57,10 @@ class TimeMachine:
     def attach(self, device: Device, skew_ms: int = 0) -> None:
         """Install the paused clock in a new device, on the server's time plus ``skew_ms``."""
         start = (self.server.now_ms() if self.server else self._wall_ms()) + skew_ms
+        if self.real:  # the browser's own clock runs, as the server's does
+            device.wall_ms = start
+            self.devices.append(device)
+            return
         device.context.clock.install(time=(start - SECOND) / 1000)
         device.context.clock.pause_at(start / 1000)
         device.wall_ms = start
@@ -70,7 +79,7 @@ class TimeMachine:
     # -- moving time ---------------------------------------------------------------------------
     def _require_clock(self) -> ServerClock:
         if not self.tagged_clock:
-            pytest.fail("this scenario moves the server's clock: tag it @clock", pytrace=False)
+            pytest.fail("this scenario moves the server's clock: tag it @clock (or @waits)", pytrace=False)
         if self.server is None:  # the @clock gate in conftest.py skips before this can happen
             pytest.skip("the target has no /__test__/clock")
         return self.server
@@ -83,7 +92,9 @@ class TimeMachine:
             move = min(left, step_ms or left)
             server.advance(move)
             for device in self._open():
-                if device.in_background:
+                if self.real:
+                    pass  # real time passed for the browser too
+                elif device.in_background:
                     device.context.clock.set_system_time((device.wall_ms + move) / 1000)
                 else:
                     device.context.clock.fast_forward(move)

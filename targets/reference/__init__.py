@@ -21,6 +21,8 @@ from targets.reference.pages import (AdminSettingsPage, AppShell, EnrolPage, Idl
 DEMO_PEOPLE = (Person("admin@demo.clinic", "demo-admin", "admin"),
                Person("practitioner@demo.clinic", "demo-practitioner", "practitioner"))
 
+DEFAULTS = Settings(idle_timeout_minutes=30, warning_seconds=120, max_sessions_per_user=1, absolute_lifetime_hours=720)
+
 
 class ReferenceProfile(Profile):
     """``sessionsim serve``: every capability, the contract's oracle and clock, its own wording."""
@@ -80,10 +82,10 @@ class ReferenceProfile(Profile):
         if answer.status_code == 404:
             if settings:
                 raise NotCovered("the scenario needs its own clinic settings, and the target has no /__test__/clinics")
-            return Clinic(None, "Demo Clinic", vars(Settings()), DEMO_PEOPLE, own=False)
+            return Clinic(None, "Demo Clinic", vars(DEFAULTS), DEMO_PEOPLE, own=False)
         assert answer.status_code == 201, f"POST /__test__/clinics answered {answer.status_code}: {answer.text[:200]}"
         body = answer.json()
-        return Clinic(body["account_id"], body["name"], dict(settings or {}),
+        return Clinic(body["account_id"], body["name"], {**vars(DEFAULTS), **(settings or {})},
                       tuple(Person(u["username"], u["password"], u["role"]) for u in body["users"]))
 
     # -- capability methods: activity_reports, mobile_api, admin_api, audit ----------------------------
