@@ -85,7 +85,12 @@ def _scenario_title(item: pytest.Item) -> str | None:
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
     template = scenario_wrapper_template_registry.get(getattr(item, "function", None))
-    return template.name if template is not None else None
+    if template is None:
+        return None
+    if not any(key == "feature" for key, _ in item.user_properties):  # where it is, for the reports
+        item.user_properties += [("feature", f"features/{template.feature.rel_filename}"),
+                                 ("scenario", template.name), ("line", str(template.line_number))]
+    return template.name
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

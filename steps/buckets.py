@@ -26,6 +26,7 @@ class Buckets:
     fixed: list[str] = field(default_factory=list)              # known findings that now pass: remove them
     not_covered: dict[str, str] = field(default_factory=dict)   # scenario -> reason
     waived: list[tuple[str, str]] = field(default_factory=list)  # (scenario, check: why)
+    where: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # test name -> (feature, title, line)
 
     @property
     def unexpected(self) -> int:
@@ -63,9 +64,11 @@ class Buckets:
         out = cls()
         for case in ET.parse(junit).getroot().iter("testcase"):
             name = case.get("name", "")
-            for prop in case.iter("property"):
-                if prop.get("name") == "waived":
-                    out.waived.append((name, prop.get("value", "")))
+            props = [(prop.get("name"), prop.get("value", "")) for prop in case.iter("property")]
+            out.waived += [(name, value) for key, value in props if key == "waived"]
+            found = dict(props)
+            if "feature" in found:
+                out.where[name] = (found["feature"], found.get("scenario", name), int(found.get("line", 0)))
             failure = case.find("failure") if case.find("failure") is not None else case.find("error")
             skipped = case.find("skipped")
             if failure is not None:
@@ -100,3 +103,40 @@ class Buckets:
             checks[check] = checks.get(check, 0) + 1
         lines += [f"  waived ({count}x): {check}" for check, count in sorted(checks.items())]
         return lines
+
+
+def annotate_cucumber(path: Path, buckets: Buckets) -> None:
+    """Write the buckets into pytest-bdd's Cucumber JSON: a tag per scenario (``@bucket-passed``,
+    ``-failed``, ``-expected``, ``-fixed``, ``-not-covered``) and, in its description, why it was not
+    covered and which checks were waived, so any Cucumber report viewer shows them."""
+    import json
+
+    if not path.exists():
+        return
+    features = json.loads(path.read_text())
+    bucket_of = {name: bucket for bucket in ("passed", "failed", "expected", "fixed") for name in getattr(buckets, bucket)}
+    bucket_of.update({name: "not-covered" for name in buckets.not_covered})
+    listed = {e.get("id") for f in features for e in f.get("elements", [])}
+    for name in buckets.not_covered:  # never run, so pytest-bdd did not list it: add it, without steps
+        if name in listed or name not in buckets.where:
+            continue
+        uri, title, line = buckets.where[name]
+        feature = next((f for f in features if f.get("uri") == uri), None)
+        if feature is None:
+            feature = {"keyword": "Feature", "uri": uri, "name": uri, "id": uri, "line": 1, "description": "",
+                       "language": "en", "tags": [], "elements": []}
+            features.append(feature)
+        feature["elements"].append({"keyword": "Scenario", "id": name, "name": title, "line": line,
+                                    "description": "", "tags": [], "type": "scenario", "steps": []})
+    for feature in features:
+        for element in feature.get("elements", []):
+            name = element.get("id", "")
+            bucket = bucket_of.get(name)
+            if bucket is None:
+                continue
+            element.setdefault("tags", []).append({"name": f"bucket-{bucket}", "line": element.get("line", 0)})
+            notes = [f"Not covered: {buckets.not_covered[name]}"] if name in buckets.not_covered else []
+            notes += [f"Waived: {check}" for scenario, check in buckets.waived if scenario == name]
+            if notes:
+                element["description"] = "\n".join(filter(None, [element.get("description", ""), *notes]))
+    path.write_text(json.dumps(features, indent=2))

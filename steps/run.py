@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
 
-from steps.buckets import Buckets
+from steps.buckets import Buckets, annotate_cucumber
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports" / "bdd"
@@ -103,6 +103,8 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
                                       reports=reports, faketime_file=faketime_file),
                               cwd=ROOT, stdout=subprocess.DEVNULL if quiet else None)
     summary = summarize(junit)
+    if junit.exists():
+        annotate_cucumber(reports / "cucumber.json", Buckets.from_junit(junit))
     summary.update(exit_code=done.returncode, wall_s=round(time.perf_counter() - started, 1),
                    workers=1 if base_url else workers, reports=str(reports), preflight=paragraph, target=profile.name)
     (reports / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -136,6 +136,10 @@ def test_a_run_through_a_reduced_profile_sorts_results_into_the_four_buckets(tmp
                        "reduced-reference lacks countdown (a countdown in the inactivity warning)"}, reasons
     assert summary["failures"] == ["test_log_out_from_the_profile_menu"], summary  # the XPASS(strict)
     assert done.returncode == 1
+    cucumber = json.loads((tmp_path / "reports" / "cucumber.json").read_text())
+    tags = {e["id"]: {t["name"] for t in e["tags"]} for f in cucumber for e in f["elements"]}
+    assert "bucket-not-covered" in tags["test_a_remembered_account_can_be_removed_from_this_computer"], tags
+    assert "bucket-fixed" in tags["test_log_out_from_the_profile_menu"], tags
     waived = {check for _, check in summary["waived"]}
     assert any("notice for logout" in w for w in waived) and any("reason" in w for w in waived), waived
     assert any("countdown" in w for w in waived), waived
