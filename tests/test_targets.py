@@ -144,3 +144,18 @@ def test_a_run_through_a_reduced_profile_sorts_results_into_the_four_buckets(tmp
     assert any("notice for logout" in w for w in waived) and any("reason" in w for w in waived), waived
     assert any("countdown" in w for w in waived), waived
     assert summary["passed"] >= 2
+
+
+def test_the_adapting_guide_names_every_capability() -> None:
+    from targets.capabilities import CAPABILITIES
+
+    guide = (ROOT / "docs" / "adapting.md").read_text()
+    assert not [name for name in CAPABILITIES if f"`{name}`" not in guide]
+
+
+def test_every_capability_tag_in_the_features_is_a_known_capability_or_area() -> None:
+    from targets.capabilities import CAPABILITIES
+
+    areas = {"admin", "multi_device", "mobile", "waits"}
+    tags = {tag for scenario in preflight.scenarios() for tag in scenario.tags}
+    assert tags - set(CAPABILITIES) - areas == set()
