@@ -11,7 +11,7 @@ PORT ?= 8000
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
 	@echo "make test   - every test (unit, contract, browser scenarios, load smoke)"
-	@echo "make bdd    - the Gherkin browser scenarios (BASE_URL=http://... to drive another server)"
+	@echo "make bdd    - the Gherkin browser scenarios (BASE_URL=http://... another server; TARGET=profile for your app)"
 	@echo "make serve  - run the reference server with the demo clinic on http://127.0.0.1:$(PORT)/"
 	@echo "make load   - 2-minute Locust timing run on loopback (USERS= DURATION= SCALE= STORE= LOAD_ARGS=)"
 
@@ -31,7 +31,7 @@ unit: venv
 
 # Browser scenarios: pytest -p no:locust steps -n 2 with Cucumber JSON, JUnit XML and, for failed
 # scenarios, Playwright traces and screenshots under reports/bdd/ (see steps/run.py); prints a summary.
-BDD := $(BIN)/python -m steps.run $(if $(BASE_URL),--base-url $(BASE_URL))
+BDD := $(BIN)/python -m steps.run $(if $(BASE_URL),--base-url $(BASE_URL)) $(if $(TARGET),--target $(TARGET))
 
 bdd: venv system-deps
 	$(BDD) $(BDD_ARGS)
