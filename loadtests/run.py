@@ -76,7 +76,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
                    "(default: the reference server, `python -m simulator serve`)")
     p.add_argument("--base-url", help="test a server that is already running (needs --users-csv; no seeding)")
     p.add_argument("--target", default="reference",
-                   help="the target profile of --base-url (default reference): checked by a preflight first")
+                   help="the target profile (default reference): checked by a preflight first; a profile without "
+                   "the contract's session API is loaded through its profile (loadtests/profile_staff.py)")
+    p.add_argument("--target-cmd", help="start the target with this command ({port}: a free port), under "
+                   "libfaketime at --time-scale when its profile's clock is faketime")
+    p.add_argument("--profile-users", action="store_true",
+                   help="load even the reference through its profile (sign-in form, page requests, passive oracle)")
     p.add_argument("--users-csv", help="credentials for --base-url")
     p.add_argument("--locust-arg", action="append", default=[],
                    help="extra argument for Locust (repeatable), e.g. --locust-arg=--tolerance-ms=1000")
@@ -178,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     out = (ROOT / args.out) if not Path(args.out).is_absolute() else Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.target != "reference" or args.profile_users:
+        from loadtests.profile_run import run_profile
+
+        return run_profile(args, out)
     for old in ("timing.json", "report.html"):
         (out / old).unlink(missing_ok=True)
     python = sys.executable

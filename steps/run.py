@@ -83,7 +83,7 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
     with ExitStack() as stack:
         faketime_file = None
         if target_cmd:
-            from steps.support.launch import start_target
+            from targets.launch import start_target
 
             launched = stack.enter_context(start_target(target_cmd, profile, clock=clock, workdir=reports / "target"))
             base_url, faketime_file = launched.base_url, launched.faketime_file

@@ -159,6 +159,28 @@ class Profile:
         location = response.headers.get("location", "")
         return response.status_code in (301, 302, 303, 307) and bool(self.signin_url.search(location))
 
+    # -- plain HTTP, for load users (no browser) ----------------------------------------------------
+    signin_fields: ClassVar[tuple[str, str]] = ("username", "password")   # the form's field names
+    csrf_field: ClassVar[str | None] = None                                # a hidden CSRF field of the form
+
+    def http_sign_in(self, http: httpx.Client, person: Person) -> bool:
+        """Sign in with the app's own form (a CSRF field copied from the page when the profile names
+        one); True when the app let the person in (it redirected away from the sign-in page)."""
+        form = {self.signin_fields[0]: person.username, self.signin_fields[1]: person.password}
+        if self.csrf_field:
+            page = http.get(self.signin_path)
+            found = re.search(rf'name="{re.escape(self.csrf_field)}"\s+value="([^"]+)"', page.text) or \
+                re.search(rf'value="([^"]+)"\s+name="{re.escape(self.csrf_field)}"', page.text)
+            if found:
+                form[self.csrf_field] = found.group(1)
+        answer = http.post(self.signin_path, data=form, headers={"Referer": str(http.base_url) + self.signin_path})
+        return answer.status_code in (302, 303) and not self.signin_url.search(answer.headers.get("location", ""))
+
+    def http_open_protected(self, http: httpx.Client) -> bool:
+        """Open the protected page as a person would (a navigation: activity); True when it was shown."""
+        answer = http.get(self.protected_path, headers={"Sec-Fetch-Mode": "navigate", "Accept": "text/html"})
+        return answer.status_code == 200
+
     # -- people and settings ----------------------------------------------------------------------
     def clinic(self, http: httpx.Client, settings: Mapping[str, Any] | None = None) -> Clinic:
         """The clinic for one scenario. With ``settings``, one that has them (or NotCovered)."""

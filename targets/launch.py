@@ -39,8 +39,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def start_target(cmd: str, profile: Profile, *, clock: str | None, workdir: Path) -> Iterator[Launched]:
-    """Run ``cmd`` (with ``{port}`` filled in) until the profile's sign-in page answers; stop it on exit."""
+def start_target(cmd: str, profile: Profile, *, clock: str | None, workdir: Path,
+                 speed: float | None = None) -> Iterator[Launched]:
+    """Run ``cmd`` (with ``{port}`` filled in) until the profile's sign-in page answers; stop it on exit.
+    ``speed``: under libfaketime, virtual time runs this many times faster (load runs)."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     argv = shlex.split(cmd.replace("{port}", str(port)))
@@ -49,7 +51,8 @@ def start_target(cmd: str, profile: Profile, *, clock: str | None, workdir: Path
     if strategy == "faketime":
         from targets.faketime import FaketimeTarget
 
-        faked = FaketimeTarget.start(argv, workdir=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"}, log=log)
+        faked = FaketimeTarget.start(argv, workdir=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"}, log=log,
+                                     speed=speed)
         process, control = faked.process, faked.clock.control_file
     else:
         process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
