@@ -113,6 +113,8 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
 
 def describe(summary: dict[str, Any]) -> str:
     """The summary in a few lines: the four buckets, then where the reports are."""
+    if not summary["scenarios"] and summary.get("preflight"):
+        return f"Browser scenarios: none ran (the preflight above says why); exit code {summary['exit_code']}"
     lines = list(summary["lines"])
     if lines:
         lines[0] += f" in {summary['wall_s']} s ({summary['workers']} workers)"
