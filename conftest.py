@@ -30,6 +30,7 @@ pytest_plugins = [
     "steps.audit_steps",
     "steps.mobile_steps",
     "steps.bounds_steps",
+    "steps.hygiene_steps",
 ]
 
 NOT_COVERED = "not covered: "

@@ -126,6 +126,7 @@ class Profile:
     protected_path: ClassVar[str] = "/"
     signin_url: ClassVar[re.Pattern[str]] = re.compile(r"/login")   # where signed-out users land
     session_cookies: ClassVar[tuple[str, ...]] = ("sessionid",)
+    logout_request: ClassVar[tuple[str, str]] = ("POST", "/logout")  # what the Log out button sends
     fixed_settings: ClassVar[Settings | None] = None                # declared when they cannot be set
     clock: ClassVar[str | None] = None           # "contract" | "faketime" | "real" | None (time cannot move)
     clock_path: ClassVar[str] = "/__test__/clock"

@@ -111,6 +111,7 @@ class Device:
     signed_in_wall_ms: int = 0       # this browser's clock at its latest sign-in
     person: Any = None               # who signed in on it last
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path) of every request
+    responses: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, path, Playwright Response)
     requests_at_sign_in: int = 0     # how many of them were sent before the latest sign-in settled
     trace: Path | None = None        # its trace, once recording stopped
     last_session: dict[str, str] | None = None  # the session cookies of its latest sign-in (outlive logout)
@@ -180,7 +181,11 @@ class Devices:
         def answered(request: Any) -> None:
             device.inflight.discard(request)
 
+        def responded(response: Any) -> None:
+            device.responses.append((response.request.method, urlsplit(response.url).path, response))
+
         context.on("request", sent)
+        context.on("response", responded)
         context.on("requestfinished", answered)
         context.on("requestfailed", answered)
         self._attach_clock(device, skew_ms)
