@@ -134,3 +134,21 @@ Feature: The clinic's automatic logout setting
     Then I am told the code is not valid
     When I enter the current code from my authenticator app
     Then I see the patient list
+
+  @clock @warning @settings
+  Scenario: A clinic's own warning length is honoured
+    Given my clinic logs users out after 30 minutes without activity, with a 5 minute warning
+    And I am signed in on my computer
+    When 24 minutes 59 seconds pass without activity
+    Then no inactivity warning is shown
+    When 1 more second passes
+    Then the inactivity warning is shown with 5 minutes left
+    When 5 more minutes pass
+    Then I see the Sign In page, told I was logged out for inactivity
+
+  @clock @admin_api @deadlines @settings
+  Scenario: A change of the automatic logout in another clinic leaves my clinic's deadlines alone
+    Given I am signed in on my computer
+    When the admin of another clinic sets its automatic logout to 15 minutes
+    And 20 minutes pass without activity
+    Then the server says my session ends in 10 minutes

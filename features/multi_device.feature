@@ -42,3 +42,10 @@ Feature: Signing in on more than one device
     Then the server says my session on my computer is active
     When 1 more second passes
     Then the audit log shows the server ended my session for inactivity exactly 30 minutes after I signed in
+
+  @clock @eviction
+  Scenario: Typing in a page whose session ended elsewhere shows Sign In at once
+    Given I am signed in on my computer
+    And I am signed in on the front desk computer
+    When I type in the patient list on my computer
+    Then within a second my computer shows the Sign In page, told my account signed in on another device

@@ -236,3 +236,11 @@ def told_code_invalid(my_device, profile):
 def right_code(my_device, profile, me, target, authenticator):
     profile.page("SignIn", my_device.page).sign_in(me.username, me.password,
                                                     code=authenticator.at(_server_now(target) // 1000))
+
+
+@when(parsers.parse("the admin of another clinic sets its automatic logout to {label}"))
+def other_clinic_changes(profile, http, label):
+    other = profile.clinic(http, {"idle_timeout_minutes": 30})
+    other.may_change_settings()
+    answer = profile.put_settings(http, other.staff("admin"), {"idle_timeout_minutes": duration_ms(label) // 60_000})
+    assert answer.status_code == 200, answer.text[:200]
