@@ -32,7 +32,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-KINDS = ("early", "late", "missed_eviction", "wrong_reason", "bad_status")
+KINDS = ("early", "late", "missed_eviction", "wrong_reason", "bad_status", "settings_unexplained",
+         "ended_only_on_request")
 REASONS = ("idle", "logout", "evicted", "absolute", "revoked")
 STATUS_FIELDS = ("state", "reason", "server_time_ms", "last_activity_ms", "warn_at_ms", "idle_deadline_ms",
                  "absolute_deadline_ms", "idle_timeout_s", "warning_s", "csrf_token")
@@ -512,7 +513,7 @@ class TimingStats:
 
     counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in (
         "sessions", "heartbeats", "expiries_observed", "evictions_observed", "logouts_observed",
-        "stays", "page_views", "settings_changes", "settings_unexplained", "unwatched_expiries", "probes")})
+        "stays", "page_views", "settings_changes", "unwatched_expiries", "probes")})
     violations: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
     samples: list[dict[str, Any]] = field(default_factory=list)
     lags: list[int] = field(default_factory=list)
@@ -548,8 +549,6 @@ class TimingStats:
                 self.count("evictions_observed")
             elif f.kind == "logged_out":
                 self.count("logouts_observed")
-            elif f.kind == "settings_unexplained":
-                self.count("settings_unexplained")
 
     def _keep_worst(self, entry: dict[str, Any]) -> None:
         self.worst_lags = sorted(self.worst_lags + [entry], key=lambda e: -e["lag_ms"])[:5]

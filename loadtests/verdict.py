@@ -113,6 +113,17 @@ def _http(url: str, *, method: str = "GET", body: Any = None, token: str | None 
         return status, raw.decode(errors="replace")
 
 
+MIN_ENDS_FOR_SWEEP_VERDICT = 5
+
+
+def ended_only_on_request(sweep: dict[str, Any] | None) -> bool:
+    """A server that ends sessions only when a device asks about them (no expiry of its own): every
+    expiry in the audit log came from a request, none from the server, over enough expiries to tell."""
+    if not sweep or sweep.get("request_count") is None:
+        return False
+    return sweep.get("count", 0) == 0 and sweep["request_count"] >= MIN_ENDS_FOR_SWEEP_VERDICT
+
+
 def sweep_lag_from_audit(host: str, users_csv: str, since_ms: int, budget_s: float = 30.0) -> dict[str, Any] | None:
     """Lags of the server's own expiries (``session.ended`` with ``details.via``) from every clinic's
     audit log, read as that clinic's admin. None when no clinic's log could be read."""
@@ -234,8 +245,6 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "page_views": counts.get("page_views", 0),
         "probes": counts.get("probes", 0),
         "settings_changes": counts.get("settings_changes", 0),
-        # settings seen in status bodies that no change of ours explains (adopted, not a violation)
-        "settings_unexplained": counts.get("settings_unexplained", 0),
         "clock_resets": counts.get("clock_resets", 0),  # many: the server's clock does not run at --time-scale
         "sweep_lag_detail": sweep,
         "lag_goal_ms": float(options.lag_goal_ms),
@@ -248,6 +257,11 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "violation_samples": stats.samples,
         "worst_lags": stats.worst_lags,
     }
+    if ended_only_on_request(sweep):
+        verdict["violations"]["ended_only_on_request"] = sweep["request_count"]
+        verdict["violation_samples"] = [{"kind": "ended_only_on_request", "session": "",
+                                         "detail": f"{sweep['request_count']} sessions ended when a device asked, none "
+                                                   f"by the server on its own ({sweep['source']})"}] + stats.samples
     short = [k for k, key in (("sessions", "sessions"), ("expiries_observed", "expiries_observed"),
                               ("evictions_observed", "evictions_observed"))
              if verdict[key] < verdict["minimums"][k]]

@@ -18,6 +18,8 @@ Faults:
   late-expiry    sessions end ``--shift-ms`` after their deadline (a grace period nobody asked for)
   wrong-reason   an idle session ends with reason ``absolute``
   server-error   every ``--every``-th heartbeat (default 20) fails with a 500
+  no-sweeper     no background expiry: a session ends only when somebody asks about it
+  settings-leak  a clinic's settings change is applied to the next clinic (by id) as well
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from typing import Any, Callable
 
 from simulator import policy, services
 
-FAULTS = ("poll-extends", "never-evicts", "early-expiry", "late-expiry", "wrong-reason", "server-error")
+FAULTS = ("poll-extends", "never-evicts", "early-expiry", "late-expiry", "wrong-reason", "server-error", "no-sweeper",
+          "settings-leak")
 
 
 def _swap(module: Any, name: str, replacement: Callable[..., Any]) -> Callable[[], None]:
@@ -89,6 +92,25 @@ def apply(fault: str, *, shift_ms: int = 60_000, every: int = 20) -> Callable[[]
                 raise RuntimeError("mutant: injected server error")
             return record_input(deps, current, input_ms_ago=input_ms_ago)
         return _swap(services, "record_input", failing)
+
+    if fault == "no-sweeper":  # sessions end only when somebody asks about them
+        from simulator.web import app as web_app
+
+        async def no_sweeper(deps: services.Deps, every_s: float) -> None:
+            return None
+        return _swap(web_app, "_sweeper", no_sweeper)
+
+    if fault == "settings-leak":  # one clinic's settings change lands on the next clinic too
+        update_settings = services.update_settings
+
+        def leaking(deps: services.Deps, *, account_id: int, actor: str, changes: Any) -> Any:
+            changed = update_settings(deps, account_id=account_id, actor=actor, changes=changes)
+            try:
+                update_settings(deps, account_id=account_id + 1, actor=actor, changes=changes)
+            except Exception:  # noqa: BLE001  (no such clinic: nothing leaks)
+                pass
+            return changed
+        return _swap(services, "update_settings", leaking)
 
     raise ValueError(f"unknown fault {fault!r}; choose from {', '.join(FAULTS)}")
 

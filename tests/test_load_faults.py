@@ -21,6 +21,8 @@ EXPECTED = {
     "late-expiry": "late",
     "wrong-reason": "wrong_reason",
     "server-error": "bad_status",
+    "no-sweeper": "ended_only_on_request",
+    "settings-leak": "settings_unexplained",
 }
 
 
