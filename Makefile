@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit serve demo bench capacity load load-smoke clean
+.PHONY: help venv system-deps test unit serve demo bench capacity load load-smoke real-time clean
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
@@ -63,6 +63,10 @@ load: venv
 
 load-smoke: venv
 	$(BIN)/python -m loadtests.run --smoke --out reports/load-smoke
+
+# The real-time strategy against the reference server (no test clock; about 5 minutes of waiting)
+real-time: venv system-deps
+	REAL_TIME=1 $(PYTEST) tests/test_real_time.py -s
 
 clean:
 	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm

@@ -107,7 +107,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if url and not hasattr(config, "workerinput"):  # someone else's server: say what it has before any browser
         from targets.preflight import run as preflight
 
-        report = preflight(profile, url.rstrip("/"), clock=config.getoption("--clock"))
+        clock = "faketime" if config.getoption("--faketime-file") else config.getoption("--clock")
+        report = preflight(profile, url.rstrip("/"), clock=clock, harness_started=clock == "faketime")
         config.pluginmanager.get_plugin("terminalreporter").write_line(report.paragraph())
         if not report.can_run:
             pytest.exit(report.paragraph(), returncode=2)
@@ -148,7 +149,8 @@ def target(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory
 
     url = pytestconfig.getoption("--base-url", default=None) or None
     if url:
-        chosen = server.connect_external(url, profile, pytestconfig.getoption("--clock"))
+        chosen = server.connect_external(url, profile, pytestconfig.getoption("--clock"),
+                                         pytestconfig.getoption("--faketime-file"))
     elif profile.name != "reference":
         raise pytest.UsageError(f"the {profile.name} profile needs --base-url (or `python -m steps.run --target "
                                 f"{profile.name}`, which starts it)")

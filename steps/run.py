@@ -36,7 +36,8 @@ def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Seque
             target: str = "reference", clock: str | None = None, reports: Path = REPORTS,
             faketime_file: Path | None = None) -> list[str]:
     """The pytest command line of a full run with every report."""
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:locust", "steps", "--timeout", "120", "--target", target,
+    limit = "3600" if clock == "real" else "120"  # real time: a scenario lasts as long as the clinic's timeout
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:locust", "steps", "--timeout", limit, "--target", target,
            f"--cucumberjson={reports / 'cucumber.json'}", f"--junitxml={reports / 'junit.xml'}",
            f"--bdd-failures={reports / 'failures'}"]
     if clock:
@@ -79,6 +80,7 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
 
     started = time.perf_counter()
     profile = load(target)
+    clock = clock or (profile.clock if profile.clock == "real" else None)
     reports.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         faketime_file = None
@@ -89,7 +91,8 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
             base_url, faketime_file = launched.base_url, launched.faketime_file
         paragraph = None
         if base_url:
-            check = preflight(profile, base_url.rstrip("/"), clock=clock, harness_started=bool(target_cmd))
+            check = preflight(profile, base_url.rstrip("/"), clock="faketime" if faketime_file else clock,
+                              harness_started=False)
             paragraph = check.paragraph()
             if not quiet:
                 print(paragraph, flush=True)

@@ -64,7 +64,6 @@ def test_every_scenario_is_counted_with_its_runs_and_tags() -> None:
     assert sum(s.runs for s in found) >= 74
     outline = next(s for s in found if s.title.startswith("Every choice logs out exactly"))
     assert outline.runs == 9 and {"clock", "admin_api", "admin"} <= outline.tags
-    assert all(s.tags for s in found), "every scenario carries at least one tag"
 
 
 def test_preflight_of_something_that_is_not_the_target_says_so_and_nothing_runs(tmp_path: Path) -> None:
@@ -159,3 +158,23 @@ def test_every_capability_tag_in_the_features_is_a_known_capability_or_area() ->
     areas = {"admin", "multi_device", "mobile", "waits"}
     tags = {tag for scenario in preflight.scenarios() for tag in scenario.tags}
     assert tags - set(CAPABILITIES) - areas == set()
+
+
+@pytest.mark.slow
+def test_libfaketime_moves_the_reference_server_started_by_the_harness(tmp_path: Path) -> None:
+    """`steps.run --target-cmd ... --clock faketime`: the reference without its test clock, its process
+    time moved by libfaketime; clock scenarios run (and the shared demo clinic's limits are respected)."""
+    from targets.faketime import available
+
+    if available():
+        pytest.skip(available())
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "steps.run", "--clock", "faketime", "--reports", str(reports), "--target-cmd",
+         f"{sys.executable} -m simulator serve --port {{port}} --db {tmp_path / 'ft.db'}", "-k",
+         "ignoring_the_warning or closing_the_browser or laptop_that_sleeps or pressing_escape"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600)
+    summary = json.loads((reports / "summary.json").read_text())
+    assert "Server clock: libfaketime" in summary["preflight"], summary["preflight"]
+    assert done.returncode == 0 and summary["failed"] == 0, done.stdout[-3000:]
+    assert summary["passed"] >= 2, summary  # the ones the shared demo clinic allows (30 min, 2 min warning)

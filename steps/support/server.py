@@ -138,13 +138,20 @@ def start_subprocess(workdir: Path) -> Target:
                   stop=lambda: (http.close(), stop()))
 
 
-def connect_external(base_url: str, profile: Profile, clock: str | None = None) -> Target:
+def connect_external(base_url: str, profile: Profile, clock: str | None = None,
+                     faketime_file: str | None = None) -> Target:
     """Another running server, judged through ``profile``; its clock by the profile's strategy
-    (``clock`` overrides it: "contract", "real" or "none")."""
+    (``clock`` overrides it: "contract", "real" or "none"), or the libfaketime control file of a
+    target ``steps.run --target-cmd`` started."""
     base_url = base_url.rstrip("/")
     http = httpx.Client(base_url=base_url, timeout=10)
-    return Target(base_url=base_url, clock=server_clock(http, profile, clock), profile=profile, kind="external",
-                  stop=http.close)
+    if faketime_file:
+        from targets.faketime import FaketimeClock
+
+        chosen: ServerClock | None = FaketimeClock.from_file(faketime_file)
+    else:
+        chosen = server_clock(http, profile, clock)
+    return Target(base_url=base_url, clock=chosen, profile=profile, kind="external", stop=http.close)
 
 
 def server_clock(http: httpx.Client, profile: Profile, strategy: str | None = None) -> ServerClock | None:
