@@ -111,6 +111,10 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
     summary.update(exit_code=done.returncode, wall_s=round(time.perf_counter() - started, 1),
                    workers=1 if base_url else workers, reports=str(reports), preflight=paragraph, target=profile.name)
     (reports / "summary.json").write_text(json.dumps(summary, indent=2))
+    if base_url or target_cmd:  # someone else's app: the findings report a QA lead reads first
+        from steps.findings import write
+
+        summary["findings"] = str(write(reports))
     return summary
 
 
@@ -123,6 +127,8 @@ def describe(summary: dict[str, Any]) -> str:
         lines[0] += f" in {summary['wall_s']} s ({summary['workers']} workers)"
     if summary.get("seven_day_s") is not None:
         lines.append(f"  the 7-day timeout scenario took {summary['seven_day_s']:.2f} s")
+    if summary.get("findings"):
+        lines.append(f"  findings report: {summary['findings']}")
     lines.append(f"  reports: {summary['reports']}/cucumber.json, junit.xml, summary.json"
                  + (", failures/ (trace + screenshot per device)" if summary["failed"] else ""))
     return "\n".join(lines)
