@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages the harness needs (Debian): Chromium (and its fast headless
-# shell) for the browser scenarios, redis-server for the Redis store, wrk for the benchmark.
+# shell) for the browser scenarios, redis-server for the Redis store, wrk for the benchmark,
+# libfaketime (and the faketime command) to move the clock of a target the harness starts itself.
 # Runs apt-get only as root and only for what is missing; elsewhere it says what to install.
 set -euo pipefail
 need=()
@@ -8,6 +9,8 @@ command -v chromium >/dev/null 2>&1 || [ -n "${CHROMIUM:-}" ] || need+=(chromium
 [ -x /usr/bin/chromium-headless-shell ] || [ -x /usr/lib/chromium/chromium-headless-shell ] || need+=(chromium-headless-shell)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v faketime >/dev/null 2>&1 || need+=(faketime)
+ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || need+=(libfaketime)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing system packages: ${need[*]}"
