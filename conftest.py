@@ -216,6 +216,7 @@ def time_machine(request: pytest.FixtureRequest, target: Any) -> Any:
 
     moves = request.node.get_closest_marker("clock") or request.node.get_closest_marker("waits")
     return TimeMachine(target.clock, tagged_clock=moves is not None,
+                       follow_timers=target.profile.time_steps == "timers",
                        wall_ms=lambda: time.time_ns() // 1_000_000)
 
 

@@ -88,7 +88,9 @@ def colleague_signs_in(devices, colleague, oracle, device_name):
 
 
 @given("I open the patient list in a second tab")
-def second_tab(my_device, profile):
+def second_tab(my_device, profile, time_machine):
+    if time_machine.follow_timers and time_machine.tagged_clock:  # a second later, as a person would:
+        time_machine.advance(1000)  # tabs whose timers fall due at one instant would race each other
     first = my_device.page
     protected = profile.page("Protected", my_device.open_tab())
     protected.open()

@@ -28,9 +28,11 @@ def _failed_step(element: dict[str, Any]) -> tuple[str, str] | None:
 
 
 def _first_lines(message: str, limit: int = 3) -> str:
-    """The assertion's own words: its first few meaningful lines, never a page of HTML or a traceback."""
+    """The assertion's own words: its first few meaningful lines, never a page of HTML or a traceback
+    (pytest marks the error's own lines with "E" in the first column: those, when there are any)."""
+    marked = [line[1:] for line in message.splitlines() if line.startswith("E ")]
     lines = []
-    for line in message.splitlines():
+    for line in marked or message.splitlines():
         line = REASON_LINE.sub("", line.strip())
         if not line or line.startswith(("Traceback", "File ", "def ", ">", "self =", "@")) or "<html" in line.lower():
             continue

@@ -35,9 +35,9 @@ def to_background(my_device):
 
 
 @when("I come back to the clinic app")
-def back_to_foreground(my_device):
-    my_device.in_background = False
-    my_device.page.evaluate(SET_VISIBILITY, False)
+def back_to_foreground(my_device, time_machine):
+    my_device.page.evaluate(SET_VISIBILITY, False)  # the page is told first, then its overdue timers fire
+    time_machine.wake(my_device)
     my_device.settle()
 
 

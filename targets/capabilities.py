@@ -25,6 +25,7 @@ CAPABILITIES: dict[str, str] = {
     "status_polls": "pages that check their session status in the background",
     "cross_tab": "tabs of one browser that share activity, warnings and logout",
     "offline": "a page that keeps counting down while offline and hides patient data at the deadline",
+    "offline_signin": "a page that shows its sign-in form in place when it signs out without a connection",
     "eviction": "a limit on active sessions per user that signs out the oldest",
     "session_limit_settable": "a settable number of active sessions per user",
     "settings": "clinic settings the harness can set for a scenario's own clinic",

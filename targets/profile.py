@@ -86,7 +86,7 @@ class Wording:
     """The app's own words. ``None`` for a text the app does not show (the check is waived)."""
 
     warning_title: str | None = None                      # the warning dialog's accessible name
-    countdown: str | None = None                          # "mm:ss" or None (no countdown)
+    countdown: str | None = None                          # "mm:ss", "s" (whole seconds) or None (none)
     notices: Mapping[str, str | None] = field(default_factory=dict)   # end reason -> sign-in notice
     wrong_password: str | None = None
     timeout_limit: str | None = None                      # the refusal naming the 7-day limit
@@ -101,6 +101,9 @@ class Wording:
         return self.notices.get(reason)
 
     def countdown_text(self, seconds: int) -> str | None:
+        """What the countdown shows with ``seconds`` left, in the app's format (None: no countdown)."""
+        if self.countdown == "s":
+            return str(seconds)
         if self.countdown != "mm:ss":
             return None
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
@@ -130,6 +133,7 @@ class Profile:
     fixed_settings: ClassVar[Settings | None] = None                # declared when they cannot be set
     clock: ClassVar[str | None] = None           # "contract" | "faketime" | "real" | None (time cannot move)
     clock_path: ClassVar[str] = "/__test__/clock"
+    time_steps: ClassVar[str] = "timers"   # "timers": time moves from page timer to timer; "jump": at once
     expectations: ClassVar[Mapping[str, Expectation]] = {}        # scenario title -> known finding
     people: ClassVar[tuple[Person, ...]] = ()
 

@@ -106,6 +106,7 @@ class Device:
     front: int = 0
     wall_ms: int = 0              # the wall-clock time this device's browser believes it is
     in_background: bool = False
+    frozen_ms: int = 0               # time that passed while in the background (its timers wait for it)
     closed: bool = False
     signed_in_ms: int | None = None  # server time of its latest sign-in (where the oracle tells)
     signed_in_wall_ms: int = 0       # this browser's clock at its latest sign-in

@@ -7,8 +7,14 @@ timer (``session.js``) only runs when time is moved here. A move is a jump: the 
 wakes up; the page's next tick then asks the server, because 15 s or more have gone by. Then the
 machine waits until every page has finished talking to the server (no sleeping: see ``settle``).
 
-Backgrounded devices (an app switched away from) get only their wall clock moved
-(``set_system_time``): no timer of theirs runs until they come back.
+Two ways to move: a *jump* (the reference's profile, and any "sleeps for" step), or *following the
+timers* (every other profile): time moves to each page's next due timer (at least a second at a
+time), so a page's own report (a ping saying "idle for N seconds") reaches the server at the
+moment it was made, as in real life, instead of after the whole jump. Pages that compute from the
+server's figures, as the reference's do, behave the same either way.
+
+Backgrounded devices (an app switched away from) run no timer until they come back; then their
+overdue timers fire at once, as when a phone unfreezes a page.
 
 Real time (``RealTimeClock``, a staging server nobody may change): browsers keep their own running
 clocks and "moving" time means waiting for it; only scenarios tagged ``@waits`` (durations relative
@@ -21,11 +27,16 @@ import re
 from typing import Callable
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 
 from steps.support.devices import Device
 from targets.clocks import RealTimeClock, ServerClock
 
 SECOND = 1000
+TIMER_STEP_MS = 1000  # following timers: never a step shorter than this (a 16 ms animation frame would crawl)
+# ms until the earliest timer of Playwright's fake clock in this page (its in-page controller), or null
+NEXT_TIMER = """() => { const c = globalThis.__pwClock && globalThis.__pwClock.controller;
+  const t = c && c._firstTimer && c._firstTimer(); return t ? Math.max(t.callAt - c._now.ticks, 0) : null; }"""
 UNITS = {"second": SECOND, "minute": 60 * SECOND, "hour": 3600 * SECOND, "day": 86400 * SECOND,
          "week": 7 * 86400 * SECOND}
 WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -46,8 +57,10 @@ def duration_ms(text: str) -> int:
 class TimeMachine:
     """Moves the server clock and every attached browser clock together."""
 
-    def __init__(self, server: ServerClock | None, *, tagged_clock: bool, wall_ms: Callable[[], int]) -> None:
+    def __init__(self, server: ServerClock | None, *, tagged_clock: bool, wall_ms: Callable[[], int],
+                 follow_timers: bool = False) -> None:
         self.server = server
+        self.follow_timers = follow_timers
         self.tagged_clock = tagged_clock
         self.real = isinstance(server, RealTimeClock)
         self._wall_ms = wall_ms
@@ -84,23 +97,54 @@ class TimeMachine:
             pytest.skip("the target has no /__test__/clock")
         return self.server
 
-    def advance(self, ms: int, *, step_ms: int | None = None) -> None:
-        """``ms`` pass for everybody: the server and every open browser, in steps of ``step_ms``."""
-        server = self._require_clock()
+    def advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False) -> None:
+        """``ms`` pass for everybody: the server and every open browser, in steps of ``step_ms``, or
+        from one page timer to the next when following timers (never for a ``jump``: a sleep)."""
+        self._require_clock()
         left = ms
         while left > 0:
-            move = min(left, step_ms or left)
-            server.advance(move)
-            for device in self._open():
-                if self.real:
-                    pass  # real time passed for the browser too
-                elif device.in_background:
-                    device.context.clock.set_system_time((device.wall_ms + move) / 1000)
-                else:
-                    device.context.clock.fast_forward(move)
-                device.wall_ms += move
-            self.settle()
+            if step_ms is None and self.follow_timers and not jump and not self.real:
+                due = self._next_timer_ms()
+                move = left if due is None else min(left, max(due, TIMER_STEP_MS))
+            else:
+                move = min(left, step_ms or left)
+            self._move(move)
             left -= move
+
+    def _move(self, move: int) -> None:
+        assert self.server is not None
+        self.server.advance(move)
+        for device in self._open():
+            if self.real:
+                pass  # real time passed for the browser too
+            elif device.in_background:
+                device.frozen_ms += move  # no timer runs until the app comes back
+            else:
+                device.context.clock.fast_forward(move)
+            device.wall_ms += move
+        self.settle()
+
+    def _next_timer_ms(self) -> int | None:
+        """Milliseconds until the earliest timer of any open page in front (None: no timer)."""
+        due: int | None = None
+        for device in self._open():
+            if device.in_background:
+                continue
+            for page in device.tabs:
+                try:
+                    ms = None if page.is_closed() else page.evaluate(NEXT_TIMER)
+                except PlaywrightError:
+                    continue
+                if ms is not None:
+                    due = ms if due is None else min(due, ms)
+        return due
+
+    def wake(self, device: Device) -> None:
+        """An app back from the background: its wall clock catches up and its overdue timers fire once."""
+        device.in_background = False
+        if device.frozen_ms and not self.real:
+            device.context.clock.fast_forward(device.frozen_ms)
+        device.frozen_ms = 0
 
     def advance_server_only(self, ms: int) -> None:
         """Time passes for the server while no browser is looking (every browser is closed)."""

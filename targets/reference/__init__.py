@@ -30,7 +30,7 @@ class ReferenceProfile(Profile):
     name = "reference"
     capabilities = frozenset({
         "logout", "profile_menu", "mobile_layout", "remember_me", "warning", "countdown", "stay_logged_in",
-        "logout_now", "escape_keeps_warning", "status_oracle", "activity_reports", "deadlines", "status_polls", "cross_tab", "offline",
+        "logout_now", "escape_keeps_warning", "status_oracle", "activity_reports", "deadlines", "status_polls", "cross_tab", "offline", "offline_signin",
         "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke",
         "absolute_lifetime", "two_factor", "mobile_api", "session_api", "restart"})
     wording = Wording(
@@ -51,6 +51,7 @@ class ReferenceProfile(Profile):
     signin_url = re.compile(r"/signin(\?|$)")
     session_cookies = ("sid",)
     clock = "contract"
+    time_steps = "jump"  # its pages compute from the server's figures, so a jump is the harder test
     people = DEMO_PEOPLE
 
     SignIn = SignInPage

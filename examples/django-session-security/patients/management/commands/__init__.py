@@ -1,0 +1,1 @@
+"""``seed_clinic``: the demo accounts and patients."""
