@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit serve demo bench capacity load load-smoke real-time clean
+.PHONY: help venv system-deps test unit serve demo bench capacity load load-smoke real-time peer peer-load clean
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
@@ -70,3 +70,20 @@ real-time: venv system-deps
 
 clean:
 	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm
+
+# A real third-party app as a target (examples/): its own venv and database, then the whole suite
+# through its profile (the app started and stopped by steps.run), and its 7-day configuration.
+PEER ?= django-session-security
+PEER_REPORTS := reports/peer/$(PEER)
+
+peer: venv system-deps
+	$(MAKE) --no-print-directory -C examples/$(PEER) migrate
+	$(BIN)/python -m steps.run --target $(PEER) --reports $(PEER_REPORTS)
+	CLINIC_EXPIRE_AFTER=604800 CLINIC_WARN_AFTER=604680 $(BIN)/python -m steps.run --target $(PEER) \
+		--reports $(PEER_REPORTS)/seven-days -k "long_automatic_logout and 7"
+
+# Load through the profile, at real time with a 60 s timeout and a 30 s warning (no test clock)
+peer-load: venv
+	$(MAKE) --no-print-directory -C examples/$(PEER) migrate
+	CLINIC_TEST_CLOCK=0 CLINIC_EXPIRE_AFTER=60 CLINIC_WARN_AFTER=30 $(BIN)/python -m loadtests.run --target $(PEER) \
+		--time-scale 1 --duration 150 --users 12 --out $(PEER_REPORTS)-load --locust-arg=--tolerance-s=5

@@ -103,6 +103,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not scenarios:
         return
     profile = _profile(config)
+    known_findings = profile.known_findings()
     url = config.getoption("--base-url", default=None)
     if url and not hasattr(config, "workerinput"):  # someone else's server: say what it has before any browser
         from targets.preflight import run as preflight
@@ -118,7 +119,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if missing:
             item.add_marker(pytest.mark.skip(reason=NOT_COVERED + f"{profile.name} lacks " +
                                              "; ".join(f"{m} ({describe(m)})" for m in missing)))
-        known = profile.expectations.get(_scenario_title(item))
+        title, example = _scenario_title(item), getattr(getattr(item, "callspec", None), "id", None)
+        known = known_findings.get(f"{title} [{example}]") or known_findings.get(title)
         if known is not None:
             item.add_marker(pytest.mark.xfail(reason=f"known finding: {known.reason} {known.link}".strip(),
                                               raises=AssertionError, strict=True))
@@ -233,7 +235,8 @@ def devices(request: pytest.FixtureRequest, new_context: Any, playwright: Any, t
                        traces=tmp_path if keep != "off" else None, cookie_names=target.profile.session_cookies)
     yield registry
     report = getattr(request.node, "rep_call", None) or getattr(request.node, "rep_setup", None)
-    if keep != "off" and report is not None and report.failed:
+    failed = report is not None and (report.failed or (report.skipped and hasattr(report, "wasxfail")))
+    if keep != "off" and failed:  # a failure, or a known finding that still fails: keep what it showed
         folder = Path(keep) / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")[:150]
         for kind, path in registry.keep_evidence(folder):
             request.node.user_properties.append((f"playwright_{kind}", str(path)))

@@ -24,17 +24,19 @@ def run_profile(args: argparse.Namespace, out: Path) -> int:
     except ProfileError as exc:
         print(f"load: {exc}", file=sys.stderr)
         return 2
-    users = len(profile.people)
+    unlimited = profile.fixed_settings is not None and profile.fixed_settings.max_sessions_per_user is None
+    users = args.users if unlimited and profile.people else len(profile.people)  # one session per person else
     with ExitStack() as stack:
         base = args.base_url
-        if args.target_cmd:
-            launched = stack.enter_context(start_target(args.target_cmd, profile, clock=None, workdir=out / "target",
-                                                        speed=args.time_scale))
+        command = args.target_cmd or (None if base else profile.start_command)
+        if command:
+            launched = stack.enter_context(start_target(command, profile, clock=None, workdir=out / "target",
+                                                        speed=args.time_scale if profile.clock == "faketime" else None))
             base = launched.base_url
         if not base:
-            print("load: give --base-url or --target-cmd for a profile run", file=sys.stderr)
+            print("load: give --base-url or --target-cmd (or a profile with a start_command)", file=sys.stderr)
             return 2
-        check = preflight(profile, base.rstrip("/"), harness_started=bool(args.target_cmd))
+        check = preflight(profile, base.rstrip("/"))
         print(check.paragraph(), flush=True)
         if check.problems or not users:
             why = check.paragraph() if check.problems else f"the {profile.name} profile names no people to sign in"

@@ -229,7 +229,9 @@ def end_session(deps: Deps, *, session: Session, reason: str, actor: str) -> Ses
 
 
 def revoke(deps: Deps, *, account_id: int, session_id: str, actor: str) -> Session:
-    """An admin ends another session of their clinic (reason ``revoked``)."""
+    """An admin ends another session of their clinic (reason ``revoked``). A session already past its
+    deadline ends first with its own reason: it cannot be revoked (found by tests/test_stateful.py)."""
+    sweep(deps, account_id=account_id, purge=False)
     session = deps.store.get_session(session_id)
     if session is None or session.account_id != account_id or not session.active:
         raise NotFound("no active session with that id in this clinic")
@@ -242,8 +244,11 @@ def revoke(deps: Deps, *, account_id: int, session_id: str, actor: str) -> Sessi
 def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping[str, Any]) -> Settings:
     """Change an account's settings (all or nothing; PolicyError when refused), audited.
 
-    Sessions already past a shorter deadline end at once (reason ``idle``).
+    Sessions already past a shorter deadline end at once (reason ``idle``). Sessions already past their
+    deadline under the old settings end first, as of that deadline and with its reason: new settings
+    never revive or re-date them (found by tests/test_stateful.py).
     """
+    sweep(deps, account_id=account_id, purge=False)
     account = _account(deps, account_id)
     updated = policy.updated_settings(account.settings, changes)
     diff = policy.settings_diff(account.settings, updated)

@@ -23,6 +23,7 @@ class Buckets:
     passed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)             # unexpected failures: findings (or our bugs)
     expected: list[str] = field(default_factory=list)           # known findings, still failing
+    expected_reasons: dict[str, str] = field(default_factory=dict)  # known finding -> its declared reason
     fixed: list[str] = field(default_factory=list)              # known findings that now pass: remove them
     not_covered: dict[str, str] = field(default_factory=dict)   # scenario -> reason
     waived: list[tuple[str, str]] = field(default_factory=list)  # (scenario, check: why)
@@ -76,6 +77,7 @@ class Buckets:
                 (out.fixed if "XPASS(strict)" in text else out.failed).append(name)
             elif skipped is not None and skipped.get("type") == "pytest.xfail":
                 out.expected.append(name)
+                out.expected_reasons[name] = (skipped.get("message") or "").removeprefix("known finding: ")
             elif skipped is not None:
                 reason = skipped.get("message", "")
                 out.not_covered[name] = reason.removeprefix(NOT_COVERED)

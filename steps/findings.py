@@ -50,6 +50,23 @@ def _evidence(folder: Path, test_name: str) -> list[str]:
     return [f"[{item.name}](failures/{slug}/{item.name})" for item in sorted(where.iterdir())]
 
 
+def _detail(folder: Path, names: list[str], elements: dict[str, Any], reasons: dict[str, str]) -> list[str]:
+    """Each failed scenario as a finding: what it expects, where the app did otherwise, the evidence."""
+    out: list[str] = []
+    for number, name in enumerate(names, start=1):
+        feature, element = elements.get(name, ({}, {"name": name}))
+        step = _failed_step(element) if element.get("steps") else None
+        out += [f"### {number}. {element.get('name', name)}", ""]
+        if name in reasons:
+            out += [f"- **In plain words:** {reasons[name]}"]
+        out += [f"- **Scenario:** `{name}` in `{feature.get('uri', '?')}` (line {element.get('line', '?')})"]
+        if step:
+            out += [f"- **Where it went wrong:** {step[0]}", f"- **What the app did:** {step[1]}"]
+        evidence = _evidence(folder, name)
+        out += [f"- **Evidence:** {', '.join(evidence)}" if evidence else "- **Evidence:** none recorded", ""]
+    return out
+
+
 def write(folder: Path) -> Path:
     """Write ``folder/findings.md`` from the run's reports there; returns its path."""
     summary = json.loads((folder / "summary.json").read_text())
@@ -60,22 +77,14 @@ def write(folder: Path) -> Path:
     if summary.get("preflight"):
         out += [f"> {summary['preflight']}", ""]
     failures = summary.get("failures", [])
-    out += ["## Findings (unexpected failures)", ""]
+    out += ["## New findings (unexpected failures)", ""]
     if not failures:
         out += ["None: every scenario that could run behaved as a clinic needs, or failed as already known.", ""]
-    for number, name in enumerate(failures, start=1):
-        feature, element = elements.get(name, ({}, {"name": name}))
-        step = _failed_step(element) if element.get("steps") else None
-        out += [f"### {number}. {element.get('name', name)}", ""]
-        out += [f"- **Scenario:** `{name}` in `{feature.get('uri', '?')}` (line {element.get('line', '?')})"]
-        if step:
-            out += [f"- **Where it went wrong:** {step[0]}", f"- **What the app did:** {step[1]}"]
-        evidence = _evidence(folder, name)
-        out += [f"- **Evidence:** {', '.join(evidence)}" if evidence else "- **Evidence:** none recorded"]
-        out.append("")
-    if summary.get("expected"):
-        out += ["## Known findings (declared in the profile, still failing)", ""]
-        out += [f"- {name}" for name in summary["expected"]] + [""]
+    out += _detail(folder, failures, elements, {})
+    known = summary.get("expected", [])
+    if known:
+        out += ["## Known findings (declared in the profile, verified by hand, still failing)", ""]
+        out += _detail(folder, known, elements, summary.get("expected_reasons", {}))
     covered: dict[str, list[str]] = {}
     for name, why in summary.get("not_covered", {}).items():
         covered.setdefault(why, []).append(name)

@@ -66,7 +66,8 @@ def summarize(junit: Path = REPORTS / "junit.xml") -> dict[str, Any]:
     return {"scenarios": total, "passed": len(buckets.passed), "failed": len(buckets.failed) + len(buckets.fixed),
             "expected_failures": len(buckets.expected), "skipped": len(buckets.not_covered),
             "not_covered": buckets.not_covered, "waived": [list(w) for w in buckets.waived],
-            "failures": buckets.failed + buckets.fixed, "expected": buckets.expected, "seven_day_s": seven_day,
+            "failures": buckets.failed + buckets.fixed, "expected": buckets.expected,
+            "expected_reasons": buckets.expected_reasons, "seven_day_s": seven_day,
             "lines": buckets.describe()}
 
 
@@ -81,6 +82,8 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
     started = time.perf_counter()
     profile = load(target)
     clock = clock or (profile.clock if profile.clock == "real" else None)
+    if not base_url and not target_cmd and profile.start_command:  # the profile knows how to start its app
+        target_cmd = profile.start_command
     reports.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         faketime_file = None

@@ -48,15 +48,14 @@ def start_target(cmd: str, profile: Profile, *, clock: str | None, workdir: Path
     argv = shlex.split(cmd.replace("{port}", str(port)))
     log = (workdir / "target.log").open("w")
     strategy = clock or profile.clock
+    env = {**profile.start_env, **os.environ, "PYTHONUNBUFFERED": "1"}  # the caller's environment wins
     if strategy == "faketime":
         from targets.faketime import FaketimeTarget
 
-        faked = FaketimeTarget.start(argv, workdir=workdir, env={**os.environ, "PYTHONUNBUFFERED": "1"}, log=log,
-                                     speed=speed)
+        faked = FaketimeTarget.start(argv, workdir=workdir, env=env, log=log, speed=speed)
         process, control = faked.process, faked.clock.control_file
     else:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
         control = None
     url = f"http://127.0.0.1:{port}"
     try:

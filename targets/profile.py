@@ -9,7 +9,9 @@ profile and the model for writing others (docs/adapting.md).
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
 import httpx
@@ -135,6 +137,9 @@ class Profile:
     clock_path: ClassVar[str] = "/__test__/clock"
     time_steps: ClassVar[str] = "timers"   # "timers": time moves from page timer to timer; "jump": at once
     expectations: ClassVar[Mapping[str, Expectation]] = {}        # scenario title -> known finding
+    expectations_file: ClassVar[Path | None] = None               # or a TOML file of them (known_findings)
+    start_command: ClassVar[str | None] = None   # how the harness starts the app ({port}), when it can
+    start_env: ClassVar[Mapping[str, str]] = {}  # and the environment it adds for it
     people: ClassVar[tuple[Person, ...]] = ()
 
     # page classes: each takes a Playwright Page
@@ -142,6 +147,16 @@ class Profile:
     Shell: ClassVar[type] = object
     Protected: ClassVar[type] = object
     Warning: ClassVar[type] = object
+
+    def known_findings(self) -> dict[str, Expectation]:
+        """``expectations``, and those of ``expectations_file``: a TOML table per scenario title (or
+        "title [example]"), with ``reason`` and ``link``, kept apart as web-platform-tests keeps its
+        expectation metadata apart from its tests."""
+        found = dict(self.expectations)
+        if self.expectations_file is not None and Path(self.expectations_file).is_file():
+            table = tomllib.loads(Path(self.expectations_file).read_text())
+            found.update({title: Expectation(entry["reason"], entry.get("link", "")) for title, entry in table.items()})
+        return found
 
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
