@@ -62,12 +62,18 @@ def start_target(cmd: str, profile: Profile, *, clock: str | None, workdir: Path
         _wait_until_up(url + profile.signin_path, process, workdir / "target.log")
         yield Launched(url, control)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process)
         log.close()
+
+
+def stop_process(process: subprocess.Popen, grace_s: float = 10) -> None:
+    """Terminate a process we started; kill it when it has not stopped after ``grace_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from targets.clocks import HttpClock, RealTimeClock, ServerClock
+from targets.launch import stop_process
 from targets.loader import load
 from targets.profile import Profile
 
@@ -126,11 +127,7 @@ def start_subprocess(workdir: Path) -> Target:
             time.sleep(0.05)  # start-up only
 
     def stop() -> None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, grace_s=5)
         log.close()
 
     http = httpx.Client(base_url=url, timeout=10)

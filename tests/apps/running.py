@@ -11,6 +11,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from targets.launch import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 START_LIMIT_S = 30
 
@@ -49,9 +51,4 @@ def serve(args: Sequence[str], port: int, *, workdir: Path, enabled: bool,
             wait_for_port(port, process, log)
             yield f"http://127.0.0.1:{port}"
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
