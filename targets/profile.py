@@ -8,6 +8,7 @@ profile and the model for writing others (docs/adapting.md).
 
 from __future__ import annotations
 
+import csv
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -141,6 +142,7 @@ class Profile:
     start_command: ClassVar[str | None] = None   # how the harness starts the app ({port}), when it can
     start_env: ClassVar[Mapping[str, str]] = {}  # and the environment it adds for it
     people: ClassVar[tuple[Person, ...]] = ()
+    people_csv: ClassVar[Path | None] = None  # or a CSV file of username,password,role (kept out of the repo)
 
     # page classes: each takes a Playwright Page
     SignIn: ClassVar[type] = object
@@ -207,7 +209,14 @@ class Profile:
         if settings:
             self.require_settings(settings)
         declared = self.fixed_settings or Settings()
-        return Clinic(None, self.name, vars(declared), self.people, own=False)
+        return Clinic(None, self.name, vars(declared), self.staff(), own=False)
+
+    def staff(self) -> tuple[Person, ...]:
+        """The people the scenarios sign in as: ``people``, or the rows of ``people_csv``."""
+        if self.people or self.people_csv is None:
+            return self.people
+        with Path(self.people_csv).open(newline="") as rows:
+            return tuple(Person(row["username"], row["password"], row["role"]) for row in csv.DictReader(rows))
 
     def require_settings(self, settings: Mapping[str, Any]) -> None:
         """Fixed settings: the scenario runs when they are the ones it needs, else NotCovered."""

@@ -178,3 +178,15 @@ def test_libfaketime_moves_the_reference_server_started_by_the_harness(tmp_path:
     assert "Server clock: libfaketime" in summary["preflight"], summary["preflight"]
     assert done.returncode == 0 and summary["failed"] == 0, done.stdout[-3000:]
     assert summary["passed"] >= 2, summary  # the ones the shared demo clinic allows (30 min, 2 min warning)
+
+
+def test_people_can_come_from_a_csv_kept_out_of_the_profile(tmp_path: Path) -> None:
+    (tmp_path / "people.csv").write_text("username,password,role\nnurse@x.test,pw-1,practitioner\nboss@x.test,pw-2,admin\n")
+
+    class FromCsv(Profile):
+        people_csv = tmp_path / "people.csv"
+
+    clinic = FromCsv().clinic(httpx.Client())
+    assert clinic.staff("admin").username == "boss@x.test" and not clinic.own
+    with pytest.raises(NotCovered, match="no reception"):
+        clinic.staff("reception")
