@@ -25,7 +25,8 @@ def run_profile(args: argparse.Namespace, out: Path) -> int:
         print(f"load: {exc}", file=sys.stderr)
         return 2
     unlimited = profile.fixed_settings is not None and profile.fixed_settings.max_sessions_per_user is None
-    users = args.users if unlimited and profile.people else len(profile.people)  # one session per person else
+    people = profile.staff()
+    users = args.users if unlimited and people else len(people)  # one session per person otherwise
     with ExitStack() as stack:
         base = args.base_url
         command = args.target_cmd or (None if base else profile.start_command)

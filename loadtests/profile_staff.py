@@ -45,7 +45,7 @@ class ProfileStaff(User):
 
         options = self.environment.parsed_options
         self.profile = load(options.target)
-        people = self.profile.people
+        people = self.profile.staff()
         if not people:
             raise StopUser()
         self.person = people[next(_people) % len(people)]
