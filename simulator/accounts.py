@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
+
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -17,6 +20,16 @@ ISSUER = "Clinic Session Simulator"
 def hash_password(password: str, *, cheap: bool = False) -> str:
     """An argon2id hash of ``password`` (``cheap`` only for synthetic load-test users)."""
     return (LOAD_TEST_HASHER if cheap else STRONG_HASHER).hash(password)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return STRONG_HASHER.hash(secrets.token_urlsafe(16))
+
+
+def spend_like_a_password_check(password: str) -> None:
+    """Verify ``password`` against a throwaway hash: an unknown user costs what a known one does."""
+    verify_password(_dummy_hash(), password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:

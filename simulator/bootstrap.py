@@ -10,6 +10,7 @@ from simulator.metrics import Metrics
 from simulator.models import Account
 from simulator.population import ensure_demo_clinic
 from simulator.services import Deps, migrate_legacy_timeouts
+from simulator.signin_guard import SignInGuard
 from simulator.store import Store, open_store
 
 
@@ -41,7 +42,8 @@ def prepare_store(deps: Deps, *, demo: bool) -> Account | None:
 def bootstrap(config: ServerConfig, *, clock: Clock | None = None, store: Store | None = None) -> Deps:
     """Dependencies for one server process."""
     store = store if store is not None else open_store(config.store)
-    return Deps(store=store, clock=clock or build_clock(config), metrics=Metrics(store.count_active))
+    guard = SignInGuard(config.throttle_rules(), hash_workers=config.hash_workers, hash_wait_s=config.hash_wait_s)
+    return Deps(store=store, clock=clock or build_clock(config), metrics=Metrics(store.count_active), guard=guard)
 
 
 def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None, store: Store | None = None):

@@ -10,18 +10,23 @@ import contextlib
 import hashlib
 import heapq
 import hmac
+import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from simulator import policy
-from simulator.accounts import verify_password, verify_totp
+from simulator import accounts, policy, throttle
+from simulator.accounts import verify_totp
 from simulator.clock import Clock
 from simulator.metrics import Metrics
 from simulator.models import Account, AuditEvent, Session, User
 from simulator.policy import Deadlines, Settings
+from simulator.signin_guard import ACCOUNT, ADDRESS, OTP, HashingBusy, SignInGuard
+from simulator.store.common import normal_username
 from simulator.store.protocol import Store
+
+log = logging.getLogger("sessionsim")
 
 SYSTEM_ACTOR = "system"
 SETTINGS_VERSION = "settings_version"  # meta key, changed with any account's settings
@@ -29,21 +34,23 @@ SETTINGS_VERSION = "settings_version"  # meta key, changed with any account's se
 
 @dataclass(frozen=True)
 class Deps:
-    """What the services need: a store, a clock and the metrics."""
+    """What the services need: a store, a clock, the metrics and the sign-in guard."""
 
     store: Store
     clock: Clock
     metrics: Metrics
+    guard: SignInGuard = field(default_factory=SignInGuard)
 
 
 class AuthError(Exception):
     """A refused sign-in. ``code`` is machine-readable, the message is for people."""
 
-    def __init__(self, code: str, message: str, user: User | None = None) -> None:
+    def __init__(self, code: str, message: str, user: User | None = None, *, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.user = user
+        self.retry_after_s = retry_after_s  # throttled or busy: when to try again
 
 
 class NotFound(LookupError):
@@ -110,23 +117,93 @@ def _record_end(deps: Deps, ended: Session, *, actor: str, now: int, **details: 
            reason=ended.reason, username=ended.username, kind=ended.kind, device=ended.device, **details)
 
 
-def authenticate(deps: Deps, *, username: str, password: str, otp: str | None) -> User:
-    """The user these credentials prove, or AuthError (``enrol_required`` carries the user)."""
-    user = deps.store.find_user(username or "")
-    if user is None or not verify_password(user.password_hash, password or ""):
+def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, address: str | None = None) -> User:
+    """The user these credentials prove, or AuthError (``enrol_required`` carries the user).
+
+    Throttled (``simulator.signin_guard``): while the account, the client ``address`` or the
+    user's second factor is blocked, every attempt is refused unchecked (``throttled``, with
+    ``retry_after_s``), the right password included. Only failures count; each is audited
+    (``signin.failed``, ``otp.failed``, ``signin.locked``), logged and counted in the metrics.
+    An unknown user costs one password check, as a known one does.
+    """
+    now = deps.clock.now_ms()
+    name = normal_username(username or "")
+    _refuse_if_blocked(deps, ((ACCOUNT, name), (ADDRESS, address)), now=now)
+    user = deps.store.find_user(name) if name else None
+    try:
+        with deps.guard.hashing():
+            if user is None:
+                accounts.spend_like_a_password_check(password or "")
+                good = False
+            else:
+                good = accounts.verify_password(user.password_hash, password or "")
+    except HashingBusy:
+        deps.metrics.signin_refused.labels(scope="busy").inc()
+        raise AuthError("busy", "Sign-in is busy. Try again in a moment.", retry_after_s=1) from None
+    account = deps.store.get_account(user.account_id) if user is not None and good else None
+    if user is None or account is None:
+        _count_failure(deps, "password", ((ACCOUNT, name), (ADDRESS, address)), user=user, username=name,
+                       address=address, now=now)
         raise AuthError("bad_credentials", "Incorrect email or password.")
-    account = deps.store.get_account(user.account_id)
-    if account is None:
-        raise AuthError("bad_credentials", "Incorrect email or password.")
+    deps.guard.succeed(ACCOUNT, name)
     if user.totp_secret:
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
-        if not verify_totp(user.totp_secret, otp, at_ms=deps.clock.now_ms()):
+        _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
+        if not verify_totp(user.totp_secret, otp, at_ms=now):
+            _count_failure(deps, "otp", ((OTP, str(user.id)),), user=user, username=name, address=address, now=now)
             raise AuthError("otp_invalid", "That code is not valid. Try the current code.", user)
+        deps.guard.succeed(OTP, str(user.id))
     elif account.settings.require_2fa:
         raise AuthError("enrol_required", "Your clinic requires two-factor authentication: set it up to continue.",
                         user)
     return user
+
+
+def check_enrolment_code(deps: Deps, *, user: User, secret: str, code: str, address: str | None = None) -> None:
+    """The first code of a 2FA enrolment, throttled and audited as any code (AuthError when refused)."""
+    now = deps.clock.now_ms()
+    _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
+    if not verify_totp(secret, code, at_ms=now):
+        _count_failure(deps, "otp", ((OTP, str(user.id)),), user=user, username=user.username, address=address,
+                       now=now, enrolment=True)
+        raise AuthError("otp_invalid", "That code is not valid. Enter the current 6-digit code.", user)
+    deps.guard.succeed(OTP, str(user.id))
+
+
+def _refuse_if_blocked(deps: Deps, keys: tuple[tuple[str, str | None], ...], *, now: int,
+                       user: User | None = None) -> None:
+    """AuthError ``throttled`` when any of ``keys`` (scope, key) is blocked at ``now``."""
+    for scope, key in keys:
+        if key is None:
+            continue
+        until = deps.guard.blocked_until(scope, key, now=now)
+        if until > now:
+            deps.metrics.signin_refused.labels(scope=scope).inc()
+            what = "two-factor codes" if scope == OTP else "sign-ins"
+            raise AuthError("throttled", f"Too many failed {what}. Try again in {throttle.wait_text(until - now)}.",
+                            user, retry_after_s=-(-(until - now) // 1000))
+
+
+def _count_failure(deps: Deps, factor: str, keys: tuple[tuple[str, str | None], ...], *, user: User | None,
+                   username: str, address: str | None, now: int, **details: Any) -> None:
+    """One failed password or code: counted per key, audited in the user's clinic, logged, in the metrics."""
+    deps.metrics.signin_failures.labels(factor=factor).inc()
+    action = "otp.failed" if factor == "otp" else "signin.failed"
+    log.info("%s username=%r address=%s", action, username, address)
+    for scope, key in keys:
+        if key is None:
+            continue
+        verdict = deps.guard.fail(scope, key, now=now)
+        if scope != ADDRESS and user is not None:
+            _audit(deps, account_id=user.account_id, actor=username, action=action, now=now, username=username,
+                   address=address, failures_in_a_row=verdict.streak, **details)
+        if verdict.locked and verdict.until_ms > now:
+            deps.metrics.signin_locks.labels(scope=scope).inc()
+            log.warning("signin.locked scope=%s key=%r until_ms=%d", scope, key, verdict.until_ms)
+            if user is not None:
+                _audit(deps, account_id=user.account_id, actor=SYSTEM_ACTOR, action="signin.locked", now=now,
+                       username=username, scope=scope, until_ms=verdict.until_ms, address=address)
 
 
 def start_session(deps: Deps, *, user: User, kind: str, device: str) -> tuple[str, Session]:

@@ -111,7 +111,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HttpProblem)
     async def problem(request: Request, exc: HttpProblem) -> Response:
-        return JSONResponse(exc.body(), exc.status)
+        return JSONResponse(exc.body(), exc.status, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -2,29 +2,37 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from simulator import services
 from simulator.web.dependencies import DepsDep, SignedInDep
-from simulator.web.http import HttpProblem, JSONResponse
+from simulator.web.http import HttpProblem, JSONResponse, client_address, retry_after
 from simulator.web.schemas import ErrorBody, MobileSession, MobileSignIn, StatusBody
 
 router = APIRouter(prefix="/api/mobile", tags=["mobile"])
 
-AUTH_STATUS = {"bad_credentials": 401, "otp_required": 401, "otp_invalid": 401, "enrol_required": 403}
+AUTH_STATUS = {"bad_credentials": 401, "otp_required": 401, "otp_invalid": 401, "enrol_required": 403,
+               "throttled": 429, "busy": 503}
 
 
 @router.post("/sessions", status_code=201, response_model=MobileSession,
-             responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody}})
-def mobile_sign_in(body: MobileSignIn, deps: DepsDep) -> JSONResponse:
-    """Sign in from the mobile app; use the returned token as ``Authorization: Bearer``."""
+             responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody},
+                        429: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+def mobile_sign_in(body: MobileSignIn, request: Request, deps: DepsDep) -> JSONResponse:
+    """Sign in from the mobile app; use the returned token as ``Authorization: Bearer``.
+
+    Throttled as the web form: 429 with Retry-After while the account, the address or the
+    second factor is locked (the right password included); 503 when password checks are busy.
+    """
     try:
-        user = services.authenticate(deps, username=body.username, password=body.password, otp=body.otp)
+        user = services.authenticate(deps, username=body.username, password=body.password, otp=body.otp,
+                                     address=client_address(request))
     except services.AuthError as exc:
         message = exc.message
         if exc.code == "enrol_required":
             message += " Set up two-factor authentication by signing in on the web first."
-        raise HttpProblem(AUTH_STATUS[exc.code], message, "otp" if "otp" in exc.code else None, exc.code) from None
+        raise HttpProblem(AUTH_STATUS[exc.code], message, "otp" if "otp" in exc.code else None, exc.code,
+                          retry_after(exc.retry_after_s)) from None
     token, _ = services.start_session(deps, user=user, kind="mobile", device=body.device)
     current = services.view(deps, token=token)
     return JSONResponse({"token": token, **current.status()}, 201)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
@@ -15,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 from simulator import accounts, policy, services
 from simulator.models import User
 from simulator.web.dependencies import DepsDep, SignedIn
-from simulator.web.http import NO_STORE, RECENT_COOKIE, SESSION_COOKIE, is_https
+from simulator.web.http import NO_STORE, RECENT_COOKIE, SESSION_COOKIE, client_address, is_https, retry_after
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -25,6 +27,7 @@ NOTICE_COOKIE = "notice"  # one-time "You have logged out." for the page a logou
 RECENT_LIMIT = 5
 RECENT_MAX_AGE_S = 365 * 24 * 3600
 ENROL_MAX_AGE_S = 600
+SIGNIN_STATUS = {"throttled": 429, "busy": 503}  # refused sign-ins; the rest are 401
 
 
 def _signer(request: Request, salt: str) -> URLSafeTimedSerializer:
@@ -173,18 +176,24 @@ async def signin_submit(request: Request, deps: DepsDep) -> Response:
     otp = str(form.get("otp", "") or "")[:12] or None
     remember = form.get("remember") in ("on", "true", "1", "yes", True)
     try:
-        user = services.authenticate(deps, username=username, password=password, otp=otp)
+        user = await run_in_threadpool(functools.partial(services.authenticate, deps, username=username,
+                                                         password=password, otp=otp, address=client_address(request)))
     except services.AuthError as exc:
         if exc.code == "enrol_required" and exc.user is not None:
             return _enrol_page(request, exc.user, remember, accounts.new_totp_secret())
-        return render(request, "signin.html", 401, notice=None, reason=None, username=username, error=exc.message,
-                      need_otp=exc.code in ("otp_required", "otp_invalid"), remember=remember)
-    return _signed_in_response(request, deps, user, remember)
+        response = render(request, "signin.html", SIGNIN_STATUS.get(exc.code, 401), notice=None, reason=None,
+                          username=username, error=exc.message, remember=remember,
+                          need_otp=exc.code in ("otp_required", "otp_invalid") or (
+                              exc.code == "throttled" and exc.user is not None))
+        response.headers.update(retry_after(exc.retry_after_s))
+        return response
+    return await run_in_threadpool(_signed_in_response, request, deps, user, remember)
 
 
-def _enrol_page(request: Request, user: User, remember: bool, secret: str, error: str | None = None) -> Response:
+def _enrol_page(request: Request, user: User, remember: bool, secret: str, error: str | None = None,
+                status: int = 401) -> Response:
     pending = _signer(request, "enrol").dumps({"uid": user.id, "secret": secret, "remember": remember})
-    return render(request, "enrol.html", 401 if error else 200, pending=pending, secret=secret, error=error,
+    return render(request, "enrol.html", status if error else 200, pending=pending, secret=secret, error=error,
                   uri=accounts.totp_uri(secret, user.username), username=user.username)
 
 
@@ -201,9 +210,14 @@ async def enrol_submit(request: Request, deps: DepsDep) -> Response:
     user = deps.store.get_user(int(pending["uid"]))
     if user is None:
         return redirect("/signin")
-    if not accounts.verify_totp(pending["secret"], str(form.get("otp", "")), at_ms=deps.clock.now_ms()):
-        return _enrol_page(request, user, pending["remember"], pending["secret"],
-                           error="That code is not valid. Enter the current 6-digit code.")
+    try:
+        services.check_enrolment_code(deps, user=user, secret=pending["secret"], code=str(form.get("otp", ""))[:12],
+                                      address=client_address(request))
+    except services.AuthError as exc:
+        response = _enrol_page(request, user, pending["remember"], pending["secret"], error=exc.message,
+                               status=SIGNIN_STATUS.get(exc.code, 401))
+        response.headers.update(retry_after(exc.retry_after_s))
+        return response
     deps.store.set_totp_secret(user.id, pending["secret"])
     return _signed_in_response(request, deps, user, bool(pending["remember"]))
 
