@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from simulator import accounts, policy, throttle
-from simulator.accounts import verify_totp
 from simulator.clock import Clock
 from simulator.metrics import Metrics
 from simulator.models import Account, AuditEvent, Session, User
@@ -150,10 +149,8 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
         _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
-        if not verify_totp(user.totp_secret, otp, at_ms=now):
-            _count_failure(deps, "otp", ((OTP, str(user.id)),), user=user, username=name, address=address, now=now)
-            raise AuthError("otp_invalid", "That code is not valid. Try the current code.", user)
-        deps.guard.succeed(OTP, str(user.id))
+        _use_code(deps, user=user, secret=user.totp_secret, code=otp, address=address, now=now,
+                  message="That code is not valid. Try the current code.")
     elif account.settings.require_2fa:
         raise AuthError("enrol_required", "Your clinic requires two-factor authentication: set it up to continue.",
                         user)
@@ -164,10 +161,22 @@ def check_enrolment_code(deps: Deps, *, user: User, secret: str, code: str, addr
     """The first code of a 2FA enrolment, throttled and audited as any code (AuthError when refused)."""
     now = deps.clock.now_ms()
     _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
-    if not verify_totp(secret, code, at_ms=now):
+    _use_code(deps, user=user, secret=secret, code=code, address=address, now=now, enrolment=True,
+              message="That code is not valid. Enter the current 6-digit code.")
+
+
+REPLAYED_CODE = "That code has already been used. Wait for the next code from your authenticator app."
+
+
+def _use_code(deps: Deps, *, user: User, secret: str, code: str, address: str | None, now: int, message: str,
+              **details: Any) -> None:
+    """Accept ``code`` once: a wrong code or one whose time step was used before is a counted failure."""
+    step = accounts.totp_step(secret, code, at_ms=now)
+    replayed = step is not None and not deps.store.claim_totp_step(user.id, step)
+    if step is None or replayed:
         _count_failure(deps, "otp", ((OTP, str(user.id)),), user=user, username=user.username, address=address,
-                       now=now, enrolment=True)
-        raise AuthError("otp_invalid", "That code is not valid. Enter the current 6-digit code.", user)
+                       now=now, replayed=replayed, **details)
+        raise AuthError("otp_invalid", REPLAYED_CODE if replayed else message, user)
     deps.guard.succeed(OTP, str(user.id))
 
 

@@ -170,3 +170,36 @@ def test_services_without_an_address_throttle_the_account(deps: services.Deps) -
     with pytest.raises(services.AuthError) as refused:
         services.authenticate(deps, username=ADMIN[0], password=ADMIN[1], otp=None)
     assert refused.value.code == "throttled" and refused.value.retry_after_s == 1
+
+
+def test_a_used_code_is_refused_on_the_web_and_on_mobile() -> None:
+    server = _server()
+    user = server.deps.store.find_user(PRACTITIONER[0])
+    secret = accounts.new_totp_secret()
+    server.deps.store.set_totp_secret(user.id, secret)
+    code = totp_now(secret, at_ms=server.clock.now_ms())
+    form = {"username": PRACTITIONER[0], "password": PRACTITIONER[1], "otp": code}
+    with server.client() as web, server.client() as phone:
+        assert web.post("/signin", data=form).status_code == 303
+        again = phone.post("/api/mobile/sessions", json=form)
+        assert again.status_code == 401 and again.json()["error"] == services.REPLAYED_CODE
+        server.advance(seconds=10)  # still the same 30-s step (or the one after, within the drift allowed)
+        assert web.post("/signin", data=form).status_code == 401
+        server.advance(seconds=30)
+        fresh = {**form, "otp": totp_now(secret, at_ms=server.clock.now_ms())}
+        assert phone.post("/api/mobile/sessions", json=fresh).status_code == 201
+        assert web.post("/signin", data=fresh).status_code == 401, "the next code is spent as well"
+    events = [e for e in server.deps.store.audit_events(1) if e.action == "otp.failed"]
+    assert [e.details["replayed"] for e in events] == [True, True, True]
+
+
+def test_the_enrolment_code_cannot_sign_in_again() -> None:
+    server = _server()
+    user = server.deps.store.find_user(PRACTITIONER[0])
+    secret = accounts.new_totp_secret()
+    code = totp_now(secret, at_ms=server.clock.now_ms())
+    services.check_enrolment_code(server.deps, user=user, secret=secret, code=code)
+    server.deps.store.set_totp_secret(user.id, secret)
+    with pytest.raises(services.AuthError) as refused:
+        services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=code)
+    assert refused.value.message == services.REPLAYED_CODE

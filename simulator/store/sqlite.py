@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS audit (
     actor TEXT NOT NULL, action TEXT NOT NULL, session TEXT, reason TEXT, details TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_account ON audit (account_id, at_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS totp_steps (user_id INTEGER PRIMARY KEY, step INTEGER NOT NULL);
 """
 
 PREFETCH_MAX = 500  # sessions read ahead in one query by batch()
@@ -185,6 +186,12 @@ class SQLiteStore:
     def set_totp_secret(self, user_id: int, secret: str | None) -> None:
         with self._tx() as db:
             db.execute("UPDATE users SET totp_secret = ? WHERE id = ?", (secret, user_id))
+
+    def claim_totp_step(self, user_id: int, step: int) -> bool:
+        with self._tx() as db:
+            return db.execute("INSERT INTO totp_steps (user_id, step) VALUES (?, ?) ON CONFLICT (user_id) "
+                              "DO UPDATE SET step = excluded.step WHERE step < excluded.step",
+                              (user_id, step)).rowcount == 1
 
     def add_patients(self, patients: list[Patient]) -> None:
         with self._tx(immediate=True) as db:
