@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from simulator.config import ServerConfig
+from simulator.keys import SecretKeyError
 from simulator.population import DEMO_USERS, seed_population, write_credentials
 from simulator.store import StoreUnavailable, open_store
 
@@ -81,12 +82,17 @@ def serve(args: argparse.Namespace) -> None:
         env["SESSIONSIM_TIME_ORIGIN_MS"] = str(SystemClock().now_ms())  # every worker agrees on virtual time
     if args.sweep_interval is not None:
         env["SESSIONSIM_SWEEP_INTERVAL_S"] = str(args.sweep_interval)
+    if args.secret_key_file is not None:
+        env["SESSIONSIM_SECRET_KEY_FILE"] = str(Path(args.secret_key_file).resolve())
     os.environ.update(env)
     try:
         config = ServerConfig()
     except ValidationError as exc:
         raise CliError(str(exc.errors()[0]["msg"])) from None
-    deps = bootstrap(config)
+    try:
+        deps = bootstrap(config)
+    except SecretKeyError as exc:
+        raise CliError(str(exc)) from None
     demo = prepare_store(deps, demo=config.demo)
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
     print(f"Clinic session simulator on {base}/  (store {url}, time scale {config.time_scale})", flush=True)
@@ -144,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sweep-interval", type=float, metavar="S",
                      help="real seconds between sweeps for expired sessions (default: 1/K s, at least 0.02)")
     run.add_argument("--workers", type=int, default=1, help="server processes sharing the store (default 1)")
+    run.add_argument("--secret-key-file", metavar="PATH",
+                     help="file holding the server's secret key, made on first start (default: next to the SQLite "
+                          "database, or sessionsim-secret.key for Redis; SESSIONSIM_SECRET_KEY wins)")
     run.add_argument("--secure-cookies", action="store_true", help="always mark cookies Secure (behind https)")
     run.add_argument("--no-demo", action="store_true", help="do not create the demo clinic in an empty store")
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],

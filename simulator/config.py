@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from simulator.throttle import Rule
@@ -21,6 +21,10 @@ class ServerConfig(BaseSettings):
                                            "(default: 1 s divided by the time scale, at least 20 ms)")
     secure_cookies: bool = Field(False, description="always mark cookies Secure (also done for https requests)")
     demo: bool = Field(True, description="create the demo clinic when the store is empty")
+    secret_key: SecretStr | None = Field(None, description="the server's secret key (at least 32 characters); "
+                                         "default: read from the key file")
+    secret_key_file: str | None = Field(None, description="file holding the secret key, made on first start "
+                                        "(default: next to the SQLite database, or sessionsim-secret.key for Redis)")
 
     # sign-in throttling (simulator.throttle): only failures count; a lock refuses even the right password
     signin_free_failures: int = Field(3, ge=0, le=1000, description="failed sign-ins in a row per account "

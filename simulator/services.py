@@ -21,6 +21,7 @@ from simulator.clock import Clock
 from simulator.metrics import Metrics
 from simulator.models import Account, AuditEvent, Session, User
 from simulator.policy import Deadlines, Settings
+from simulator.keys import ServerKeys, is_encrypted
 from simulator.signin_guard import ACCOUNT, ADDRESS, OTP, HashingBusy, SignInGuard
 from simulator.store.common import normal_username
 from simulator.store.protocol import Store
@@ -39,6 +40,7 @@ class Deps:
     clock: Clock
     metrics: Metrics
     guard: SignInGuard = field(default_factory=SignInGuard)
+    keys: ServerKeys = field(default_factory=ServerKeys.ephemeral)
 
 
 class AuthError(Exception):
@@ -149,7 +151,7 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
         _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
-        _use_code(deps, user=user, secret=user.totp_secret, code=otp, address=address, now=now,
+        _use_code(deps, user=user, secret=totp_secret(deps, user=user), code=otp, address=address, now=now,
                   message="That code is not valid. Try the current code.")
     elif account.settings.require_2fa:
         raise AuthError("enrol_required", "Your clinic requires two-factor authentication: set it up to continue.",
@@ -168,10 +170,40 @@ def check_enrolment_code(deps: Deps, *, user: User, secret: str, code: str, addr
 REPLAYED_CODE = "That code has already been used. Wait for the next code from your authenticator app."
 
 
-def _use_code(deps: Deps, *, user: User, secret: str, code: str, address: str | None, now: int, message: str,
+def totp_secret(deps: Deps, *, user: User) -> str | None:
+    """The user's TOTP secret in the clear (stored encrypted); None when there is none or it cannot be
+    decrypted with this server's key (then every code is refused: fail closed, and logged)."""
+    if not user.totp_secret:
+        return None
+    secret = deps.keys.decrypt(user.totp_secret)
+    if secret is None:
+        log.error("the TOTP secret of user %d cannot be decrypted with this server's key (another key file?); "
+                  "their codes are refused until they enrol again", user.id)
+    return secret
+
+
+def set_totp_secret(deps: Deps, *, user_id: int, secret: str | None) -> None:
+    """Store (encrypted) or clear a user's TOTP secret."""
+    deps.store.set_totp_secret(user_id, deps.keys.encrypt(secret) if secret else None)
+
+
+def encrypt_legacy_totp_secrets(deps: Deps) -> int:
+    """Encrypt TOTP secrets an older version stored in the clear; returns how many."""
+    count = 0
+    for account in deps.store.list_accounts():
+        for user in deps.store.list_users(account.id):
+            if user.totp_secret and not is_encrypted(user.totp_secret):
+                set_totp_secret(deps, user_id=user.id, secret=user.totp_secret)
+                count += 1
+    if count:
+        log.warning("encrypted %d TOTP secrets stored in the clear by an older version", count)
+    return count
+
+
+def _use_code(deps: Deps, *, user: User, secret: str | None, code: str, address: str | None, now: int, message: str,
               **details: Any) -> None:
     """Accept ``code`` once: a wrong code or one whose time step was used before is a counted failure."""
-    step = accounts.totp_step(secret, code, at_ms=now)
+    step = accounts.totp_step(secret, code, at_ms=now) if secret else None
     replayed = step is not None and not deps.store.claim_totp_step(user.id, step)
     if step is None or replayed:
         _count_failure(deps, "otp", ((OTP, str(user.id)),), user=user, username=user.username, address=address,

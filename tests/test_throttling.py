@@ -131,7 +131,7 @@ def test_at_most_10_wrong_codes_then_even_the_right_code_waits() -> None:
     server = _server()
     user = server.deps.store.find_user(PRACTITIONER[0])
     secret = accounts.new_totp_secret()
-    server.deps.store.set_totp_secret(user.id, secret)
+    services.set_totp_secret(server.deps, user_id=user.id, secret=secret)
     body = {"username": PRACTITIONER[0], "password": PRACTITIONER[1]}
     with server.client() as client:
         for _ in range(10):
@@ -151,7 +151,7 @@ def test_at_most_10_wrong_codes_then_even_the_right_code_waits() -> None:
 def test_the_web_form_shows_the_lock_message_and_keeps_the_code_field() -> None:
     server = _server(otp_lock_after=1)
     user = server.deps.store.find_user(PRACTITIONER[0])
-    server.deps.store.set_totp_secret(user.id, accounts.new_totp_secret())
+    services.set_totp_secret(server.deps, user_id=user.id, secret=accounts.new_totp_secret())
     with server.client() as client:
         form = {"username": PRACTITIONER[0], "password": PRACTITIONER[1], "otp": "000000"}
         assert client.post("/signin", data=form).status_code == 401
@@ -176,7 +176,7 @@ def test_a_used_code_is_refused_on_the_web_and_on_mobile() -> None:
     server = _server()
     user = server.deps.store.find_user(PRACTITIONER[0])
     secret = accounts.new_totp_secret()
-    server.deps.store.set_totp_secret(user.id, secret)
+    services.set_totp_secret(server.deps, user_id=user.id, secret=secret)
     code = totp_now(secret, at_ms=server.clock.now_ms())
     form = {"username": PRACTITIONER[0], "password": PRACTITIONER[1], "otp": code}
     with server.client() as web, server.client() as phone:
@@ -199,7 +199,7 @@ def test_the_enrolment_code_cannot_sign_in_again() -> None:
     secret = accounts.new_totp_secret()
     code = totp_now(secret, at_ms=server.clock.now_ms())
     services.check_enrolment_code(server.deps, user=user, secret=secret, code=code)
-    server.deps.store.set_totp_secret(user.id, secret)
+    services.set_totp_secret(server.deps, user_id=user.id, secret=secret)
     with pytest.raises(services.AuthError) as refused:
         services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=code)
     assert refused.value.message == services.REPLAYED_CODE

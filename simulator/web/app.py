@@ -17,7 +17,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator import services
-from simulator.bootstrap import secret_key
 from simulator.clock import Clock, ScaledClock, SystemClock
 from simulator.config import ServerConfig
 from simulator.store.protocol import StoreUnavailable
@@ -155,7 +154,7 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
                     description="Reference session server: idle timeout, warning, logout, eviction, admin timeout.")
     app.state.deps = deps
     app.state.config = config
-    app.state.secret_key = secret_key(deps.store)
+    app.state.secret_key = deps.keys.signing
     for route in session_api.routes:
         app.router.routes.append(route)
     app.include_router(mobile_api.router)

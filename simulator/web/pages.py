@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +26,7 @@ router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["tojson_script"] = lambda value: orjson.dumps(value).decode().replace("</", "<\\/")
 
+ENROL_COOKIE = "enrol"  # binds a 2FA enrolment form to the browser it was shown to
 NOTICE_COOKIE = "notice"  # one-time "You have logged out." for the page a logout lands on
 RECENT_LIMIT = 5
 RECENT_MAX_AGE_S = 365 * 24 * 3600
@@ -190,11 +194,39 @@ async def signin_submit(request: Request, deps: DepsDep) -> Response:
     return await run_in_threadpool(_signed_in_response, request, deps, user, remember)
 
 
+def _browser_tag(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
 def _enrol_page(request: Request, user: User, remember: bool, secret: str, error: str | None = None,
                 status: int = 401) -> Response:
-    pending = _signer(request, "enrol").dumps({"uid": user.id, "secret": secret, "remember": remember})
-    return render(request, "enrol.html", status if error else 200, pending=pending, secret=secret, error=error,
-                  uri=accounts.totp_uri(secret, user.username), username=user.username)
+    """The enrolment page. Its form value (``pending``: who, which secret) is signed, lives 10 minutes,
+    is bound to this browser (the ``enrol`` cookie's nonce) and serves one enrolment only."""
+    nonce = request.cookies.get(ENROL_COOKIE) if error else None
+    nonce = nonce or secrets.token_urlsafe(32)
+    pending = _signer(request, "enrol").dumps({"uid": user.id, "secret": secret, "remember": remember,
+                                               "browser": _browser_tag(nonce)})
+    response = render(request, "enrol.html", status if error else 200, pending=pending, secret=secret, error=error,
+                      uri=accounts.totp_uri(secret, user.username), username=user.username)
+    response.set_cookie(ENROL_COOKIE, nonce, max_age=ENROL_MAX_AGE_S, path="/signin/enrol", httponly=True,
+                        samesite="strict", secure=_secure(request))
+    return response
+
+
+def _pending_enrolment(request: Request, deps: services.Deps, raw: str) -> tuple[User, dict[str, Any]] | None:
+    """The user and the signed enrolment value, if it is genuine, fresh, from this browser and still unused."""
+    try:
+        pending = _signer(request, "enrol").loads(raw, max_age=ENROL_MAX_AGE_S)
+        uid, tag = int(pending["uid"]), str(pending["browser"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    nonce = request.cookies.get(ENROL_COOKIE, "")
+    if not nonce or not hmac.compare_digest(_browser_tag(nonce), tag):
+        return None  # another browser (or a copied form value)
+    user = deps.store.get_user(uid)
+    if user is None or user.totp_secret:  # enrolled already: the value was for one enrolment
+        return None
+    return user, pending
 
 
 @router.post("/signin/enrol")
@@ -203,13 +235,10 @@ async def enrol_submit(request: Request, deps: DepsDep) -> Response:
     if not _same_origin(request):
         return render(request, "error.html", 403, message="This form did not come from this site.")
     form = await request.form()
-    try:
-        pending = _signer(request, "enrol").loads(str(form.get("pending", "")), max_age=ENROL_MAX_AGE_S)
-    except BadSignature:
+    found = _pending_enrolment(request, deps, str(form.get("pending", "")))
+    if found is None:
         return redirect("/signin")
-    user = deps.store.get_user(int(pending["uid"]))
-    if user is None:
-        return redirect("/signin")
+    user, pending = found
     try:
         services.check_enrolment_code(deps, user=user, secret=pending["secret"], code=str(form.get("otp", ""))[:12],
                                       address=client_address(request))
@@ -218,8 +247,10 @@ async def enrol_submit(request: Request, deps: DepsDep) -> Response:
                                status=SIGNIN_STATUS.get(exc.code, 401))
         response.headers.update(retry_after(exc.retry_after_s))
         return response
-    deps.store.set_totp_secret(user.id, pending["secret"])
-    return _signed_in_response(request, deps, user, bool(pending["remember"]))
+    services.set_totp_secret(deps, user_id=user.id, secret=pending["secret"])
+    response = _signed_in_response(request, deps, user, bool(pending["remember"]))
+    response.delete_cookie(ENROL_COOKIE, path="/signin/enrol")
+    return response
 
 
 @router.get("/recent")
