@@ -21,6 +21,7 @@ from simulator.clock import Clock, ScaledClock, SystemClock
 from simulator.config import ServerConfig
 from simulator.store.protocol import StoreUnavailable
 from simulator.web import admin_api, mobile_api, pages, session_api, testing_api
+from simulator.web.limits import RequestLimits
 from simulator.web.http import SECURITY_HEADERS, STORE_DOWN, HttpProblem, JSONResponse, LabelledRoute, RouteLatency
 from simulator.web.openapi import add_hot_path_docs
 
@@ -58,12 +59,18 @@ class ClinicApp(FastAPI):
     """The FastAPI app, except that the hot path's routes go straight to ``session_api.FastLane``."""
 
     fast_lane: session_api.FastLane | None = None
+    limits: RequestLimits = RequestLimits()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lane = self.fast_lane
-        if lane is not None and scope["type"] == "http" and lane.handles(scope):
-            await lane(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            bounded = await self.limits.admit(scope, receive, send)
+            if bounded is None:
+                return
+            receive = bounded
+            lane = self.fast_lane
+            if lane is not None and lane.handles(scope):
+                await lane(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -173,5 +180,6 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     add_hot_path_docs(app)
     app.add_middleware(ObservedRequests, deps=deps)
     app.fast_lane = session_api.FastLane(deps)
+    app.limits = RequestLimits(max_body_bytes=config.max_body_kb * 1024, max_header_bytes=config.max_header_kb * 1024)
     return app
 
