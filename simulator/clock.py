@@ -34,8 +34,11 @@ class SystemClock:
         return time.time_ns() // 1_000_000
 
 
+MAX_MANUAL_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last moment a date can show
+
+
 class ManualClock:
-    """A frozen clock that tests move forward explicitly."""
+    """A frozen clock that tests move forward explicitly, never past the year 9999."""
 
     def __init__(self, start_ms: int | None = None) -> None:
         self._now = SystemClock().now_ms() if start_ms is None else start_ms
@@ -50,6 +53,8 @@ class ManualClock:
         if ms < 0:
             raise ClockError("the test clock only moves forward: advance_ms must be >= 0")
         with self._lock:
+            if self._now + ms > MAX_MANUAL_MS:
+                raise ClockError(f"the test clock stops at {MAX_MANUAL_MS} (the year 9999): advance_ms is too large")
             self._now += ms
             return self._now
 
@@ -58,6 +63,8 @@ class ManualClock:
         with self._lock:
             if ms < self._now:
                 raise ClockError(f"the test clock only moves forward: set_ms {ms} is before now {self._now}")
+            if ms > MAX_MANUAL_MS:
+                raise ClockError(f"the test clock stops at {MAX_MANUAL_MS} (the year 9999): set_ms is too large")
             self._now = ms
             return self._now
 

@@ -15,7 +15,7 @@ class ServerConfig(BaseSettings):
 
     store: str = Field("sqlite:sessionsim.db", description="memory | sqlite:PATH | redis://HOST:PORT/DB")
     test_clock: bool = Field(False, description="frozen clock moved through /__test__/clock (tests only)")
-    time_scale: float = Field(1.0, gt=0, description="virtual time runs K times faster than real time")
+    time_scale: float = Field(1.0, ge=0.01, le=10_000, description="virtual time runs K times faster than real time")
     time_origin_ms: int | None = Field(None, description="real ms at which virtual time equals real time")
     sweep_interval_s: float | None = Field(None, gt=0, description="real seconds between sweeps "
                                            "(default: 1 s divided by the time scale, at least 20 ms)")
@@ -42,6 +42,8 @@ class ServerConfig(BaseSettings):
                                            "address in any hour")
     otp_lock_after: int = Field(10, ge=1, le=10, description="wrong 2FA codes in a row that lock the user's "
                                 "second factor (at most 10)")
+    max_body_kb: int = Field(64, ge=1, le=10_240, description="largest request body of any route, KiB (413 beyond)")
+    max_header_kb: int = Field(16, ge=1, le=1024, description="largest request header block, KiB (431 beyond)")
     hash_workers: int = Field(1, ge=1, le=64, description="password checks (argon2) running at once")
     hash_wait_s: float = Field(2.0, gt=0, le=60, description="how long a sign-in waits for a password-check slot "
                                "before it is answered 503 (busy)")

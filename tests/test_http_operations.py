@@ -145,3 +145,12 @@ def test_sessions_survive_a_restart_and_ended_ones_stay_ended(tmp_path) -> None:
 def test_unknown_paths_are_404_not_500(server: Server, path: str) -> None:
     with server.client() as client:
         assert client.get(path).status_code == 404
+
+
+def test_a_huge_clock_move_is_a_422_and_the_server_keeps_answering(server, admin_web) -> None:
+    client, _ = admin_web
+    answer = client.post("/__test__/clock", json={"advance_ms": 2**62})
+    assert answer.status_code == 422 and answer.json()["field"] == "advance_ms"
+    assert client.get("/api/session").status_code == 200
+    assert client.post("/__test__/clock", json={"set_ms": 2**62}).status_code == 422
+    assert client.get("/patients").status_code == 200
