@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
+from simulator.clock import Clock, ManualClock, ScaledClock, SteadyClock
 from simulator.config import ServerConfig
 from simulator.metrics import Metrics
 from simulator.models import Account
@@ -11,6 +11,7 @@ from simulator.keys import ServerKeys, server_keys
 from simulator.services import Deps, encrypt_legacy_totp_secrets, migrate_legacy_timeouts
 from simulator.signin_guard import SignInGuard
 from simulator.store import Store, open_store
+from simulator.store.breaker import BreakerStore
 
 
 def build_clock(config: ServerConfig) -> Clock:
@@ -19,7 +20,7 @@ def build_clock(config: ServerConfig) -> Clock:
         return ManualClock()
     if config.time_scale != 1.0:
         return ScaledClock(config.time_scale, origin_ms=config.time_origin_ms)
-    return SystemClock()
+    return SteadyClock()
 
 
 def keys_for(config: ServerConfig) -> ServerKeys:
@@ -37,7 +38,9 @@ def prepare_store(deps: Deps, *, demo: bool) -> Account | None:
 
 def bootstrap(config: ServerConfig, *, clock: Clock | None = None, store: Store | None = None) -> Deps:
     """Dependencies for one server process."""
-    store = store if store is not None else open_store(config.store)
+    store = store if store is not None else open_store(config.store, busy_timeout_ms=config.store_busy_timeout_ms)
+    if config.store_breaker_s > 0:
+        store = BreakerStore(store, open_s=config.store_breaker_s)  # type: ignore[assignment]
     guard = SignInGuard(config.throttle_rules(), hash_workers=config.hash_workers, hash_wait_s=config.hash_wait_s)
     return Deps(store=store, clock=clock or build_clock(config), metrics=Metrics(store.count_active), guard=guard,
                 keys=keys_for(config))

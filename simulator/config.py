@@ -42,8 +42,14 @@ class ServerConfig(BaseSettings):
                                            "address in any hour")
     otp_lock_after: int = Field(10, ge=1, le=10, description="wrong 2FA codes in a row that lock the user's "
                                 "second factor (at most 10)")
+    store_busy_timeout_ms: int = Field(500, ge=1, le=60_000, description="how long a SQLite call waits for another "
+                                       "process's write lock before it fails (503); the hot path runs on the event loop")
+    store_breaker_s: float = Field(2.0, ge=0, le=300, description="after a store failure, calls fail at once (503) for "
+                                   "this long before one tries the store again (0: no circuit breaker)")
     max_body_kb: int = Field(64, ge=1, le=10_240, description="largest request body of any route, KiB (413 beyond)")
     max_header_kb: int = Field(16, ge=1, le=1024, description="largest request header block, KiB (431 beyond)")
+    tarpit_max_s: float = Field(1.0, ge=0, le=30, description="a throttled sign-in is answered after this long at "
+                                "most (or its wait, if shorter): a flood gets a few answers per second per connection")
     hash_workers: int = Field(1, ge=1, le=64, description="password checks (argon2) running at once")
     hash_wait_s: float = Field(2.0, gt=0, le=60, description="how long a sign-in waits for a password-check slot "
                                "before it is answered 503 (busy)")

@@ -22,9 +22,10 @@ from simulator.metrics import Metrics
 from simulator.models import Account, AuditEvent, Session, User
 from simulator.policy import Deadlines, Settings
 from simulator.keys import ServerKeys, is_encrypted
+from simulator.pending_ends import PendingEnd, PendingEnds
 from simulator.signin_guard import ACCOUNT, ADDRESS, OTP, HashingBusy, SignInGuard
 from simulator.store.common import normal_username
-from simulator.store.protocol import Store
+from simulator.store.protocol import Store, StoreUnavailable
 
 log = logging.getLogger("sessionsim")
 
@@ -41,6 +42,7 @@ class Deps:
     metrics: Metrics
     guard: SignInGuard = field(default_factory=SignInGuard)
     keys: ServerKeys = field(default_factory=ServerKeys.ephemeral)
+    pending_ends: PendingEnds = field(default_factory=PendingEnds)
 
 
 class AuthError(Exception):
@@ -132,12 +134,11 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
     _refuse_if_blocked(deps, ((ACCOUNT, name), (ADDRESS, address)), now=now)
     user = deps.store.find_user(name) if name else None
     try:
-        with deps.guard.hashing():
-            if user is None:
-                accounts.spend_like_a_password_check(password or "")
-                good = False
-            else:
-                good = accounts.verify_password(user.password_hash, password or "")
+        if user is None:
+            deps.guard.check(lambda: accounts.spend_like_a_password_check(password or ""))
+            good = False
+        else:
+            good = deps.guard.check(lambda: accounts.verify_password(user.password_hash, password or ""))
     except HashingBusy:
         deps.metrics.signin_refused.labels(scope="busy").inc()
         raise AuthError("busy", "Sign-in is busy. Try again in a moment.", retry_after_s=1) from None
@@ -296,7 +297,7 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
     reason = policy.expiry(session.times, settings, now=now)
     if not session.active or reason is None:
         return session, settings
-    deadline = max(policy.deadlines(session.times, settings).ends_at_ms, valid_until_ms or 0)
+    deadline = min(max(policy.deadlines(session.times, settings).ends_at_ms, valid_until_ms or 0), now)
     ended = deps.store.end_session(session.key, reason=reason, ended_ms=deadline)
     if ended is None:  # someone else ended it first: report what they recorded
         return deps.store.get_session(session.key) or session, settings
@@ -308,6 +309,10 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
 def view(deps: Deps, *, token: str | None) -> SessionView:
     """The session behind ``token`` at the current time, ended first if its deadline has passed."""
     now = deps.clock.now_ms()
+    if token and deps.pending_ends:
+        pending = deps.pending_ends.get(token_key(token))
+        if pending is not None:
+            _finish_end(deps, pending)  # StoreUnavailable while still down: the request fails closed
     found = deps.store.session_with_settings(token_key(token)) if token else None
     if found is None:
         return SessionView(session=None, settings=None, now=now)
@@ -344,6 +349,37 @@ def end_session(deps: Deps, *, session: Session, reason: str, actor: str) -> Ses
     if ended:
         _record_end(deps, ended, actor=actor, now=now)
     return ended
+
+
+def end_while_store_down(deps: Deps, *, token: str, reason: str, actor: str) -> PendingEnd:
+    """Remember to end the session behind ``token`` (the store is down): until the store has
+    recorded it, that session is treated as ended; ``finish_pending_ends`` records it."""
+    end = PendingEnd(key=token_key(token), reason=reason, actor=actor, requested_ms=deps.clock.now_ms())
+    deps.pending_ends.remember(end)
+    log.warning("store unavailable: the %s of session %s is remembered and will be recorded when it is back",
+                reason, end.key[:16])
+    return end
+
+
+def _finish_end(deps: Deps, pending: PendingEnd) -> None:
+    """Record a remembered end in the store (at the time it was asked for); StoreUnavailable if still down."""
+    ended = deps.store.end_session(pending.key, reason=pending.reason, ended_ms=pending.requested_ms)
+    if ended is not None:
+        _record_end(deps, ended, actor=pending.actor, now=deps.clock.now_ms(), deferred=True,
+                    requested_ms=pending.requested_ms)
+    deps.pending_ends.done(pending.key)
+
+
+def finish_pending_ends(deps: Deps) -> int:
+    """Record every remembered end the store can take now; returns how many (stops while it is down)."""
+    finished = 0
+    for pending in deps.pending_ends.all():
+        try:
+            _finish_end(deps, pending)
+        except StoreUnavailable:
+            break
+        finished += 1
+    return finished
 
 
 def revoke(deps: Deps, *, account_id: int, session_id: str, actor: str) -> Session:

@@ -6,19 +6,25 @@
 * ``address``: the client's address (looser: a clinic's staff may share one);
 * ``otp``: a user's second factor (TOTP codes after the right password, enrolment codes).
 
-and the argon2 gate: at most ``hash_workers`` password checks run at once, in whichever
-thread asks (never the event loop: the web routes call the services from the thread pool),
-and a check that cannot start within ``hash_wait_s`` is refused as busy, so a flood of
-wrong passwords can take at most that many cores and never the event loop.
+and the argon2 gate: password checks run in ``hash_workers`` dedicated threads (never the
+event loop: the web routes call the services from the thread pool, which wait for them),
+at the lowest CPU priority (SCHED_IDLE on Linux, else nice +10) so that, on a busy machine,
+the event loop gets the CPU first; a check that cannot start within ``hash_wait_s`` is refused as busy. So a flood of
+wrong passwords can take at most that many cores, and only the time nothing else wants.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TypeVar
 
 from simulator.throttle import FailureLedger, Rule, Verdict
 
 ACCOUNT, ADDRESS, OTP = "account", "address", "otp"
+HASH_NICENESS = 10
+T = TypeVar("T")
 SCOPES = (ACCOUNT, ADDRESS, OTP)
 
 
@@ -34,6 +40,8 @@ class SignInGuard:
         self.ledger = FailureLedger({ACCOUNT: Rule(), ADDRESS: Rule(free_failures=20, lock_after=100, per_hour=1000),
                                      OTP: Rule(), **(rules or {})})
         self._slots = threading.BoundedSemaphore(max(hash_workers, 1))
+        self._hashers = ThreadPoolExecutor(max(hash_workers, 1), thread_name_prefix="argon2",
+                                           initializer=_lower_priority)
         self.hash_wait_s = hash_wait_s
 
     def blocked_until(self, scope: str, key: str, *, now: int) -> int:
@@ -49,8 +57,27 @@ class SignInGuard:
         self.ledger.succeed(scope, key)
 
     def hashing(self) -> "_Slot":
-        """``with guard.hashing():`` around one password check (HashingBusy when none frees up)."""
+        """``with guard.hashing():`` holds a password-check slot (HashingBusy when none frees up)."""
         return _Slot(self._slots, self.hash_wait_s)
+
+    def check(self, work: Callable[[], T]) -> T:
+        """``work()`` (a password check) in a hashing thread, once a slot is free (HashingBusy otherwise)."""
+        with self.hashing():
+            return self._hashers.submit(work).result()
+
+
+def _lower_priority() -> None:
+    """Run the calling thread (a hashing thread) only when the CPU has nothing else to do (Linux
+    SCHED_IDLE; elsewhere nice +10), so the event loop always comes first."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: this thread, on Linux
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+    except (AttributeError, OSError):
+        pass
 
 
 class _Slot:

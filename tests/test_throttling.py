@@ -18,6 +18,7 @@ WRONG = "not-the-password"
 
 
 def _server(**options: object) -> Server:
+    options = {"tarpit_max_s": 0, **options}
     config = ServerConfig(store="memory", test_clock=True, sweep_interval_s=3600, **options)
     clock = ManualClock(START_MS)
     deps = bootstrap(config, clock=clock, store=MemoryStore())
@@ -203,3 +204,25 @@ def test_the_enrolment_code_cannot_sign_in_again() -> None:
     with pytest.raises(services.AuthError) as refused:
         services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=code)
     assert refused.value.message == services.REPLAYED_CODE
+
+
+def test_throttled_answers_are_held_back_without_blocking_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.web import limits
+
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(limits, "_pause", record)
+    server = _server(tarpit_max_s=1.0, signin_free_failures=0, address_free_failures=0)
+    with server.client() as client:
+        assert client.post("/api/mobile/sessions", json={"username": ADMIN[0], "password": WRONG}).status_code == 401
+        assert waits == []
+        assert client.post("/api/mobile/sessions", json={"username": ADMIN[0], "password": WRONG}).status_code == 429
+        assert waits == [1.0, 1.0], "the address tarpit before the route, the account's wait after it"
+        waits.clear()
+        assert client.get("/api/session").status_code == 401 and waits == [], "other routes are never held"
+        server.advance(seconds=1)
+        mobile_sign_in(client, *ADMIN)
+        assert waits == []

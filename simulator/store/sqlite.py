@@ -85,16 +85,17 @@ def _settings(idle_timeout: Any, warning_seconds: int, max_sessions: int, absolu
 class SQLiteStore:
     """One connection guarded by a lock; WAL so readers in other processes never block."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._prefetched: dict[str, tuple[Any, ...] | None] | None = None  # inside batch(): rows read ahead
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                       timeout=max(busy_timeout_ms, 5_000) / 1000)  # opening may wait longer
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(SCHEMA)
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
 

@@ -17,11 +17,11 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator import services
-from simulator.clock import Clock, ScaledClock, SystemClock
+from simulator.clock import Clock, ScaledClock, SteadyClock, SystemClock
 from simulator.config import ServerConfig
 from simulator.store.protocol import StoreUnavailable
 from simulator.web import admin_api, mobile_api, pages, session_api, testing_api
-from simulator.web.limits import RequestLimits
+from simulator.web.limits import RequestLimits, Tarpit
 from simulator.web.http import SECURITY_HEADERS, STORE_DOWN, HttpProblem, JSONResponse, LabelledRoute, RouteLatency
 from simulator.web.openapi import add_hot_path_docs
 
@@ -60,6 +60,7 @@ class ClinicApp(FastAPI):
 
     fast_lane: session_api.FastLane | None = None
     limits: RequestLimits = RequestLimits()
+    tarpit: Tarpit | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -67,6 +68,8 @@ class ClinicApp(FastAPI):
             if bounded is None:
                 return
             receive = bounded
+            if self.tarpit is not None:
+                await self.tarpit.hold(scope)
             lane = self.fast_lane
             if lane is not None and lane.handles(scope):
                 await lane(scope, receive, send)
@@ -81,7 +84,7 @@ def _virtual_per_real(clock: Clock) -> float | None:
     """How many virtual ms pass per real ms (None for a test clock, which only tests move)."""
     if isinstance(clock, ScaledClock):
         return clock.scale
-    return 1.0 if isinstance(clock, SystemClock) else None
+    return 1.0 if isinstance(clock, (SystemClock, SteadyClock)) else None
 
 
 async def _sweeper(deps: services.Deps, every_s: float) -> None:
@@ -99,6 +102,8 @@ async def _sweeper(deps: services.Deps, every_s: float) -> None:
         await asyncio.sleep(wait)
         wait = every_s
         try:
+            if deps.pending_ends:
+                services.finish_pending_ends(deps)
             next_ms = watch.tick()
         except StoreUnavailable as exc:
             log.warning("sweep skipped: %s", exc)
@@ -180,6 +185,7 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     add_hot_path_docs(app)
     app.add_middleware(ObservedRequests, deps=deps)
     app.fast_lane = session_api.FastLane(deps)
+    app.tarpit = Tarpit(deps, max_s=config.tarpit_max_s)
     app.limits = RequestLimits(max_body_bytes=config.max_body_kb * 1024, max_header_bytes=config.max_header_kb * 1024)
     return app
 

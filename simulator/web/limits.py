@@ -1,4 +1,4 @@
-"""One body-size limit for every route and a limit on the request's headers.
+"""Limits on what one request may cost: body and header size, and the sign-in tarpit.
 
 ``RequestLimits.admit`` runs before any route (the hot path's fast lane included): headers
 larger than ``max_header_bytes`` in total are answered 431, a declared ``Content-Length``
@@ -13,11 +13,14 @@ any server or proxy.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import orjson
 from starlette.types import Message, Receive, Scope, Send
 
+from simulator.services import Deps
+from simulator.signin_guard import ADDRESS
 from simulator.web.http import SECURITY_HEADERS, HttpProblem
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -69,3 +72,37 @@ class RequestLimits:
             return message
 
         return bounded
+
+
+_pause = asyncio.sleep  # the tarpit's wait (tests replace this name, never asyncio.sleep itself)
+
+SIGNIN_PATHS = frozenset({"/signin", "/signin/enrol", "/api/mobile/sessions"})
+
+
+async def slow_down(deps: Deps, retry_after_s: int | None, *, max_s: float) -> None:
+    """Hold a throttled answer back for its wait, ``max_s`` at most, without blocking the event loop."""
+    if retry_after_s and max_s > 0:
+        await _pause(min(float(retry_after_s), max_s))
+
+
+class Tarpit:
+    """Sign-in posts from a client address that is blocked wait before they are handled.
+
+    The route then refuses them (429), but a flooding client gets a few answers per second per
+    connection instead of a thousand, and the event loop stays free for everyone else.
+    """
+
+    def __init__(self, deps: Deps, *, max_s: float) -> None:
+        self.deps, self.max_s = deps, max_s
+
+    async def hold(self, scope: Scope) -> None:
+        """Wait (at most ``max_s``) if ``scope`` is a sign-in post from a blocked address."""
+        if self.max_s <= 0 or scope["method"] != "POST" or scope["path"] not in SIGNIN_PATHS:
+            return
+        client = scope.get("client")
+        if not client:
+            return
+        now = self.deps.clock.now_ms()
+        until = self.deps.guard.blocked_until(ADDRESS, client[0], now=now)
+        if until > now:
+            await _pause(min((until - now) / 1000, self.max_s))

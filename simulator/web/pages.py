@@ -19,7 +19,9 @@ from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from simulator import accounts, policy, services
 from simulator.models import User
+from simulator.store.protocol import StoreUnavailable
 from simulator.web.dependencies import DepsDep, SignedIn
+from simulator.web.limits import slow_down
 from simulator.web.http import NO_STORE, RECENT_COOKIE, SESSION_COOKIE, client_address, is_https, retry_after
 
 router = APIRouter(include_in_schema=False)
@@ -132,10 +134,14 @@ def home(request: Request, deps: DepsDep) -> Response:
 
 @router.get("/signin")
 def signin_page(request: Request, deps: DepsDep) -> Response:
-    """The Sign In page, with the notice that explains why the user is here."""
-    if page_session(request, deps):
-        return redirect("/patients")
-    reason = _end_reason(request, deps)
+    """The Sign In page, with the notice that explains why the user is here (the form even while the
+    store is down: it needs none, and the device shows where to sign in when the store is back)."""
+    try:
+        if page_session(request, deps):
+            return redirect("/patients")
+        reason = _end_reason(request, deps)
+    except StoreUnavailable:
+        reason = None
     response = render(request, "signin.html", notice=policy.END_NOTICES.get(reason or ""), reason=reason,
                       username=request.query_params.get("username", "")[:254], error=None, need_otp=False)
     return _forget_session_cookies(response)
@@ -190,6 +196,8 @@ async def signin_submit(request: Request, deps: DepsDep) -> Response:
                           need_otp=exc.code in ("otp_required", "otp_invalid") or (
                               exc.code == "throttled" and exc.user is not None))
         response.headers.update(retry_after(exc.retry_after_s))
+        if exc.code == "throttled":
+            await slow_down(deps, exc.retry_after_s, max_s=request.app.state.config.tarpit_max_s)
         return response
     return await run_in_threadpool(_signed_in_response, request, deps, user, remember)
 
@@ -283,13 +291,19 @@ async def logout(request: Request, deps: DepsDep) -> Response:
     """Manual logout: end the session server-side, clear the cookie and the site's data."""
     form = await request.form()
     token = request.cookies.get(SESSION_COOKIE)
-    current = services.view(deps, token=token)
-    if current.active and current.session is not None:
-        presented = str(form.get("csrf_token", "")) or request.headers.get("x-csrf-token")
-        if not services.csrf_matches(current.session, presented):
-            return render(request, "error.html", 403,
-                          message="This logout request could not be verified. Use the Log out button on the page.")
-        services.end_session(deps, session=current.session, reason="logout", actor=current.session.username)
+    try:
+        current = services.view(deps, token=token)
+        if current.active and current.session is not None:
+            presented = str(form.get("csrf_token", "")) or request.headers.get("x-csrf-token")
+            if not services.csrf_matches(current.session, presented):
+                return render(request, "error.html", 403,
+                              message="This logout request could not be verified. Use the Log out button on the page.")
+            services.end_session(deps, session=current.session, reason="logout", actor=current.session.username)
+    except StoreUnavailable:
+        # The device is logged out all the same, and the session is ended as soon as the store is back.
+        # (No CSRF check is possible without the store: a forged logout only logs a device out.)
+        if token:
+            services.end_while_store_down(deps, token=token, reason="logout", actor="device")
     response = redirect("/recent" if remembered(request) else "/signin")
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.set_cookie(NOTICE_COOKIE, "logout", max_age=300, path="/", httponly=True, samesite="lax",
