@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import logging
 import time
 from pathlib import Path
@@ -22,7 +24,8 @@ from simulator.config import ServerConfig
 from simulator.store.protocol import StoreUnavailable
 from simulator.web import admin_api, mobile_api, pages, session_api, testing_api
 from simulator.web.limits import RequestLimits, Tarpit
-from simulator.web.http import SECURITY_HEADERS, STORE_DOWN, HttpProblem, JSONResponse, LabelledRoute, RouteLatency
+from simulator.web.http import (SECURITY_HEADERS, STORE_DOWN, HttpProblem, JSONResponse, LabelledRoute, RouteLatency,
+                                bearer_token)
 from simulator.web.openapi import add_hot_path_docs
 
 log = logging.getLogger("sessionsim")
@@ -149,6 +152,27 @@ def _error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": str(exc.detail), "field": None}, exc.status_code)
 
 
+def metrics_refusal(request: Request, config: ServerConfig) -> Response | None:
+    """Who may read /metrics: with ``metrics_token`` set, whoever sends it as a bearer token;
+    without, loopback clients only (a Prometheus on the same host, or behind a proxy that adds it)."""
+    token = config.metrics_token.get_secret_value() if config.metrics_token else None
+    if token:
+        presented = bearer_token(request.headers.get("authorization", "")) or ""
+        if hmac.compare_digest(presented.encode(), token.encode()):
+            return None
+        return JSONResponse({"error": "send the metrics token as Authorization: Bearer", "field": None}, 401,
+                            {"WWW-Authenticate": 'Bearer realm="metrics"'})
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return JSONResponse({"error": "metrics are served to loopback clients only; set SESSIONSIM_METRICS_TOKEN to "
+                                  "scrape from elsewhere", "field": None}, 403)
+
+
 def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     """The server for ``deps`` as ``config`` describes it."""
 
@@ -176,6 +200,9 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     app.include_router(pages.router)
 
     async def metrics(request: Request) -> Response:
+        refusal = metrics_refusal(request, config)
+        if refusal is not None:
+            return refusal
         return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8",
                         headers={"Cache-Control": "no-store"})
 
