@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
-
-from simulator.clock import Clock, ManualClock, ScaledClock, SystemClock
+from simulator.clock import Clock, ManualClock, ScaledClock, SteadyClock
 from simulator.config import ServerConfig
 from simulator.metrics import Metrics
 from simulator.models import Account
 from simulator.population import ensure_demo_clinic
-from simulator.services import Deps, migrate_legacy_timeouts
+from simulator.keys import ServerKeys, server_keys
+from simulator.services import Deps, encrypt_legacy_totp_secrets, migrate_legacy_timeouts
+from simulator.signin_guard import SignInGuard
 from simulator.store import Store, open_store
+from simulator.store.breaker import BreakerStore
 
 
 def build_clock(config: ServerConfig) -> Clock:
@@ -19,29 +20,30 @@ def build_clock(config: ServerConfig) -> Clock:
         return ManualClock()
     if config.time_scale != 1.0:
         return ScaledClock(config.time_scale, origin_ms=config.time_origin_ms)
-    return SystemClock()
+    return SteadyClock()
 
 
-def secret_key(store: Store) -> str:
-    """The server's signing key, made once and kept in the store so every process shares it."""
-    key = store.get_meta("secret_key")
-    if key is None:
-        store.set_meta("secret_key", secrets.token_urlsafe(32))
-        key = store.get_meta("secret_key") or ""
-    return key
+def keys_for(config: ServerConfig) -> ServerKeys:
+    """The server's keys, from the environment or the key file (never from the store)."""
+    secret = config.secret_key.get_secret_value() if config.secret_key else None
+    return server_keys(secret_key=secret, secret_key_file=config.secret_key_file, store_url=config.store)
 
 
 def prepare_store(deps: Deps, *, demo: bool) -> Account | None:
-    """Start-up work done once per store: migrate legacy settings, create the demo clinic."""
+    """Start-up work done once per store: migrate legacy settings and TOTP secrets, create the demo clinic."""
     migrate_legacy_timeouts(deps)
-    secret_key(deps.store)
+    encrypt_legacy_totp_secrets(deps)
     return ensure_demo_clinic(deps.store) if demo else None
 
 
 def bootstrap(config: ServerConfig, *, clock: Clock | None = None, store: Store | None = None) -> Deps:
     """Dependencies for one server process."""
-    store = store if store is not None else open_store(config.store)
-    return Deps(store=store, clock=clock or build_clock(config), metrics=Metrics(store.count_active))
+    store = store if store is not None else open_store(config.store, busy_timeout_ms=config.store_busy_timeout_ms)
+    if config.store_breaker_s > 0:
+        store = BreakerStore(store, open_s=config.store_breaker_s)  # type: ignore[assignment]
+    guard = SignInGuard(config.throttle_rules(), hash_workers=config.hash_workers, hash_wait_s=config.hash_wait_s)
+    return Deps(store=store, clock=clock or build_clock(config), metrics=Metrics(store.count_active), guard=guard,
+                keys=keys_for(config))
 
 
 def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None, store: Store | None = None):

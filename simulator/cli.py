@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import errno
+import ipaddress
+import math
 import os
 import socket
 import sys
@@ -12,6 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from simulator.config import ServerConfig
+from simulator.keys import SecretKeyError
 from simulator.population import DEMO_USERS, seed_population, write_credentials
 from simulator.store import StoreUnavailable, open_store
 
@@ -21,6 +24,10 @@ BANNER_TEST_CLOCK = """
 !! and /__test__/clinics creates clinics. Never expose this server to users.  !!
 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!
 """
+
+
+MAX_WORKERS = 64
+MIN_TIME_SCALE, MAX_TIME_SCALE = 0.01, 10_000.0
 
 
 class CliError(Exception):
@@ -56,6 +63,35 @@ def _check_db_path(url: str) -> None:
         raise CliError(f"cannot create the database {path}: its folder is missing or not writable")
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_bounds(args: argparse.Namespace) -> None:
+    """Option values that would break the server: one-line errors (exit code 2) before it starts."""
+    if not 0 <= args.port <= 65535:
+        raise CliError(f"--port must be from 0 to 65535, not {args.port}")
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise CliError(f"--workers must be from 1 to {MAX_WORKERS}, not {args.workers}")
+    if not (math.isfinite(args.time_scale) and MIN_TIME_SCALE <= args.time_scale <= MAX_TIME_SCALE):
+        raise CliError(f"--time-scale must be a number from {MIN_TIME_SCALE:g} to {MAX_TIME_SCALE:g}, "
+                       f"not {args.time_scale:g}")
+    if args.sweep_interval is not None and not (math.isfinite(args.sweep_interval) and 0.001 <= args.sweep_interval <= 3600):
+        raise CliError("--sweep-interval must be from 0.001 to 3600 seconds")
+    if args.max_connections is not None and args.max_connections < 1:
+        raise CliError("--max-connections must be at least 1")
+    if not (math.isfinite(args.keep_alive_timeout) and 0 < args.keep_alive_timeout <= 3600):
+        raise CliError("--keep-alive-timeout must be from 0 to 3600 seconds")
+    if args.test_clock and not _is_loopback(args.host) and not args.allow_test_clock_on_network:
+        raise CliError(f"--test-clock lets anyone move time and create clinics: refused on {args.host}, which is "
+                       "not a loopback address (add --allow-test-clock-on-network if you mean it)")
+
+
 def serve(args: argparse.Namespace) -> None:
     """Start the server (several worker processes share one store with --workers)."""
     import uvicorn
@@ -63,6 +99,7 @@ def serve(args: argparse.Namespace) -> None:
     from simulator.bootstrap import bootstrap, prepare_store
     from simulator.web.app import build_app
 
+    _check_bounds(args)
     url = _store_url(args)
     if args.workers > 1 and args.test_clock:
         raise CliError("--test-clock needs a single worker: each process would have its own frozen clock")
@@ -72,7 +109,8 @@ def serve(args: argparse.Namespace) -> None:
     _check_db_path(url)
     env = {"SESSIONSIM_STORE": url, "SESSIONSIM_TEST_CLOCK": str(args.test_clock).lower(),
            "SESSIONSIM_TIME_SCALE": str(args.time_scale), "SESSIONSIM_DEMO": str(not args.no_demo).lower(),
-           "SESSIONSIM_SECURE_COOKIES": str(args.secure_cookies).lower()}
+           "SESSIONSIM_SECURE_COOKIES": str(args.secure_cookies).lower(),
+           "SESSIONSIM_MAX_HEADER_KB": str(args.max_header_kb), "SESSIONSIM_MAX_BODY_KB": str(args.max_body_kb)}
     if args.time_origin_ms is not None:
         env["SESSIONSIM_TIME_ORIGIN_MS"] = str(args.time_origin_ms)
     elif args.time_scale != 1.0:
@@ -81,12 +119,19 @@ def serve(args: argparse.Namespace) -> None:
         env["SESSIONSIM_TIME_ORIGIN_MS"] = str(SystemClock().now_ms())  # every worker agrees on virtual time
     if args.sweep_interval is not None:
         env["SESSIONSIM_SWEEP_INTERVAL_S"] = str(args.sweep_interval)
+    if args.secret_key_file is not None:
+        env["SESSIONSIM_SECRET_KEY_FILE"] = str(Path(args.secret_key_file).resolve())
     os.environ.update(env)
     try:
         config = ServerConfig()
     except ValidationError as exc:
-        raise CliError(str(exc.errors()[0]["msg"])) from None
-    deps = bootstrap(config)
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        raise CliError(f"{where}: {first['msg']}" if where else str(first["msg"])) from None
+    try:
+        deps = bootstrap(config)
+    except SecretKeyError as exc:
+        raise CliError(str(exc)) from None
     demo = prepare_store(deps, demo=config.demo)
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
     print(f"Clinic session simulator on {base}/  (store {url}, time scale {config.time_scale})", flush=True)
@@ -96,13 +141,15 @@ def serve(args: argparse.Namespace) -> None:
             print(f"  {role:<13} {username:<28} password: {password}", flush=True)
     if config.test_clock:
         print(BANNER_TEST_CLOCK, file=sys.stderr, flush=True)
-    log_level = args.log_level
+    limits = {"log_level": args.log_level, "access_log": False, "http": args.http,
+              "h11_max_incomplete_event_size": config.max_header_kb * 1024,
+              "limit_concurrency": args.max_connections, "timeout_keep_alive": args.keep_alive_timeout}
     if args.workers > 1:
         deps.store.close()
         uvicorn.run("simulator.bootstrap:app_from_env", factory=True, host=args.host, port=args.port,
-                    workers=args.workers, log_level=log_level, access_log=False)
+                    workers=args.workers, **limits)
     else:
-        uvicorn.run(build_app(deps, config), host=args.host, port=args.port, log_level=log_level, access_log=False)
+        uvicorn.run(build_app(deps, config), host=args.host, port=args.port, **limits)
 
 
 def seed(args: argparse.Namespace) -> None:
@@ -144,6 +191,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sweep-interval", type=float, metavar="S",
                      help="real seconds between sweeps for expired sessions (default: 1/K s, at least 0.02)")
     run.add_argument("--workers", type=int, default=1, help="server processes sharing the store (default 1)")
+    run.add_argument("--secret-key-file", metavar="PATH",
+                     help="file holding the server's secret key, made on first start (default: next to the SQLite "
+                          "database, or sessionsim-secret.key for Redis; SESSIONSIM_SECRET_KEY wins)")
+    run.add_argument("--allow-test-clock-on-network", action="store_true",
+                     help="allow --test-clock on a non-loopback --host (anyone who reaches it can move time)")
+    run.add_argument("--http", choices=["h11", "httptools"], default="h11",
+                     help="HTTP parser: h11 (default) bounds the header block it reads (--max-header-kb); "
+                          "httptools is faster but reads any header block whole (benchmarks)")
+    run.add_argument("--max-header-kb", type=int, default=16, metavar="KB",
+                     help="largest request header block in KiB; larger ones are refused (default 16)")
+    run.add_argument("--max-body-kb", type=int, default=64, metavar="KB",
+                     help="largest request body of any route in KiB; larger ones get 413 (default 64)")
+    run.add_argument("--max-connections", type=int, default=1000, metavar="N",
+                     help="concurrent connections and requests per process before new requests get 503 "
+                          "(default 1000, under the usual 1,024 open-files limit)")
+    run.add_argument("--keep-alive-timeout", type=float, default=5.0, metavar="S",
+                     help="seconds an idle keep-alive connection stays open (default 5)")
     run.add_argument("--secure-cookies", action="store_true", help="always mark cookies Secure (behind https)")
     run.add_argument("--no-demo", action="store_true", help="do not create the demo clinic in an empty store")
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],

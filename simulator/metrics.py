@@ -42,6 +42,12 @@ class Metrics:
             "sessionsim_expiry_lag_seconds",
             "Time (server clock) from a session's deadline to the server ending it, by how it was noticed",
             ["via"], buckets=LAG_BUCKETS, registry=self.registry)
+        self.signin_failures = Counter("sessionsim_signin_failures", "Failed sign-ins that reached the check, "
+                                       "by factor (password, otp)", ["factor"], registry=self.registry)
+        self.signin_refused = Counter("sessionsim_signin_refused", "Sign-ins refused unchecked while throttled, "
+                                      "by scope (account, address, otp) or busy", ["scope"], registry=self.registry)
+        self.signin_locks = Counter("sessionsim_signin_locks", "Temporary locks, by scope (account, address, otp)",
+                                    ["scope"], registry=self.registry)
 
     def render(self) -> bytes:
         """The Prometheus text exposition."""

@@ -21,6 +21,7 @@ WARNING_MAX_SECONDS = 600
 MAX_SESSIONS_LIMIT = 5
 ABSOLUTE_MIN_HOURS = 1
 ABSOLUTE_MAX_HOURS = 30 * 24
+CLOCK_TOLERANCE_MS = MINUTE_MS  # how far after now a recorded time may lie (processes' clocks disagree a little)
 TOMBSTONE_KEEP_MS = 48 * HOUR_MS  # at least 24 h, as promised to devices that come back
 
 IDLE_TIMEOUT_PRESETS: tuple[tuple[int, str], ...] = (
@@ -120,8 +121,12 @@ def deadlines(times: SessionTimes, settings: Settings) -> Deadlines:
 def expiry(times: SessionTimes, settings: Settings, *, now: int) -> EndReason | None:
     """The reason the session has ended by ``now``, or None while it is still active.
 
-    A session is valid strictly before its deadline: at the deadline it has ended.
+    A session is valid strictly before its deadline: at the deadline it has ended. A session whose
+    recorded activity or start lies more than ``CLOCK_TOLERANCE_MS`` after ``now`` was timed by a
+    clock that ran ahead: its deadlines cannot be trusted, and it has ended (``idle``).
     """
+    if max(times.last_activity_ms, times.created_ms) > now + CLOCK_TOLERANCE_MS:
+        return "idle"
     due = deadlines(times, settings)
     return due.end_reason if now >= due.ends_at_ms else None
 
@@ -130,11 +135,12 @@ def activity_time(*, last_activity_ms: int, now: int, input_ms_ago: int | None) 
     """The session's last activity after a heartbeat that reports input ``input_ms_ago``.
 
     No input (None) leaves it unchanged: a background poll must never extend a session.
-    Input older than the last recorded activity changes nothing either.
+    Input older than the last recorded activity changes nothing either, and activity is
+    never recorded later than ``now``.
     """
     if input_ms_ago is None:
         return last_activity_ms
-    return max(last_activity_ms, now - input_ms_ago)
+    return max(last_activity_ms, now - max(input_ms_ago, 0))
 
 
 def sessions_to_evict(active: Sequence[tuple[int, int, str]], *, limit: int) -> list[str]:

@@ -10,18 +10,24 @@ import contextlib
 import hashlib
 import heapq
 import hmac
+import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from simulator import policy
-from simulator.accounts import verify_password, verify_totp
+from simulator import accounts, policy, throttle
 from simulator.clock import Clock
 from simulator.metrics import Metrics
 from simulator.models import Account, AuditEvent, Session, User
 from simulator.policy import Deadlines, Settings
-from simulator.store.protocol import Store
+from simulator.keys import ServerKeys, is_encrypted
+from simulator.pending_ends import PendingEnd, PendingEnds
+from simulator.signin_guard import ACCOUNT, ADDRESS, OTP, HashingBusy, SignInGuard
+from simulator.store.common import normal_username
+from simulator.store.protocol import Store, StoreUnavailable
+
+log = logging.getLogger("sessionsim")
 
 SYSTEM_ACTOR = "system"
 SETTINGS_VERSION = "settings_version"  # meta key, changed with any account's settings
@@ -29,21 +35,25 @@ SETTINGS_VERSION = "settings_version"  # meta key, changed with any account's se
 
 @dataclass(frozen=True)
 class Deps:
-    """What the services need: a store, a clock and the metrics."""
+    """What the services need: a store, a clock, the metrics and the sign-in guard."""
 
     store: Store
     clock: Clock
     metrics: Metrics
+    guard: SignInGuard = field(default_factory=SignInGuard)
+    keys: ServerKeys = field(default_factory=ServerKeys.ephemeral)
+    pending_ends: PendingEnds = field(default_factory=PendingEnds)
 
 
 class AuthError(Exception):
     """A refused sign-in. ``code`` is machine-readable, the message is for people."""
 
-    def __init__(self, code: str, message: str, user: User | None = None) -> None:
+    def __init__(self, code: str, message: str, user: User | None = None, *, retry_after_s: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.user = user
+        self.retry_after_s = retry_after_s  # throttled or busy: when to try again
 
 
 class NotFound(LookupError):
@@ -110,23 +120,132 @@ def _record_end(deps: Deps, ended: Session, *, actor: str, now: int, **details: 
            reason=ended.reason, username=ended.username, kind=ended.kind, device=ended.device, **details)
 
 
-def authenticate(deps: Deps, *, username: str, password: str, otp: str | None) -> User:
-    """The user these credentials prove, or AuthError (``enrol_required`` carries the user)."""
-    user = deps.store.find_user(username or "")
-    if user is None or not verify_password(user.password_hash, password or ""):
+def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, address: str | None = None) -> User:
+    """The user these credentials prove, or AuthError (``enrol_required`` carries the user).
+
+    Throttled (``simulator.signin_guard``): while the account, the client ``address`` or the
+    user's second factor is blocked, every attempt is refused unchecked (``throttled``, with
+    ``retry_after_s``), the right password included. Only failures count; each is audited
+    (``signin.failed``, ``otp.failed``, ``signin.locked``), logged and counted in the metrics.
+    An unknown user costs one password check, as a known one does.
+    """
+    now = deps.clock.now_ms()
+    name = normal_username(username or "")
+    _refuse_if_blocked(deps, ((ACCOUNT, name), (ADDRESS, address)), now=now)
+    user = deps.store.find_user(name) if name else None
+    try:
+        if user is None:
+            deps.guard.check(lambda: accounts.spend_like_a_password_check(password or ""))
+            good = False
+        else:
+            good = deps.guard.check(lambda: accounts.verify_password(user.password_hash, password or ""))
+    except HashingBusy:
+        deps.metrics.signin_refused.labels(scope="busy").inc()
+        raise AuthError("busy", "Sign-in is busy. Try again in a moment.", retry_after_s=1) from None
+    account = deps.store.get_account(user.account_id) if user is not None and good else None
+    if user is None or account is None:
+        _count_failure(deps, "password", ((ACCOUNT, name), (ADDRESS, address)), user=user, username=name,
+                       address=address, now=now)
         raise AuthError("bad_credentials", "Incorrect email or password.")
-    account = deps.store.get_account(user.account_id)
-    if account is None:
-        raise AuthError("bad_credentials", "Incorrect email or password.")
+    deps.guard.succeed(ACCOUNT, name)
     if user.totp_secret:
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
-        if not verify_totp(user.totp_secret, otp, at_ms=deps.clock.now_ms()):
-            raise AuthError("otp_invalid", "That code is not valid. Try the current code.", user)
+        _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
+        _use_code(deps, user=user, secret=totp_secret(deps, user=user), code=otp, address=address, now=now,
+                  message="That code is not valid. Try the current code.")
     elif account.settings.require_2fa:
         raise AuthError("enrol_required", "Your clinic requires two-factor authentication: set it up to continue.",
                         user)
     return user
+
+
+def check_enrolment_code(deps: Deps, *, user: User, secret: str, code: str, address: str | None = None) -> None:
+    """The first code of a 2FA enrolment, throttled and audited as any code (AuthError when refused)."""
+    now = deps.clock.now_ms()
+    _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
+    _use_code(deps, user=user, secret=secret, code=code, address=address, now=now, enrolment=True,
+              message="That code is not valid. Enter the current 6-digit code.")
+
+
+REPLAYED_CODE = "That code has already been used. Wait for the next code from your authenticator app."
+
+
+def totp_secret(deps: Deps, *, user: User) -> str | None:
+    """The user's TOTP secret in the clear (stored encrypted); None when there is none or it cannot be
+    decrypted with this server's key (then every code is refused: fail closed, and logged)."""
+    if not user.totp_secret:
+        return None
+    secret = deps.keys.decrypt(user.totp_secret)
+    if secret is None:
+        log.error("the TOTP secret of user %d cannot be decrypted with this server's key (another key file?); "
+                  "their codes are refused until they enrol again", user.id)
+    return secret
+
+
+def set_totp_secret(deps: Deps, *, user_id: int, secret: str | None) -> None:
+    """Store (encrypted) or clear a user's TOTP secret."""
+    deps.store.set_totp_secret(user_id, deps.keys.encrypt(secret) if secret else None)
+
+
+def encrypt_legacy_totp_secrets(deps: Deps) -> int:
+    """Encrypt TOTP secrets an older version stored in the clear; returns how many."""
+    count = 0
+    for account in deps.store.list_accounts():
+        for user in deps.store.list_users(account.id):
+            if user.totp_secret and not is_encrypted(user.totp_secret):
+                set_totp_secret(deps, user_id=user.id, secret=user.totp_secret)
+                count += 1
+    if count:
+        log.warning("encrypted %d TOTP secrets stored in the clear by an older version", count)
+    return count
+
+
+def _use_code(deps: Deps, *, user: User, secret: str | None, code: str, address: str | None, now: int, message: str,
+              **details: Any) -> None:
+    """Accept ``code`` once: a wrong code or one whose time step was used before is a counted failure."""
+    step = accounts.totp_step(secret, code, at_ms=now) if secret else None
+    replayed = step is not None and not deps.store.claim_totp_step(user.id, step)
+    if step is None or replayed:
+        _count_failure(deps, "otp", ((OTP, str(user.id)),), user=user, username=user.username, address=address,
+                       now=now, replayed=replayed, **details)
+        raise AuthError("otp_invalid", REPLAYED_CODE if replayed else message, user)
+    deps.guard.succeed(OTP, str(user.id))
+
+
+def _refuse_if_blocked(deps: Deps, keys: tuple[tuple[str, str | None], ...], *, now: int,
+                       user: User | None = None) -> None:
+    """AuthError ``throttled`` when any of ``keys`` (scope, key) is blocked at ``now``."""
+    for scope, key in keys:
+        if key is None:
+            continue
+        until = deps.guard.blocked_until(scope, key, now=now)
+        if until > now:
+            deps.metrics.signin_refused.labels(scope=scope).inc()
+            what = "two-factor codes" if scope == OTP else "sign-ins"
+            raise AuthError("throttled", f"Too many failed {what}. Try again in {throttle.wait_text(until - now)}.",
+                            user, retry_after_s=-(-(until - now) // 1000))
+
+
+def _count_failure(deps: Deps, factor: str, keys: tuple[tuple[str, str | None], ...], *, user: User | None,
+                   username: str, address: str | None, now: int, **details: Any) -> None:
+    """One failed password or code: counted per key, audited in the user's clinic, logged, in the metrics."""
+    deps.metrics.signin_failures.labels(factor=factor).inc()
+    action = "otp.failed" if factor == "otp" else "signin.failed"
+    log.info("%s username=%r address=%s", action, username, address)
+    for scope, key in keys:
+        if key is None:
+            continue
+        verdict = deps.guard.fail(scope, key, now=now)
+        if scope != ADDRESS and user is not None:
+            _audit(deps, account_id=user.account_id, actor=username, action=action, now=now, username=username,
+                   address=address, failures_in_a_row=verdict.streak, **details)
+        if verdict.locked and verdict.until_ms > now:
+            deps.metrics.signin_locks.labels(scope=scope).inc()
+            log.warning("signin.locked scope=%s key=%r until_ms=%d", scope, key, verdict.until_ms)
+            if user is not None:
+                _audit(deps, account_id=user.account_id, actor=SYSTEM_ACTOR, action="signin.locked", now=now,
+                       username=username, scope=scope, until_ms=verdict.until_ms, address=address)
 
 
 def start_session(deps: Deps, *, user: User, kind: str, device: str) -> tuple[str, Session]:
@@ -178,7 +297,7 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
     reason = policy.expiry(session.times, settings, now=now)
     if not session.active or reason is None:
         return session, settings
-    deadline = max(policy.deadlines(session.times, settings).ends_at_ms, valid_until_ms or 0)
+    deadline = min(max(policy.deadlines(session.times, settings).ends_at_ms, valid_until_ms or 0), now)
     ended = deps.store.end_session(session.key, reason=reason, ended_ms=deadline)
     if ended is None:  # someone else ended it first: report what they recorded
         return deps.store.get_session(session.key) or session, settings
@@ -190,6 +309,10 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
 def view(deps: Deps, *, token: str | None) -> SessionView:
     """The session behind ``token`` at the current time, ended first if its deadline has passed."""
     now = deps.clock.now_ms()
+    if token and deps.pending_ends:
+        pending = deps.pending_ends.get(token_key(token))
+        if pending is not None:
+            _finish_end(deps, pending)  # StoreUnavailable while still down: the request fails closed
     found = deps.store.session_with_settings(token_key(token)) if token else None
     if found is None:
         return SessionView(session=None, settings=None, now=now)
@@ -226,6 +349,37 @@ def end_session(deps: Deps, *, session: Session, reason: str, actor: str) -> Ses
     if ended:
         _record_end(deps, ended, actor=actor, now=now)
     return ended
+
+
+def end_while_store_down(deps: Deps, *, token: str, reason: str, actor: str) -> PendingEnd:
+    """Remember to end the session behind ``token`` (the store is down): until the store has
+    recorded it, that session is treated as ended; ``finish_pending_ends`` records it."""
+    end = PendingEnd(key=token_key(token), reason=reason, actor=actor, requested_ms=deps.clock.now_ms())
+    deps.pending_ends.remember(end)
+    log.warning("store unavailable: the %s of session %s is remembered and will be recorded when it is back",
+                reason, end.key[:16])
+    return end
+
+
+def _finish_end(deps: Deps, pending: PendingEnd) -> None:
+    """Record a remembered end in the store (at the time it was asked for); StoreUnavailable if still down."""
+    ended = deps.store.end_session(pending.key, reason=pending.reason, ended_ms=pending.requested_ms)
+    if ended is not None:
+        _record_end(deps, ended, actor=pending.actor, now=deps.clock.now_ms(), deferred=True,
+                    requested_ms=pending.requested_ms)
+    deps.pending_ends.done(pending.key)
+
+
+def finish_pending_ends(deps: Deps) -> int:
+    """Record every remembered end the store can take now; returns how many (stops while it is down)."""
+    finished = 0
+    for pending in deps.pending_ends.all():
+        try:
+            _finish_end(deps, pending)
+        except StoreUnavailable:
+            break
+        finished += 1
+    return finished
 
 
 def revoke(deps: Deps, *, account_id: int, session_id: str, actor: str) -> Session:

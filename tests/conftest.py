@@ -32,7 +32,8 @@ class Server:
 
     def client(self, base_url: str = "http://testserver") -> TestClient:
         """A new browser-like client (its own cookie jar)."""
-        return TestClient(self.app, base_url=base_url, follow_redirects=False)  # type: ignore[arg-type]
+        return TestClient(self.app, base_url=base_url, follow_redirects=False,  # type: ignore[arg-type]
+                          client=("127.0.0.1", 50000))
 
     def advance(self, *, minutes: float = 0, seconds: float = 0, ms: int = 0) -> None:
         """Move the server clock forward."""

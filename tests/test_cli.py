@@ -64,3 +64,38 @@ def test_seed_is_deterministic_for_a_given_seed(tmp_path: Path) -> None:
     users = read_credentials(tmp_path / "users0.csv")
     assert len(users) == 12 and {u.account_id for u in users} == {1, 2, 3}
     assert all(5 <= u.idle_timeout_minutes <= 120 and u.max_sessions_per_user in (1, 2) for u in users)
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--time-scale", "inf"], "--time-scale must be a number from 0.01 to 10000, not inf"),
+    (["--time-scale", "1e300"], "--time-scale must be a number from 0.01 to 10000, not 1e+300"),
+    (["--time-scale", "1e-9"], "--time-scale must be a number from 0.01 to 10000, not 1e-09"),
+    (["--time-scale", "nan"], "--time-scale must be a number from 0.01 to 10000, not nan"),
+    (["--workers", "0"], "--workers must be from 1 to 64, not 0"),
+    (["--port", "70000"], "--port must be from 0 to 65535, not 70000"),
+    (["--max-connections", "0"], "--max-connections must be at least 1"),
+    (["--max-header-kb", "0"], "max_header_kb: Input should be greater than or equal to 1"),
+    (["--test-clock", "--host", "0.0.0.0"], "--test-clock lets anyone move time and create clinics: refused on "
+     "0.0.0.0, which is not a loopback address (add --allow-test-clock-on-network if you mean it)"),
+])
+def test_option_values_that_would_break_the_server_are_one_line_errors(
+        options: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SESSIONSIM_MAX_HEADER_KB", "SESSIONSIM_MAX_BODY_KB", "SESSIONSIM_STORE", "SESSIONSIM_TEST_CLOCK",
+                 "SESSIONSIM_TIME_SCALE", "SESSIONSIM_DEMO", "SESSIONSIM_SECURE_COOKIES"):
+        monkeypatch.setenv(name, "")  # serve sets them: restored after the test
+        monkeypatch.delenv(name)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = ["serve", "--port", str(port), "--db", str(tmp_path / "x.db"), *options]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"sessionsim: error: {message}\n"
+
+
+def test_the_test_clock_may_be_forced_onto_the_network() -> None:
+    from simulator.cli import _check_bounds, build_parser
+
+    args = build_parser().parse_args(["serve", "--test-clock", "--host", "0.0.0.0", "--allow-test-clock-on-network"])
+    _check_bounds(args)
+    _check_bounds(build_parser().parse_args(["serve", "--test-clock", "--host", "::1"]))

@@ -44,3 +44,15 @@ def test_processes_sharing_an_origin_agree_on_virtual_time() -> None:
 def test_scale_must_be_positive() -> None:
     with pytest.raises(ClockError):
         ScaledClock(0)
+
+
+def test_the_manual_clock_is_capped_at_the_year_9999() -> None:
+    from simulator.clock import MAX_MANUAL_MS, ClockError, ManualClock
+
+    clock = ManualClock(1_795_000_000_000)
+    with pytest.raises(ClockError, match="year 9999"):
+        clock.advance(2**62)
+    with pytest.raises(ClockError, match="year 9999"):
+        clock.set(MAX_MANUAL_MS + 1)
+    assert clock.now_ms() == 1_795_000_000_000
+    assert clock.set(MAX_MANUAL_MS) == MAX_MANUAL_MS

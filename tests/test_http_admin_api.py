@@ -132,3 +132,11 @@ def test_audit_log_is_oldest_first_filterable_and_names_reasons(admin, server: S
     recent = client.get(f"/api/admin/audit?since_ms={since}", headers=auth).json()["events"]
     assert all(e["at_ms"] >= since for e in recent) and len(recent) < len(events)
     assert client.get("/api/admin/audit?since_ms=yesterday", headers=auth).status_code == 422
+
+
+def test_audit_since_ms_out_of_range_is_a_422_not_a_500(admin_web) -> None:
+    client, _ = admin_web
+    for value in (2**63, 2**53, -1, "soon"):
+        answer = client.get("/api/admin/audit", params={"since_ms": value})
+        assert answer.status_code == 422, (value, answer.text)
+    assert client.get("/api/admin/audit", params={"since_ms": 2**53 - 1}).json() == {"events": []}

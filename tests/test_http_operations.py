@@ -145,3 +145,28 @@ def test_sessions_survive_a_restart_and_ended_ones_stay_ended(tmp_path) -> None:
 def test_unknown_paths_are_404_not_500(server: Server, path: str) -> None:
     with server.client() as client:
         assert client.get(path).status_code == 404
+
+
+def test_a_huge_clock_move_is_a_422_and_the_server_keeps_answering(server, admin_web) -> None:
+    client, _ = admin_web
+    answer = client.post("/__test__/clock", json={"advance_ms": 2**62})
+    assert answer.status_code == 422 and answer.json()["field"] == "advance_ms"
+    assert client.get("/api/session").status_code == 200
+    assert client.post("/__test__/clock", json={"set_ms": 2**62}).status_code == 422
+    assert client.get("/patients").status_code == 200
+
+
+def test_metrics_are_for_loopback_clients_or_the_token_holder(server) -> None:
+    from fastapi.testclient import TestClient
+
+    from simulator.web.app import build_app
+
+    remote = TestClient(server.app, client=("203.0.113.7", 40000))
+    assert remote.get("/metrics").status_code == 403
+    assert server.client().get("/metrics").status_code == 200
+    token_config = ServerConfig(store="memory", test_clock=True, sweep_interval_s=3600, metrics_token="s3cret-scraper")
+    with_token = TestClient(build_app(server.deps, token_config), client=("203.0.113.7", 40000))
+    assert with_token.get("/metrics").status_code == 401
+    assert with_token.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    answer = with_token.get("/metrics", headers={"Authorization": "Bearer s3cret-scraper"})
+    assert answer.status_code == 200 and "sessionsim_sessions_started" in answer.text

@@ -128,7 +128,7 @@ def test_required_2fa_asks_users_without_it_to_enrol_and_others_for_a_code(deps:
     assert refused.value.code == "enrol_required"
     user = refused.value.user
     secret = new_totp_secret()
-    deps.store.set_totp_secret(user.id, secret)
+    services.set_totp_secret(deps, user_id=user.id, secret=secret)
     with pytest.raises(AuthError) as missing:
         services.authenticate(deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None)
     assert missing.value.code == "otp_required"

@@ -38,7 +38,8 @@ class ServerProcess:
         with log.open("wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "simulator", "serve", "--store", store_url, "--port", str(self.port), *options],
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # own group: workers stop with it
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,  # own group: workers stop with it
+                cwd=log.parent)  # the key file a Redis store's servers share is made there
         self.client = httpx.Client(base_url=self.base_url, timeout=10)
 
     def wait_ready(self) -> None:

@@ -123,7 +123,7 @@ PROTOCOL_METHODS = sorted(name for name, _ in inspect.getmembers(Store, inspect.
 
 @pytest.mark.parametrize("cls", [MemoryStore, SQLiteStore, RedisStore], ids=lambda c: c.__name__)
 def test_every_backend_implements_every_protocol_method_with_its_signature(cls: type) -> None:
-    assert len(PROTOCOL_METHODS) == 28
+    assert len(PROTOCOL_METHODS) == 29
     for name in PROTOCOL_METHODS:
         wanted = inspect.signature(getattr(Store, name))
         got = inspect.signature(getattr(cls, name))
@@ -220,6 +220,14 @@ def test_totp_secret_set_and_cleared(store: Store) -> None:
     assert store.get_user(bob.id).totp_secret is None  # type: ignore[union-attr]
     store.set_totp_secret(alice.id, None)
     assert store.get_user(alice.id) == alice
+
+
+def test_a_totp_step_is_claimed_once_and_never_an_older_one(store: Store) -> None:
+    assert store.claim_totp_step(1, 100) is True
+    assert store.claim_totp_step(1, 100) is False, "the same step again is a replay"
+    assert store.claim_totp_step(1, 99) is False, "an older step is refused too"
+    assert store.claim_totp_step(2, 100) is True, "each user has their own steps"
+    assert store.claim_totp_step(1, 101) is True
 
 
 def test_patients_per_account_in_order(store: Store) -> None:
@@ -745,6 +753,7 @@ CALLS: dict[str, Callable[[Store], Any]] = {
     "find_user": lambda s: s.find_user("alice"),
     "list_users": lambda s: s.list_users(1),
     "set_totp_secret": lambda s: s.set_totp_secret(1, "secret"),
+    "claim_totp_step": lambda s: s.claim_totp_step(1, 5),
     "add_patients": lambda s: s.add_patients([Patient(1, "P", "1970-01-01", "555", "2024-01-01")]),
     "list_patients": lambda s: s.list_patients(1),
     "start_session": lambda s: s.start_session(_sample_session(), limit=1, now=1),

@@ -8,8 +8,8 @@ from __future__ import annotations
 from simulator.store.protocol import Store, StoreUnavailable
 
 
-def open_store(url: str) -> Store:
-    """Open the store named by ``url``."""
+def open_store(url: str, *, busy_timeout_ms: int = 10_000) -> Store:
+    """Open the store named by ``url`` (``busy_timeout_ms``: SQLite's wait for another process's lock)."""
     if url == "memory":
         from simulator.store.memory import MemoryStore
 
@@ -20,7 +20,7 @@ def open_store(url: str) -> Store:
         return RedisStore(url)
     from simulator.store.sqlite import SQLiteStore
 
-    return SQLiteStore(url.removeprefix("sqlite:"))
+    return SQLiteStore(url.removeprefix("sqlite:"), busy_timeout_ms=busy_timeout_ms)
 
 
 __all__ = ["Store", "StoreUnavailable", "open_store"]

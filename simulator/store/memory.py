@@ -26,6 +26,7 @@ class MemoryStore:
         self._sessions: dict[str, Session] = {}
         self._audit: list[AuditEvent] = []
         self._meta: dict[str, str] = {}
+        self._totp_steps: dict[int, int] = {}
 
     def create_account(self, name: str, settings: Settings) -> Account:
         with self._lock:
@@ -88,6 +89,13 @@ class MemoryStore:
     def set_totp_secret(self, user_id: int, secret: str | None) -> None:
         with self._lock:
             self._users[user_id] = replace(self._users[user_id], totp_secret=secret)
+
+    def claim_totp_step(self, user_id: int, step: int) -> bool:
+        with self._lock:
+            if self._totp_steps.get(user_id, -1) >= step:
+                return False
+            self._totp_steps[user_id] = step
+            return True
 
     def add_patients(self, patients: list[Patient]) -> None:
         with self._lock:

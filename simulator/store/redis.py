@@ -153,6 +153,7 @@ class RedisStore:
         self._create_user = self._redis.register_script(redis_lua.CREATE_USER)
         self._add_audit = self._redis.register_script(redis_lua.ADD_AUDIT)
         self._hset_if_exists = self._redis.register_script(redis_lua.HSET_IF_EXISTS)
+        self._claim_step = self._redis.register_script(redis_lua.CLAIM_TOTP_STEP)
 
     def _key(self, *parts: object) -> str:
         return self.prefix + ":".join(str(part) for part in parts)
@@ -252,6 +253,11 @@ class RedisStore:
             self._redis.hdel(self._key("user", user_id), "totp_secret")
         else:
             self._hset_if_exists(keys=[self._key("user", user_id)], args=["totp_secret", secret])
+
+    @_fail_closed
+    def claim_totp_step(self, user_id: int, step: int) -> bool:
+        """Record a used TOTP step; False when it (or a later one) was used before (one Lua script)."""
+        return bool(self._claim_step(keys=[self._key("totp_step", user_id)], args=[step]))
 
     @_fail_closed
     def add_patients(self, patients: list[Patient]) -> None:

@@ -172,3 +172,11 @@ end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
+
+# KEYS[1] the user's last used TOTP step; ARGV[1] the step now used. 1 when it is later (stored), 0 for a replay.
+CLAIM_TOTP_STEP = """
+local used = redis.call('GET', KEYS[1])
+if used and tonumber(used) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+return 1
+"""

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS audit (
     actor TEXT NOT NULL, action TEXT NOT NULL, session TEXT, reason TEXT, details TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_by_account ON audit (account_id, at_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS totp_steps (user_id INTEGER PRIMARY KEY, step INTEGER NOT NULL);
 """
 
 PREFETCH_MAX = 500  # sessions read ahead in one query by batch()
@@ -84,16 +85,17 @@ def _settings(idle_timeout: Any, warning_seconds: int, max_sessions: int, absolu
 class SQLiteStore:
     """One connection guarded by a lock; WAL so readers in other processes never block."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, busy_timeout_ms: int = 10_000) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._prefetched: dict[str, tuple[Any, ...] | None] | None = None  # inside batch(): rows read ahead
         try:
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                       timeout=max(busy_timeout_ms, 5_000) / 1000)  # opening may wait longer
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA busy_timeout=10000")
             self._db.executescript(SCHEMA)
+            self._db.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot open SQLite database {path!r}: {exc}") from exc
 
@@ -185,6 +187,12 @@ class SQLiteStore:
     def set_totp_secret(self, user_id: int, secret: str | None) -> None:
         with self._tx() as db:
             db.execute("UPDATE users SET totp_secret = ? WHERE id = ?", (secret, user_id))
+
+    def claim_totp_step(self, user_id: int, step: int) -> bool:
+        with self._tx() as db:
+            return db.execute("INSERT INTO totp_steps (user_id, step) VALUES (?, ?) ON CONFLICT (user_id) "
+                              "DO UPDATE SET step = excluded.step WHERE step < excluded.step",
+                              (user_id, step)).rowcount == 1
 
     def add_patients(self, patients: list[Patient]) -> None:
         with self._tx(immediate=True) as db:

@@ -11,6 +11,8 @@ from simulator.web.dependencies import AdminDep, DepsDep
 from simulator.web.http import HttpProblem, JSONResponse, json_object
 from simulator.web.schemas import AdminSessions, AuditLog, ErrorBody, SettingsBody, SettingsUpdate
 
+MAX_JSON_INT = 2**53 - 1  # the largest integer every JSON client reads exactly (and SQLite stores)
+
 router = APIRouter(prefix="/api/admin", tags=["admin"],
                    responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}})
 
@@ -63,7 +65,8 @@ def revoke_session(session_id: str, admin: AdminDep, deps: DepsDep) -> JSONRespo
 
 @router.get("/audit", response_model=AuditLog)
 def audit_log(admin: AdminDep, deps: DepsDep,
-              since_ms: Annotated[int, Query(ge=0, description="only events at or after this time")] = 0) -> JSONResponse:
+              since_ms: Annotated[int, Query(ge=0, le=MAX_JSON_INT, description="only events at or after this "
+                                             "time")] = 0) -> JSONResponse:
     """The clinic's audit events, oldest first."""
     events = deps.store.audit_events(admin.user.account_id, since_ms)
     return JSONResponse({"events": [e.as_dict() for e in events]})

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import ipaddress
 import logging
 import time
 from pathlib import Path
@@ -17,12 +19,13 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator import services
-from simulator.bootstrap import secret_key
-from simulator.clock import Clock, ScaledClock, SystemClock
+from simulator.clock import Clock, ScaledClock, SteadyClock, SystemClock
 from simulator.config import ServerConfig
 from simulator.store.protocol import StoreUnavailable
 from simulator.web import admin_api, mobile_api, pages, session_api, testing_api
-from simulator.web.http import SECURITY_HEADERS, STORE_DOWN, HttpProblem, JSONResponse, LabelledRoute, RouteLatency
+from simulator.web.limits import RequestLimits, Tarpit
+from simulator.web.http import (SECURITY_HEADERS, STORE_DOWN, HttpProblem, JSONResponse, LabelledRoute, RouteLatency,
+                                bearer_token)
 from simulator.web.openapi import add_hot_path_docs
 
 log = logging.getLogger("sessionsim")
@@ -59,12 +62,21 @@ class ClinicApp(FastAPI):
     """The FastAPI app, except that the hot path's routes go straight to ``session_api.FastLane``."""
 
     fast_lane: session_api.FastLane | None = None
+    limits: RequestLimits = RequestLimits()
+    tarpit: Tarpit | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lane = self.fast_lane
-        if lane is not None and scope["type"] == "http" and lane.handles(scope):
-            await lane(scope, receive, send)
-            return
+        if scope["type"] == "http":
+            bounded = await self.limits.admit(scope, receive, send)
+            if bounded is None:
+                return
+            receive = bounded
+            if self.tarpit is not None:
+                await self.tarpit.hold(scope)
+            lane = self.fast_lane
+            if lane is not None and lane.handles(scope):
+                await lane(scope, receive, send)
+                return
         await super().__call__(scope, receive, send)
 
 
@@ -75,7 +87,7 @@ def _virtual_per_real(clock: Clock) -> float | None:
     """How many virtual ms pass per real ms (None for a test clock, which only tests move)."""
     if isinstance(clock, ScaledClock):
         return clock.scale
-    return 1.0 if isinstance(clock, SystemClock) else None
+    return 1.0 if isinstance(clock, (SystemClock, SteadyClock)) else None
 
 
 async def _sweeper(deps: services.Deps, every_s: float) -> None:
@@ -93,6 +105,8 @@ async def _sweeper(deps: services.Deps, every_s: float) -> None:
         await asyncio.sleep(wait)
         wait = every_s
         try:
+            if deps.pending_ends:
+                services.finish_pending_ends(deps)
             next_ms = watch.tick()
         except StoreUnavailable as exc:
             log.warning("sweep skipped: %s", exc)
@@ -111,7 +125,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HttpProblem)
     async def problem(request: Request, exc: HttpProblem) -> Response:
-        return JSONResponse(exc.body(), exc.status)
+        return JSONResponse(exc.body(), exc.status, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -138,6 +152,27 @@ def _error_handlers(app: FastAPI) -> None:
         return JSONResponse({"error": str(exc.detail), "field": None}, exc.status_code)
 
 
+def metrics_refusal(request: Request, config: ServerConfig) -> Response | None:
+    """Who may read /metrics: with ``metrics_token`` set, whoever sends it as a bearer token;
+    without, loopback clients only (a Prometheus on the same host, or behind a proxy that adds it)."""
+    token = config.metrics_token.get_secret_value() if config.metrics_token else None
+    if token:
+        presented = bearer_token(request.headers.get("authorization", "")) or ""
+        if hmac.compare_digest(presented.encode(), token.encode()):
+            return None
+        return JSONResponse({"error": "send the metrics token as Authorization: Bearer", "field": None}, 401,
+                            {"WWW-Authenticate": 'Bearer realm="metrics"'})
+    host = request.client.host if request.client else ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback:
+        return None
+    return JSONResponse({"error": "metrics are served to loopback clients only; set SESSIONSIM_METRICS_TOKEN to "
+                                  "scrape from elsewhere", "field": None}, 403)
+
+
 def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     """The server for ``deps`` as ``config`` describes it."""
 
@@ -155,7 +190,7 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
                     description="Reference session server: idle timeout, warning, logout, eviction, admin timeout.")
     app.state.deps = deps
     app.state.config = config
-    app.state.secret_key = secret_key(deps.store)
+    app.state.secret_key = deps.keys.signing
     for route in session_api.routes:
         app.router.routes.append(route)
     app.include_router(mobile_api.router)
@@ -165,6 +200,9 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     app.include_router(pages.router)
 
     async def metrics(request: Request) -> Response:
+        refusal = metrics_refusal(request, config)
+        if refusal is not None:
+            return refusal
         return Response(deps.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8",
                         headers={"Cache-Control": "no-store"})
 
@@ -174,5 +212,7 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     add_hot_path_docs(app)
     app.add_middleware(ObservedRequests, deps=deps)
     app.fast_lane = session_api.FastLane(deps)
+    app.tarpit = Tarpit(deps, max_s=config.tarpit_max_s)
+    app.limits = RequestLimits(max_body_bytes=config.max_body_kb * 1024, max_header_bytes=config.max_header_kb * 1024)
     return app
 

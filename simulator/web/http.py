@@ -34,9 +34,11 @@ SECURITY_HEADERS = [
 class HttpProblem(Exception):
     """A refusal with a status code, a message for people and the field it concerns."""
 
-    def __init__(self, status: int, error: str, field: str | None = None, code: str | None = None) -> None:
+    def __init__(self, status: int, error: str, field: str | None = None, code: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(error)
         self.status, self.error, self.field, self.code = status, error, field, code
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         """The error body of the HTTP contract."""
@@ -56,6 +58,16 @@ class JSONResponse(Response):
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content)
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address as the server saw it (uvicorn applies trusted proxy headers)."""
+    return request.client.host if request.client else None
+
+
+def retry_after(seconds: int | None) -> dict[str, str]:
+    """A Retry-After header for a 429 or 503, when the wait is known."""
+    return {"Retry-After": str(max(int(seconds), 1))} if seconds else {}
 
 
 def deps_of(request: Request) -> Deps:

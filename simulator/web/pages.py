@@ -2,29 +2,38 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
+import secrets
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from simulator import accounts, policy, services
 from simulator.models import User
+from simulator.store.protocol import StoreUnavailable
 from simulator.web.dependencies import DepsDep, SignedIn
-from simulator.web.http import NO_STORE, RECENT_COOKIE, SESSION_COOKIE, is_https
+from simulator.web.limits import slow_down
+from simulator.web.http import NO_STORE, RECENT_COOKIE, SESSION_COOKIE, client_address, is_https, retry_after
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 templates.env.filters["tojson_script"] = lambda value: orjson.dumps(value).decode().replace("</", "<\\/")
 
+ENROL_COOKIE = "enrol"  # binds a 2FA enrolment form to the browser it was shown to
 NOTICE_COOKIE = "notice"  # one-time "You have logged out." for the page a logout lands on
 RECENT_LIMIT = 5
 RECENT_MAX_AGE_S = 365 * 24 * 3600
 ENROL_MAX_AGE_S = 600
+SIGNIN_STATUS = {"throttled": 429, "busy": 503}  # refused sign-ins; the rest are 401
 
 
 def _signer(request: Request, salt: str) -> URLSafeTimedSerializer:
@@ -132,10 +141,14 @@ def home(request: Request, deps: DepsDep) -> Response:
 
 @router.get("/signin")
 def signin_page(request: Request, deps: DepsDep) -> Response:
-    """The Sign In page, with the notice that explains why the user is here."""
-    if page_session(request, deps):
-        return redirect("/patients")
-    reason = _end_reason(request, deps)
+    """The Sign In page, with the notice that explains why the user is here (the form even while the
+    store is down: it needs none, and the device shows where to sign in when the store is back)."""
+    try:
+        if page_session(request, deps):
+            return redirect("/patients")
+        reason = _end_reason(request, deps)
+    except StoreUnavailable:
+        reason = None
     response = render(request, "signin.html", notice=policy.END_NOTICES.get(reason or ""), reason=reason,
                       username=request.query_params.get("username", "")[:254], error=None, need_otp=False)
     return _forget_session_cookies(response)
@@ -180,19 +193,55 @@ async def signin_submit(request: Request, deps: DepsDep) -> Response:
     otp = str(form.get("otp", "") or "")[:12] or None
     remember = form.get("remember") in ("on", "true", "1", "yes", True)
     try:
-        user = services.authenticate(deps, username=username, password=password, otp=otp)
+        user = await run_in_threadpool(functools.partial(services.authenticate, deps, username=username,
+                                                         password=password, otp=otp, address=client_address(request)))
     except services.AuthError as exc:
         if exc.code == "enrol_required" and exc.user is not None:
             return _enrol_page(request, exc.user, remember, accounts.new_totp_secret())
-        return render(request, "signin.html", 401, notice=None, reason=None, username=username, error=exc.message,
-                      need_otp=exc.code in ("otp_required", "otp_invalid"), remember=remember)
-    return _signed_in_response(request, deps, user, remember)
+        response = render(request, "signin.html", SIGNIN_STATUS.get(exc.code, 401), notice=None, reason=None,
+                          username=username, error=exc.message, remember=remember,
+                          need_otp=exc.code in ("otp_required", "otp_invalid") or (
+                              exc.code == "throttled" and exc.user is not None))
+        response.headers.update(retry_after(exc.retry_after_s))
+        if exc.code == "throttled":
+            await slow_down(deps, exc.retry_after_s, max_s=request.app.state.config.tarpit_max_s)
+        return response
+    return await run_in_threadpool(_signed_in_response, request, deps, user, remember)
 
 
-def _enrol_page(request: Request, user: User, remember: bool, secret: str, error: str | None = None) -> Response:
-    pending = _signer(request, "enrol").dumps({"uid": user.id, "secret": secret, "remember": remember})
-    return render(request, "enrol.html", 401 if error else 200, pending=pending, secret=secret, error=error,
-                  uri=accounts.totp_uri(secret, user.username), username=user.username)
+def _browser_tag(nonce: str) -> str:
+    return hashlib.sha256(nonce.encode()).hexdigest()
+
+
+def _enrol_page(request: Request, user: User, remember: bool, secret: str, error: str | None = None,
+                status: int = 401) -> Response:
+    """The enrolment page. Its form value (``pending``: who, which secret) is signed, lives 10 minutes,
+    is bound to this browser (the ``enrol`` cookie's nonce) and serves one enrolment only."""
+    nonce = request.cookies.get(ENROL_COOKIE) if error else None
+    nonce = nonce or secrets.token_urlsafe(32)
+    pending = _signer(request, "enrol").dumps({"uid": user.id, "secret": secret, "remember": remember,
+                                               "browser": _browser_tag(nonce)})
+    response = render(request, "enrol.html", status if error else 200, pending=pending, secret=secret, error=error,
+                      uri=accounts.totp_uri(secret, user.username), username=user.username)
+    response.set_cookie(ENROL_COOKIE, nonce, max_age=ENROL_MAX_AGE_S, path="/signin/enrol", httponly=True,
+                        samesite="strict", secure=_secure(request))
+    return response
+
+
+def _pending_enrolment(request: Request, deps: services.Deps, raw: str) -> tuple[User, dict[str, Any]] | None:
+    """The user and the signed enrolment value, if it is genuine, fresh, from this browser and still unused."""
+    try:
+        pending = _signer(request, "enrol").loads(raw, max_age=ENROL_MAX_AGE_S)
+        uid, tag = int(pending["uid"]), str(pending["browser"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        return None
+    nonce = request.cookies.get(ENROL_COOKIE, "")
+    if not nonce or not hmac.compare_digest(_browser_tag(nonce), tag):
+        return None  # another browser (or a copied form value)
+    user = deps.store.get_user(uid)
+    if user is None or user.totp_secret:  # enrolled already: the value was for one enrolment
+        return None
+    return user, pending
 
 
 @router.post("/signin/enrol")
@@ -201,18 +250,22 @@ async def enrol_submit(request: Request, deps: DepsDep) -> Response:
     if not _same_origin(request):
         return render(request, "error.html", 403, message="This form did not come from this site.")
     form = await request.form()
+    found = _pending_enrolment(request, deps, str(form.get("pending", "")))
+    if found is None:
+        return redirect("/signin")
+    user, pending = found
     try:
-        pending = _signer(request, "enrol").loads(str(form.get("pending", "")), max_age=ENROL_MAX_AGE_S)
-    except BadSignature:
-        return redirect("/signin")
-    user = deps.store.get_user(int(pending["uid"]))
-    if user is None:
-        return redirect("/signin")
-    if not accounts.verify_totp(pending["secret"], str(form.get("otp", "")), at_ms=deps.clock.now_ms()):
-        return _enrol_page(request, user, pending["remember"], pending["secret"],
-                           error="That code is not valid. Enter the current 6-digit code.")
-    deps.store.set_totp_secret(user.id, pending["secret"])
-    return _signed_in_response(request, deps, user, bool(pending["remember"]))
+        services.check_enrolment_code(deps, user=user, secret=pending["secret"], code=str(form.get("otp", ""))[:12],
+                                      address=client_address(request))
+    except services.AuthError as exc:
+        response = _enrol_page(request, user, pending["remember"], pending["secret"], error=exc.message,
+                               status=SIGNIN_STATUS.get(exc.code, 401))
+        response.headers.update(retry_after(exc.retry_after_s))
+        return response
+    services.set_totp_secret(deps, user_id=user.id, secret=pending["secret"])
+    response = _signed_in_response(request, deps, user, bool(pending["remember"]))
+    response.delete_cookie(ENROL_COOKIE, path="/signin/enrol")
+    return response
 
 
 @router.get("/recent")
@@ -245,13 +298,19 @@ async def logout(request: Request, deps: DepsDep) -> Response:
     """Manual logout: end the session server-side, clear the cookie and the site's data."""
     form = await request.form()
     token = request.cookies.get(SESSION_COOKIE)
-    current = services.view(deps, token=token)
-    if current.active and current.session is not None:
-        presented = str(form.get("csrf_token", "")) or request.headers.get("x-csrf-token")
-        if not services.csrf_matches(current.session, presented):
-            return render(request, "error.html", 403,
-                          message="This logout request could not be verified. Use the Log out button on the page.")
-        services.end_session(deps, session=current.session, reason="logout", actor=current.session.username)
+    try:
+        current = services.view(deps, token=token)
+        if current.active and current.session is not None:
+            presented = str(form.get("csrf_token", "")) or request.headers.get("x-csrf-token")
+            if not services.csrf_matches(current.session, presented):
+                return render(request, "error.html", 403,
+                              message="This logout request could not be verified. Use the Log out button on the page.")
+            services.end_session(deps, session=current.session, reason="logout", actor=current.session.username)
+    except StoreUnavailable:
+        # The device is logged out all the same, and the session is ended as soon as the store is back.
+        # (No CSRF check is possible without the store: a forged logout only logs a device out.)
+        if token:
+            services.end_while_store_down(deps, token=token, reason="logout", actor="device")
     response = redirect("/recent" if remembered(request) else "/signin")
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.set_cookie(NOTICE_COOKIE, "logout", max_age=300, path="/", httponly=True, samesite="lax",

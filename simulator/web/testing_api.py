@@ -39,7 +39,7 @@ def move_clock(change: ClockChange, deps: DepsDep) -> JSONResponse:
     try:
         now = clock.advance(change.advance_ms) if change.advance_ms is not None else clock.set(change.set_ms or 0)
     except ClockError as exc:
-        raise HttpProblem(422, str(exc), "set_ms") from None
+        raise HttpProblem(422, str(exc), "advance_ms" if change.advance_ms is not None else "set_ms") from None
     services.sweep(deps)
     return JSONResponse({"now_ms": now})
 

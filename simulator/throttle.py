@@ -1,0 +1,143 @@
+"""Sign-in throttling: a growing delay after failed attempts, then a temporary lock.
+
+The behaviour is Keycloak's brute-force detection and django-axes': only *failures* count
+(a correct sign-in never does), the first few are free, each further failure blocks the key
+for twice as long as the one before, and ``lock_after`` failures lock it for ``lock_ms``;
+during a block or lock every attempt is refused before any password or code is checked, so
+even the right one does not help. A hard cap (``per_hour``) bounds the failures one key can
+make in any hour whatever the other figures are (OWASP ASVS 2.2.1: at most 100 per account).
+
+Keys are per account (the normalised username, known or not, so a lock tells nothing about
+whether the account exists), per client address and per user's second factor.
+
+``decide_after_failure`` and ``block_until`` are pure: they receive ``now`` and plain values.
+``FailureLedger`` keeps the records in this process's memory (see docs/security.md for what
+that means with several worker processes).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+
+HOUR_MS = 3_600_000
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one kind of key is throttled."""
+
+    free_failures: int = 3  # failures in a row answered without any delay
+    base_delay_ms: int = 1_000  # the first delay; each further failure doubles it
+    max_delay_ms: int = 60_000  # the longest delay before the lock
+    lock_after: int = 10  # failures in a row that lock the key
+    lock_ms: int = 15 * 60_000  # how long a lock lasts (each failure after it locks again)
+    per_hour: int = 100  # failures one key may make in any hour, whatever the rest says
+    forget_after_ms: int = HOUR_MS  # a streak without failures this long starts again from zero
+
+
+@dataclass
+class FailureRecord:
+    """What is known of one key's recent failures."""
+
+    streak: int = 0  # failures since the last success (or since the streak was forgotten)
+    last_failure_ms: int = 0
+    blocked_until_ms: int = 0
+    recent: deque[int] = field(default_factory=deque)  # failure times within the last hour
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one failure: the key is blocked until ``until_ms``; ``locked`` for a lock."""
+
+    until_ms: int
+    locked: bool
+    streak: int
+
+
+def block_until(record: FailureRecord | None, rule: Rule, *, now: int) -> int:
+    """The time until which ``record``'s key is refused (0, or a time <= now, when it is not)."""
+    if record is None:
+        return 0
+    until = record.blocked_until_ms
+    _drop_old(record, now)
+    if len(record.recent) >= rule.per_hour:
+        until = max(until, record.recent[len(record.recent) - rule.per_hour] + HOUR_MS)
+    return until
+
+
+def decide_after_failure(record: FailureRecord, rule: Rule, *, now: int) -> Verdict:
+    """Count one failure at ``now`` in ``record`` (changed in place) and say how long the key waits."""
+    if now - record.last_failure_ms >= rule.forget_after_ms:
+        record.streak = 0
+    record.streak += 1
+    record.last_failure_ms = now
+    _drop_old(record, now)
+    record.recent.append(now)
+    locked = record.streak >= rule.lock_after
+    if locked:
+        wait = rule.lock_ms
+    elif record.streak > rule.free_failures:
+        wait = min(rule.base_delay_ms << min(record.streak - rule.free_failures - 1, 40), rule.max_delay_ms)
+    else:
+        wait = 0
+    record.blocked_until_ms = max(record.blocked_until_ms, now + wait)
+    until = block_until(record, rule, now=now)
+    capped = len(record.recent) >= rule.per_hour
+    return Verdict(until_ms=max(until, now + wait), locked=locked or capped, streak=record.streak)
+
+
+def _drop_old(record: FailureRecord, now: int) -> None:
+    while record.recent and record.recent[0] <= now - HOUR_MS:
+        record.recent.popleft()
+
+
+def wait_text(ms: int) -> str:
+    """How long to wait, for people: "12 seconds", "15 minutes"."""
+    seconds = max(-(-ms // 1000), 1)
+    if seconds < 120:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    return f"{-(-seconds // 60)} minutes"
+
+
+class FailureLedger:
+    """Failure records by ``(scope, key)`` in memory, thread-safe and bounded in size."""
+
+    MAX_KEYS = 100_000  # past this, records with nothing left to enforce are dropped first
+
+    def __init__(self, rules: dict[str, Rule]) -> None:
+        self.rules = rules
+        self._records: dict[tuple[str, str], FailureRecord] = {}
+        self._lock = threading.Lock()
+
+    def blocked_until(self, scope: str, key: str, *, now: int) -> int:
+        """Until when ``key`` is refused in ``scope`` (a time <= now when it is not)."""
+        with self._lock:
+            return block_until(self._records.get((scope, key)), self.rules[scope], now=now)
+
+    def fail(self, scope: str, key: str, *, now: int) -> Verdict:
+        """Record a failure of ``key`` in ``scope``."""
+        with self._lock:
+            record = self._records.get((scope, key))
+            if record is None:
+                if len(self._records) >= self.MAX_KEYS:
+                    self._prune(now)
+                record = self._records[(scope, key)] = FailureRecord()
+            return decide_after_failure(record, self.rules[scope], now=now)
+
+    def succeed(self, scope: str, key: str) -> None:
+        """A success ends ``key``'s streak (the hourly count stays: the cap is on failures per hour)."""
+        with self._lock:
+            record = self._records.get((scope, key))
+            if record is not None:
+                record.streak = 0
+                record.blocked_until_ms = 0
+
+    def _prune(self, now: int) -> None:
+        for item, record in list(self._records.items()):
+            rule = self.rules[item[0]]
+            if block_until(record, rule, now=now) <= now and now - record.last_failure_ms >= rule.forget_after_ms:
+                del self._records[item]
+        while len(self._records) >= self.MAX_KEYS:  # still full: drop the oldest
+            del self._records[next(iter(self._records))]

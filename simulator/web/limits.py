@@ -1,0 +1,108 @@
+"""Limits on what one request may cost: body and header size, and the sign-in tarpit.
+
+``RequestLimits.admit`` runs before any route (the hot path's fast lane included): headers
+larger than ``max_header_bytes`` in total are answered 431, a declared ``Content-Length``
+above ``max_body_bytes`` 413 before a byte of the body is read, and a body that grows past
+the limit without declaring it (chunked) stops being read with 413 (``HttpProblem``, which
+every route's error handling turns into the JSON error body).
+
+The HTTP server bounds what it reads of the header block itself (``--http h11`` with
+``h11_max_incomplete_event_size``, see ``simulator.cli``); this check also holds behind
+any server or proxy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import orjson
+from starlette.types import Message, Receive, Scope, Send
+
+from simulator.services import Deps
+from simulator.signin_guard import ADDRESS
+from simulator.web.http import SECURITY_HEADERS, HttpProblem
+
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_MAX_HEADER_BYTES = 16 * 1024
+
+
+async def _refuse(send: Send, status: int, error: str) -> None:
+    payload = orjson.dumps({"error": error, "field": None})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-length", b"%d" % len(payload)), (b"content-type", b"application/json"),
+                            (b"cache-control", b"no-store"), (b"connection", b"close"), *SECURITY_HEADERS]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """The largest request body and header block the server accepts."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+
+    async def admit(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
+        """A ``receive`` that enforces the body limit, or None when the request was refused (answered)."""
+        size, declared = 0, None
+        for name, value in scope["headers"]:
+            size += len(name) + len(value) + 4
+            if name == b"content-length":
+                declared = value
+        if size > self.max_header_bytes:
+            await _refuse(send, 431, f"request headers too large (at most {self.max_header_bytes} bytes)")
+            return None
+        if declared is not None:
+            try:
+                too_big = int(declared) > self.max_body_bytes
+            except ValueError:
+                too_big = False  # the HTTP server refuses a malformed length itself
+            if too_big:
+                await _refuse(send, 413, f"request body too large (at most {self.max_body_bytes} bytes)")
+                return None
+        limit, seen = self.max_body_bytes, 0
+
+        async def bounded() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise HttpProblem(413, f"request body too large (at most {limit} bytes)")
+            return message
+
+        return bounded
+
+
+_pause = asyncio.sleep  # the tarpit's wait (tests replace this name, never asyncio.sleep itself)
+
+SIGNIN_PATHS = frozenset({"/signin", "/signin/enrol", "/api/mobile/sessions"})
+
+
+async def slow_down(deps: Deps, retry_after_s: int | None, *, max_s: float) -> None:
+    """Hold a throttled answer back for its wait, ``max_s`` at most, without blocking the event loop."""
+    if retry_after_s and max_s > 0:
+        await _pause(min(float(retry_after_s), max_s))
+
+
+class Tarpit:
+    """Sign-in posts from a client address that is blocked wait before they are handled.
+
+    The route then refuses them (429), but a flooding client gets a few answers per second per
+    connection instead of a thousand, and the event loop stays free for everyone else.
+    """
+
+    def __init__(self, deps: Deps, *, max_s: float) -> None:
+        self.deps, self.max_s = deps, max_s
+
+    async def hold(self, scope: Scope) -> None:
+        """Wait (at most ``max_s``) if ``scope`` is a sign-in post from a blocked address."""
+        if self.max_s <= 0 or scope["method"] != "POST" or scope["path"] not in SIGNIN_PATHS:
+            return
+        client = scope.get("client")
+        if not client:
+            return
+        now = self.deps.clock.now_ms()
+        until = self.deps.guard.blocked_until(ADDRESS, client[0], now=now)
+        if until > now:
+            await _pause(min((until - now) / 1000, self.max_s))

@@ -1,0 +1,228 @@
+"""Sign-in throttling: growing delay, temporary lock, per account, per address, per second factor."""
+
+from __future__ import annotations
+
+import pytest
+
+from simulator import accounts, services
+from simulator.accounts import totp_now
+from simulator.bootstrap import bootstrap, prepare_store
+from simulator.clock import ManualClock
+from simulator.config import ServerConfig
+from simulator.store.memory import MemoryStore
+from simulator.throttle import HOUR_MS, FailureRecord, Rule, decide_after_failure
+from simulator.web.app import build_app
+from tests.conftest import ADMIN, PRACTITIONER, START_MS, Server, bearer, mobile_sign_in, web_sign_in
+
+WRONG = "not-the-password"
+
+
+def _server(**options: object) -> Server:
+    options = {"tarpit_max_s": 0, **options}
+    config = ServerConfig(store="memory", test_clock=True, sweep_interval_s=3600, **options)
+    clock = ManualClock(START_MS)
+    deps = bootstrap(config, clock=clock, store=MemoryStore())
+    prepare_store(deps, demo=True)
+    return Server(app=build_app(deps, config), deps=deps, clock=clock)
+
+
+def _attack_for_an_hour(rule: Rule) -> int:
+    """An attacker who tries again the moment they may: how many failures reach the check in an hour."""
+    record, now, reached = FailureRecord(), 0, 0
+    while now < HOUR_MS:
+        verdict = decide_after_failure(record, rule, now=now)
+        reached += 1
+        now = max(verdict.until_ms, now + 1)
+    return reached
+
+
+def test_the_delay_grows_then_the_key_locks() -> None:
+    rule = Rule(free_failures=3, base_delay_ms=1000, max_delay_ms=60_000, lock_after=10, lock_ms=15 * 60_000)
+    record = FailureRecord()
+    waits = []
+    for n in range(10):
+        verdict = decide_after_failure(record, rule, now=n)
+        waits.append(verdict.until_ms - n)
+    assert waits[:3] == [0, 0, 0]
+    assert waits[3:9] == [1000, 2000, 4000, 8000, 16000, 32000]
+    assert waits[9] == 15 * 60_000 and verdict.locked
+
+
+@pytest.mark.parametrize("rule", [Rule(), Rule(free_failures=99, max_delay_ms=0, lock_after=100, lock_ms=0)])
+def test_at_most_100_failures_per_account_per_hour_reach_the_check(rule: Rule) -> None:
+    assert _attack_for_an_hour(rule) <= 100
+
+
+def test_a_locked_account_refuses_even_the_right_password_then_opens_again() -> None:
+    server = _server()
+    with server.client() as client:
+        answers = [client.post("/signin", data={"username": PRACTITIONER[0], "password": WRONG}) for _ in range(4)]
+        assert [a.status_code for a in answers] == [401, 401, 401, 401]
+        refused = client.post("/signin", data={"username": PRACTITIONER[0], "password": PRACTITIONER[1]})
+        assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert "Too many failed sign-ins. Try again in 1 second." in refused.text
+        for _ in range(6):  # failures 5..10, each after its delay
+            server.advance(minutes=1)
+            assert client.post("/signin", data={"username": PRACTITIONER[0], "password": WRONG}).status_code == 401
+        server.advance(minutes=14)
+        locked = client.post("/signin", data={"username": PRACTITIONER[0], "password": PRACTITIONER[1]})
+        assert locked.status_code == 429 and "Try again in 60 seconds." in locked.text
+        server.advance(minutes=1)
+        web_sign_in(client, *PRACTITIONER)
+    actions = [e.action for e in server.deps.store.audit_events(1)]
+    assert actions.count("signin.failed") == 10 and actions.count("signin.locked") == 1
+    metrics = server.client().get("/metrics").text
+    assert 'sessionsim_signin_failures_total{factor="password"} 10.0' in metrics
+    assert 'sessionsim_signin_locks_total{scope="account"} 1.0' in metrics
+    assert 'sessionsim_signin_refused_total{scope="account"} 2.0' in metrics
+
+
+def test_mobile_sign_in_is_throttled_with_429_and_retry_after() -> None:
+    server = _server(signin_free_failures=0)
+    with server.client() as client:
+        body = {"username": ADMIN[0], "password": WRONG}
+        assert client.post("/api/mobile/sessions", json=body).status_code == 401
+        refused = client.post("/api/mobile/sessions", json={**body, "password": ADMIN[1]})
+        assert refused.status_code == 429 and refused.json()["code"] == "throttled"
+        assert refused.headers["retry-after"] == "1"
+        server.advance(seconds=1)
+        mobile_sign_in(client, *ADMIN)
+
+
+def test_only_failures_count_many_right_sign_ins_and_one_slip_are_never_throttled() -> None:
+    server = _server(signin_free_failures=0, address_free_failures=0)
+    with server.client() as client:
+        for _ in range(30):
+            mobile_sign_in(client, *PRACTITIONER)
+        assert client.post("/api/mobile/sessions", json={"username": PRACTITIONER[0],
+                                                         "password": WRONG}).status_code == 401
+        server.advance(seconds=1)
+        mobile_sign_in(client, *PRACTITIONER)
+        for _ in range(30):
+            mobile_sign_in(client, *PRACTITIONER)
+
+
+def test_unknown_users_lock_alike_and_cost_one_password_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = _server(signin_free_failures=0)
+    checks: list[str] = []
+    real = accounts.verify_password
+    monkeypatch.setattr(accounts, "verify_password", lambda h, p: checks.append(p) or real(h, p))
+    with server.client() as client:
+        for username in (PRACTITIONER[0], "nobody@demo.clinic"):
+            checks.clear()
+            first = client.post("/api/mobile/sessions", json={"username": username, "password": WRONG})
+            second = client.post("/api/mobile/sessions", json={"username": username, "password": WRONG})
+            assert (first.status_code, second.status_code) == (401, 429)
+            assert first.json()["error"] == "Incorrect email or password."
+            assert checks == [WRONG], "one argon2 check, known user or not; none while throttled"
+
+
+def test_one_address_trying_many_accounts_is_locked() -> None:
+    server = _server(address_free_failures=2, address_lock_after=3)
+    with server.client() as client:
+        for n in range(3):
+            client.post("/api/mobile/sessions", json={"username": f"guess{n}@demo.clinic", "password": WRONG})
+            server.advance(seconds=10)
+        refused = client.post("/api/mobile/sessions", json={"username": ADMIN[0], "password": ADMIN[1]})
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 800
+    assert 'sessionsim_signin_locks_total{scope="address"} 1.0' in server.client().get("/metrics").text
+
+
+def test_at_most_10_wrong_codes_then_even_the_right_code_waits() -> None:
+    server = _server()
+    user = server.deps.store.find_user(PRACTITIONER[0])
+    secret = accounts.new_totp_secret()
+    services.set_totp_secret(server.deps, user_id=user.id, secret=secret)
+    body = {"username": PRACTITIONER[0], "password": PRACTITIONER[1]}
+    with server.client() as client:
+        for _ in range(10):
+            assert client.post("/api/mobile/sessions", json={**body, "otp": "000000"}).status_code == 401
+            server.advance(minutes=1)
+        right = {**body, "otp": totp_now(secret, at_ms=server.clock.now_ms())}
+        refused = client.post("/api/mobile/sessions", json=right)
+        assert refused.status_code == 429 and "Too many failed two-factor codes" in refused.json()["error"]
+        server.advance(minutes=15)
+        right = {**body, "otp": totp_now(secret, at_ms=server.clock.now_ms())}
+        token = client.post("/api/mobile/sessions", json=right).json()["token"]
+        assert client.get("/api/session", headers=bearer(token)).status_code == 200
+    actions = [e.action for e in server.deps.store.audit_events(1)]
+    assert actions.count("otp.failed") == 10 and actions.count("signin.locked") == 1
+
+
+def test_the_web_form_shows_the_lock_message_and_keeps_the_code_field() -> None:
+    server = _server(otp_lock_after=1)
+    user = server.deps.store.find_user(PRACTITIONER[0])
+    services.set_totp_secret(server.deps, user_id=user.id, secret=accounts.new_totp_secret())
+    with server.client() as client:
+        form = {"username": PRACTITIONER[0], "password": PRACTITIONER[1], "otp": "000000"}
+        assert client.post("/signin", data=form).status_code == 401
+        page = client.post("/signin", data=form)
+    assert page.status_code == 429 and "Too many failed two-factor codes. Try again in 15 minutes." in page.text
+    assert 'name="otp"' in page.text
+
+
+def test_services_without_an_address_throttle_the_account(deps: services.Deps) -> None:
+    for _ in range(3):
+        with pytest.raises(services.AuthError):
+            services.authenticate(deps, username=ADMIN[0], password=WRONG, otp=None)
+    with pytest.raises(services.AuthError) as refused:
+        services.authenticate(deps, username=ADMIN[0], password=WRONG, otp=None)
+    assert refused.value.code == "bad_credentials"
+    with pytest.raises(services.AuthError) as refused:
+        services.authenticate(deps, username=ADMIN[0], password=ADMIN[1], otp=None)
+    assert refused.value.code == "throttled" and refused.value.retry_after_s == 1
+
+
+def test_a_used_code_is_refused_on_the_web_and_on_mobile() -> None:
+    server = _server()
+    user = server.deps.store.find_user(PRACTITIONER[0])
+    secret = accounts.new_totp_secret()
+    services.set_totp_secret(server.deps, user_id=user.id, secret=secret)
+    code = totp_now(secret, at_ms=server.clock.now_ms())
+    form = {"username": PRACTITIONER[0], "password": PRACTITIONER[1], "otp": code}
+    with server.client() as web, server.client() as phone:
+        assert web.post("/signin", data=form).status_code == 303
+        again = phone.post("/api/mobile/sessions", json=form)
+        assert again.status_code == 401 and again.json()["error"] == services.REPLAYED_CODE
+        server.advance(seconds=10)  # still the same 30-s step (or the one after, within the drift allowed)
+        assert web.post("/signin", data=form).status_code == 401
+        server.advance(seconds=30)
+        fresh = {**form, "otp": totp_now(secret, at_ms=server.clock.now_ms())}
+        assert phone.post("/api/mobile/sessions", json=fresh).status_code == 201
+        assert web.post("/signin", data=fresh).status_code == 401, "the next code is spent as well"
+    events = [e for e in server.deps.store.audit_events(1) if e.action == "otp.failed"]
+    assert [e.details["replayed"] for e in events] == [True, True, True]
+
+
+def test_the_enrolment_code_cannot_sign_in_again() -> None:
+    server = _server()
+    user = server.deps.store.find_user(PRACTITIONER[0])
+    secret = accounts.new_totp_secret()
+    code = totp_now(secret, at_ms=server.clock.now_ms())
+    services.check_enrolment_code(server.deps, user=user, secret=secret, code=code)
+    services.set_totp_secret(server.deps, user_id=user.id, secret=secret)
+    with pytest.raises(services.AuthError) as refused:
+        services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=code)
+    assert refused.value.message == services.REPLAYED_CODE
+
+
+def test_throttled_answers_are_held_back_without_blocking_the_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    from simulator.web import limits
+
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    monkeypatch.setattr(limits, "_pause", record)
+    server = _server(tarpit_max_s=1.0, signin_free_failures=0, address_free_failures=0)
+    with server.client() as client:
+        assert client.post("/api/mobile/sessions", json={"username": ADMIN[0], "password": WRONG}).status_code == 401
+        assert waits == []
+        assert client.post("/api/mobile/sessions", json={"username": ADMIN[0], "password": WRONG}).status_code == 429
+        assert waits == [1.0, 1.0], "the address tarpit before the route, the account's wait after it"
+        waits.clear()
+        assert client.get("/api/session").status_code == 401 and waits == [], "other routes are never held"
+        server.advance(seconds=1)
+        mobile_sign_in(client, *ADMIN)
+        assert waits == []
