@@ -7,8 +7,9 @@ Every clock answers ``now_ms()`` in integer milliseconds since the epoch.
 * ``ManualClock``: frozen; only tests move it, and only forward.
 * ``ScaledClock``: virtual time that runs ``scale`` times faster than real time, for load tests.
 
-The clock rule. Sessions are timed with ``SteadyClock``: the larger of the wall clock and
-the last time it told plus the monotonic time elapsed since. So
+The clock rule. Sessions are timed with ``SteadyClock``: the wall clock while it moves forward
+or stands still (a frozen test clock such as libfaketime's stays frozen); once it steps back, the
+last time it told plus the monotonic time elapsed since, until the wall clock catches up. So
 
 * a wall clock stepped **back** (by hand, by NTP) changes nothing: time keeps running at the
   monotonic pace, and no session lives longer for it;
@@ -51,7 +52,9 @@ MAX_MANUAL_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last moment
 
 
 class SteadyClock:
-    """Real time that never runs backwards: max(wall clock, last answer + monotonic time since)."""
+    """Real time that never runs backwards: the wall clock while it moves forward (or stands still, as
+    a test clock does); once it steps back, the last answer plus monotonic time since, until the wall
+    clock catches up."""
 
     def __init__(self, wall: Clock | None = None, monotonic: Clock | None = None) -> None:
         self._wall = wall or SystemClock()
@@ -64,7 +67,7 @@ class SteadyClock:
         """The current time (see the clock rule in the module's docstring)."""
         wall, mono = self._wall.now_ms(), self._monotonic.now_ms()
         with self._lock:
-            now = max(wall, self._last + (mono - self._last_mono))
+            now = wall if wall >= self._last else self._last + (mono - self._last_mono)
             self._last, self._last_mono = now, mono
             return now
 
