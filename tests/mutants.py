@@ -79,7 +79,11 @@ def apply(fault: str, *, shift_ms: int = 60_000, every: int = 20) -> Callable[[]
         shift = {"early-expiry": shift_ms, "late-expiry": -shift_ms, "wrong-reason": 0}[fault]
 
         def broken_expiry(times: policy.SessionTimes, settings: policy.Settings, *, now: int) -> Any:
-            reason = expiry(times, settings, now=now + shift)
+            # the deadline misjudged by ``shift`` (not ``now`` moved: the clock rule would see activity
+            # in the future and end the session at once, which is another fault)
+            due = policy.deadlines(times, settings)
+            reason = expiry(times, settings, now=now) if fault == "wrong-reason" else (
+                due.end_reason if now + shift >= due.ends_at_ms else None)
             return "absolute" if fault == "wrong-reason" and reason == "idle" else reason
         return _swap(policy, "expiry", broken_expiry)
 
