@@ -385,7 +385,7 @@ def finish_pending_ends(deps: Deps) -> int:
 def revoke(deps: Deps, *, account_id: int, session_id: str, actor: str) -> Session:
     """An admin ends another session of their clinic (reason ``revoked``). A session already past its
     deadline ends first with its own reason: it cannot be revoked (found by tests/test_stateful.py)."""
-    sweep(deps, account_id=account_id, purge=False)
+    sweep(deps, account_id=account_id, purge=False, via="request")  # ended because an admin asked
     session = deps.store.get_session(session_id)
     if session is None or session.account_id != account_id or not session.active:
         raise NotFound("no active session with that id in this clinic")
@@ -402,7 +402,7 @@ def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping
     deadline under the old settings end first, as of that deadline and with its reason: new settings
     never revive or re-date them (found by tests/test_stateful.py).
     """
-    sweep(deps, account_id=account_id, purge=False)
+    sweep(deps, account_id=account_id, purge=False, via="request")  # ended because an admin asked
     account = _account(deps, account_id)
     updated = policy.updated_settings(account.settings, changes)
     diff = policy.settings_diff(account.settings, updated)
@@ -415,15 +415,17 @@ def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping
     return updated
 
 
-def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True, changed_at_ms: int | None = None) -> int:
+def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True, changed_at_ms: int | None = None,
+          via: str | None = None) -> int:
     """End every active session whose deadline has passed; returns how many ended.
 
     ``changed_at_ms``: the sweep follows a settings change made then (sessions it ends were
-    valid until the change, and their lag counts from it, recorded ``via="settings"``).
+    valid until the change, and their lag counts from it, recorded ``via="settings"``). ``via``:
+    how the ends are recorded otherwise (``"request"`` when someone's request asked for the sweep).
     """
     now = deps.clock.now_ms()
     count = 0
-    via = "sweep" if changed_at_ms is None else "settings"
+    via = via or ("sweep" if changed_at_ms is None else "settings")
     for session, settings in deps.store.sessions_due(now, account_id):
         if not _expire_if_due(deps, session, settings, now=now, via=via, valid_until_ms=changed_at_ms)[0].active:
             count += 1
