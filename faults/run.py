@@ -29,7 +29,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -43,6 +42,7 @@ from typing import Any, Sequence
 
 from faults.catalogue import CATALOGUE, Fault, select
 from faults.scratch import check, prepare
+from targets.launch import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "reports" / "faults"
@@ -51,12 +51,6 @@ TABLE_START, TABLE_END = "<!-- faults-table:start -->", "<!-- faults-table:end -
 BDD_TIMEOUT_S = 1200
 LOAD_TIMEOUT_S = 300
 _load_lock = threading.Lock()  # load runs one at a time: they measure timing
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -21,7 +21,6 @@ import math
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,15 +29,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from targets.launch import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILES = "loadtests/locustfile.py,loadtests/shapes.py"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (loopback)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # --smoke: a few seconds, hard time-scaled; these ten clinics time out after 15 or 30 minutes (one

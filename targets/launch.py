@@ -33,6 +33,7 @@ class Launched:
 
 
 def free_port() -> int:
+    """A TCP port nobody listens on right now (loopback)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -20,6 +20,11 @@ import httpx
 REASONS = ("idle", "logout", "evicted", "absolute", "revoked")
 
 
+def cookie_header(credentials: Mapping[str, str]) -> str:
+    """A ``Cookie`` header carrying these session cookies (name -> value)."""
+    return "; ".join(f"{name}={value}" for name, value in credentials.items())
+
+
 class NotCovered(Exception):
     """The scenario needs something the target lacks: reported as *not covered*, with this reason."""
 

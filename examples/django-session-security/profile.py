@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from targets.pages import open_path
-from targets.profile import Person, Profile, Settings, Status, Wording
+from targets.profile import Person, Profile, Settings, Status, Wording, cookie_header
 
 PASSIVE = "x"  # an idleFor that is not a number: the ping view answers, the session is not written
 HERE = Path(__file__).resolve().parent
@@ -93,8 +93,8 @@ class DjangoSessionSecurity(Profile):
         return self._ping(http, credentials, str(idle_ms // 1000)).status_code
 
     def _ping(self, http, credentials, idle_s):
-        cookie = "; ".join(f"{k}={v}" for k, v in credentials.items())
-        return http.get("/session_security/ping/", params={"idleFor": idle_s}, headers={"Cookie": cookie})
+        return http.get("/session_security/ping/", params={"idleFor": idle_s},
+                        headers={"Cookie": cookie_header(credentials)})
 
 
 PROFILE = DjangoSessionSecurity()

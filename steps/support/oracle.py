@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping
 import httpx
 
 from steps.support.devices import Device
-from targets.profile import NotCovered, Profile, Status
+from targets.profile import NotCovered, Profile, Status, cookie_header
 
 
 class Oracle:
@@ -38,8 +38,7 @@ class Oracle:
 
     def page_with(self, path: str, credentials: Mapping[str, str]) -> httpx.Response:
         """A page request carrying only these session cookies (no browser): the server's plain answer."""
-        cookie = "; ".join(f"{k}={v}" for k, v in credentials.items())
-        return self.http.get(path, headers={"Cookie": cookie, "Accept": "text/html"})
+        return self.http.get(path, headers={"Cookie": cookie_header(credentials), "Accept": "text/html"})
 
 
 class Waivers:

@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 import httpx
 
-from targets.profile import Clinic, NotCovered, Person, Profile, Settings, Status, Wording
+from targets.profile import Clinic, NotCovered, Person, Profile, Settings, Status, Wording, cookie_header
 from targets.reference.pages import (AdminSettingsPage, AppShell, EnrolPage, IdleWarning, PatientsPage, RecentPage,
                                      SignInPage)
 
@@ -30,7 +30,8 @@ class ReferenceProfile(Profile):
     name = "reference"
     capabilities = frozenset({
         "logout", "profile_menu", "mobile_layout", "remember_me", "warning", "countdown", "stay_logged_in",
-        "logout_now", "escape_keeps_warning", "status_oracle", "activity_reports", "deadlines", "status_polls", "cross_tab", "offline", "offline_signin",
+        "logout_now", "escape_keeps_warning", "status_oracle", "activity_reports", "deadlines", "status_polls",
+        "cross_tab", "offline", "offline_signin",
         "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke",
         "absolute_lifetime", "two_factor", "mobile_api", "session_api", "restart"})
     wording = Wording(
@@ -65,7 +66,7 @@ class ReferenceProfile(Profile):
     # -- the passive oracle: GET /api/session never extends a session ------------------------------
     def status(self, http: httpx.Client, credentials: Mapping[str, str]) -> Status:
         headers = ({"Authorization": f"Bearer {credentials['bearer']}"} if "bearer" in credentials
-                   else {"Cookie": "; ".join(f"{k}={v}" for k, v in credentials.items())})
+                   else {"Cookie": cookie_header(credentials)})
         answer = http.get("/api/session", headers=headers)
         try:
             body = answer.json()
@@ -94,7 +95,7 @@ class ReferenceProfile(Profile):
                         input_since_last: bool) -> int:
         """What the page's heartbeat sends: the user's last input ``idle_ms`` ago, or no input since the
         last report; the HTTP status."""
-        cookie = {"Cookie": "; ".join(f"{k}={v}" for k, v in credentials.items())}
+        cookie = {"Cookie": cookie_header(credentials)}
         status = http.get("/api/session", headers=cookie)
         if status.status_code != 200:
             return status.status_code

@@ -11,17 +11,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from targets.launch import stop_process
+from targets.launch import free_port, stop_process  # noqa: F401  (free_port: used by the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 START_LIMIT_S = 30
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
