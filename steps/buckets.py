@@ -28,6 +28,11 @@ class Buckets:
     not_covered: dict[str, str] = field(default_factory=dict)   # scenario -> reason
     waived: list[tuple[str, str]] = field(default_factory=list)  # (scenario, check: why)
     where: dict[str, tuple[str, str, int]] = field(default_factory=dict)  # test name -> (feature, title, line)
+    seconds: dict[str, float] = field(default_factory=dict)  # test name -> its time (from JUnit)
+
+    @property
+    def total(self) -> int:
+        return len(self.passed) + len(self.failed) + len(self.expected) + len(self.fixed) + len(self.not_covered)
 
     @property
     def unexpected(self) -> int:
@@ -65,6 +70,7 @@ class Buckets:
         out = cls()
         for case in ET.parse(junit).getroot().iter("testcase"):
             name = case.get("name", "")
+            out.seconds[name] = float(case.get("time", "nan"))
             props = [(prop.get("name"), prop.get("value", "")) for prop in case.iter("property")]
             out.waived += [(name, value) for key, value in props if key == "waived"]
             found = dict(props)
@@ -87,8 +93,7 @@ class Buckets:
 
     def describe(self) -> list[str]:
         """A few lines for a person: the counts, then what failed, what was not covered and why."""
-        total = len(self.passed) + len(self.failed) + len(self.expected) + len(self.fixed) + len(self.not_covered)
-        lines = [f"Browser scenarios: {total} run, {len(self.passed)} passed, "
+        lines = [f"Browser scenarios: {self.total} run, {len(self.passed)} passed, "
                  f"{len(self.failed) + len(self.expected)} failed ({len(self.expected)} expected), "
                  + (f"{len(self.fixed)} passed against expectation, " if self.fixed else "")
                  + f"{len(self.not_covered)} not covered, {len(self.waived)} checks waived; "

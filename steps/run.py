@@ -51,23 +51,14 @@ def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Seque
     return cmd + list(extra)
 
 
-def summarize(junit: Path = REPORTS / "junit.xml") -> dict[str, Any]:
-    """Counts, the four buckets and the 7-day scenario's time, from the JUnit XML of a run."""
-    buckets = Buckets.from_junit(junit) if junit.exists() else Buckets()
-    seven_day = None
-    if junit.exists():
-        import xml.etree.ElementTree as ET
-
-        for case in ET.parse(junit).getroot().iter("testcase"):
-            if SEVEN_DAYS in case.get("name", "") and case.get("name") in buckets.passed:
-                seven_day = float(case.get("time", "nan"))
-    total = len(buckets.passed) + len(buckets.failed) + len(buckets.expected) + len(buckets.fixed) \
-        + len(buckets.not_covered)
-    return {"scenarios": total, "passed": len(buckets.passed), "failed": len(buckets.failed) + len(buckets.fixed),
-            "expected_failures": len(buckets.expected), "skipped": len(buckets.not_covered),
-            "not_covered": buckets.not_covered, "waived": [list(w) for w in buckets.waived],
-            "failures": buckets.failed + buckets.fixed, "expected": buckets.expected,
-            "expected_reasons": buckets.expected_reasons, "seven_day_s": seven_day,
+def summarize(buckets: Buckets) -> dict[str, Any]:
+    """Counts, the four buckets and the 7-day scenario's time, from the buckets of a run."""
+    seven_day = next((buckets.seconds[name] for name in buckets.passed if SEVEN_DAYS in name), None)
+    return {"scenarios": buckets.total, "passed": len(buckets.passed),
+            "failed": len(buckets.failed) + len(buckets.fixed), "expected_failures": len(buckets.expected),
+            "skipped": len(buckets.not_covered), "not_covered": buckets.not_covered,
+            "waived": [list(w) for w in buckets.waived], "failures": buckets.failed + buckets.fixed,
+            "expected": buckets.expected, "expected_reasons": buckets.expected_reasons, "seven_day_s": seven_day,
             "lines": buckets.describe()}
 
 
@@ -108,9 +99,10 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
         done = subprocess.run(command(base_url=base_url, workers=workers, extra=extra, target=target, clock=clock,
                                       reports=reports, faketime_file=faketime_file),
                               cwd=ROOT, stdout=subprocess.DEVNULL if quiet else None)
-    summary = summarize(junit)
+    buckets = Buckets.from_junit(junit) if junit.exists() else Buckets()
+    summary = summarize(buckets)
     if junit.exists():
-        annotate_cucumber(reports / "cucumber.json", Buckets.from_junit(junit))
+        annotate_cucumber(reports / "cucumber.json", buckets)
     summary.update(exit_code=done.returncode, wall_s=round(time.perf_counter() - started, 1),
                    workers=1 if base_url else workers, reports=str(reports), preflight=paragraph, target=profile.name)
     (reports / "summary.json").write_text(json.dumps(summary, indent=2))
