@@ -31,6 +31,7 @@ pytest_plugins = [
     "steps.mobile_steps",
     "steps.bounds_steps",
     "steps.hygiene_steps",
+    "steps.operations_steps",
 ]
 
 NOT_COVERED = "not covered: "

@@ -135,6 +135,21 @@ Feature: The clinic's automatic logout setting
     When I enter the current code from my authenticator app
     Then I see the patient list
 
+  @two_factor @admin_ui
+  Scenario: Setting up two-factor authentication needs a code my authenticator shows
+    Given the clinic's admin has required two-factor authentication for everyone
+    When I sign in on my computer with my password
+    Then I am asked to set up two-factor authentication
+    When I enter a code my authenticator did not show
+    Then I am still asked to set up two-factor authentication, told the code is not valid
+    And my browser holds no session
+
+  @two_factor @admin_ui @mobile_api
+  Scenario: The mobile app cannot sign in someone who has not set up the required two-factor authentication
+    Given the clinic's admin has required two-factor authentication for everyone
+    When I sign in on the mobile app with my password alone
+    Then the mobile app is told to set up two-factor authentication on the web first, and gets no session
+
   @clock @warning @settings
   Scenario: A clinic's own warning length is honoured
     Given my clinic logs users out after 30 minutes without activity, with a 5 minute warning

@@ -29,6 +29,20 @@ Feature: The inactivity warning
     Then the inactivity warning is shown with 2 minutes left
 
   @countdown
+  Scenario: The countdown never shows less time than is left
+    When 28 minutes pass without activity
+    And 1 minute 59.5 seconds pass
+    Then the countdown shows 1 second left
+    And I am still signed in
+
+  @cross_tab
+  Scenario: Opening the patient list in another tab just before the warning keeps the warning away
+    When 27 minutes 50 seconds pass without activity
+    And I open the patient list in a second tab
+    And 10 seconds pass
+    Then neither tab shows the inactivity warning
+
+  @countdown
   Scenario: Ignoring the warning logs me out and hides the patient data
     When 28 minutes pass without activity
     Then the inactivity warning is shown with 2 minutes left

@@ -42,6 +42,15 @@ Feature: Logging out on a phone
     When 1 more second passes
     Then the inactivity warning is shown with 2 minutes left
 
+  @clock @revoke @admin_ui
+  Scenario: An app back from the background asks the server at once whether it is still signed in
+    Given I am signed in on my phone
+    When I switch to another app on my phone
+    And the clinic's admin revokes my session from the clinic settings
+    And 5 seconds pass
+    And I come back to the clinic app
+    Then I see the Sign In page, told an administrator ended my session
+
   @mobile_api
   Scenario: Logging out of the mobile app ends its session on the server
     Given I am signed in on the mobile app

@@ -34,3 +34,32 @@ Feature: What the browser keeps, and what another site can do
     Given I am signed in on my computer
     When I sign in 8 times at the same moment from other computers
     Then exactly 1 of my sessions is active
+    When I sign in 8 times at the same moment from other computers
+    Then exactly 1 of my sessions is active
+    When I sign in 8 times at the same moment from other computers
+    Then exactly 1 of my sessions is active
+
+  Scenario: A session id planted while the Sign In page is open never becomes my session
+    Given the Sign In page is open on my computer
+    And someone planted a session cookie in the browser of my computer
+    When I submit my email and password
+    Then my session cookie is not the planted one
+    And the planted session cookie does not open the patient list
+
+  Scenario: Another site cannot sign my browser in as someone else
+    Given another site shows a form that signs this browser in as my colleague
+    When I open that page and press its button
+    Then my browser is not signed in as my colleague
+
+  @session_api @clock @deadlines
+  Scenario Outline: Another site cannot <ask> for me
+    Given I am signed in on my computer
+    When 10 minutes pass without activity
+    And another site makes my browser <ask> without the page's token
+    Then the server refuses it as forbidden
+    And the server says my session ends in 20 minutes
+
+    Examples:
+      | ask                     |
+      | report activity         |
+      | answer "Stay Logged In" |

@@ -214,6 +214,43 @@ def enrol(my_device, profile, target):
     return pyotp.TOTP(secret)
 
 
+@when("I enter a code my authenticator did not show")
+def enrol_wrong_code(my_device, profile, target):
+    enrol_page = profile.page("Enrol", my_device.page)
+    secret = enrol_page.secret.text_content().strip()
+    enrol_page.enter_code(pyotp.TOTP(secret).at(_server_now(target) // 1000 + 600))  # ten minutes ahead
+
+
+@then("I am still asked to set up two-factor authentication, told the code is not valid")
+def still_enrolling(my_device, profile):
+    enrol = profile.page("Enrol", my_device.page)
+    expect(enrol.form).to_be_visible()
+    expect(enrol.error).to_have_text(re.compile(r"\S"))
+
+
+@then("my browser holds no session")
+def no_session(my_device, profile, oracle):
+    cookie = my_device.session_cookie()
+    if cookie and profile.has("status_oracle"):
+        assert not oracle.read(cookie).active, f"the browser holds an active session ({sorted(cookie)})"
+    elif cookie:
+        assert profile.signed_out_answer(oracle.page_with(profile.protected_path, cookie)), \
+            f"the browser's cookies open {profile.protected_path}"
+
+
+@when("I sign in on the mobile app with my password alone", target_fixture="mobile_answer")
+def mobile_password_only(profile, http, me):
+    return profile.mobile_sign_in_answer(http, me)
+
+
+@then("the mobile app is told to set up two-factor authentication on the web first, and gets no session")
+def mobile_told_to_enrol(profile, mobile_answer):
+    body = mobile_answer.json()
+    assert mobile_answer.status_code in (401, 403) and "token" not in body, \
+        f"the mobile sign-in answered {mobile_answer.status_code} {str(body)[:200]}"
+    assert profile.wording.text("enrol_on_web") in mobile_answer.text, mobile_answer.text[:200]
+
+
 @then("I am asked for the code from my authenticator app")
 def asked_for_code(my_device, profile):
     signin = profile.page("SignIn", my_device.page)

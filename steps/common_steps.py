@@ -12,7 +12,7 @@ from steps.support.oracle import expect_active, expect_ended, timing
 from steps.support.time_machine import duration_ms
 
 ROLES = {"practitioner": "practitioner", "admin": "admin", "receptionist": "reception"}
-DURATION = r"(?P<duration>(?:(?:\d+|an?|one) (?:more )?(?:second|minute|hour|day|week)s?(?: and)? ?)+)"
+DURATION = r"(?P<duration>(?:(?:\d+(?:\.\d+)?|an?|one) (?:more )?(?:second|minute|hour|day|week)s?(?: and)? ?)+)"
 # what the user is told on the sign-in page, in the users' words -> the end reason (the app's own
 # text for each comes from the profile's wording)
 TOLD = {"I was logged out for inactivity": "idle", "I logged out": "logout",
@@ -88,6 +88,7 @@ def colleague_signs_in(devices, colleague, oracle, device_name):
 
 
 @given("I open the patient list in a second tab")
+@when("I open the patient list in a second tab")
 def second_tab(my_device, profile, time_machine):
     if time_machine.follow_timers and time_machine.tagged_clock:  # a second later, as a person would:
         time_machine.advance(1000)  # tabs whose timers fall due at one instant would race each other

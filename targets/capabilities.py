@@ -33,6 +33,8 @@ CAPABILITIES: dict[str, str] = {
     "admin_api": "an admin settings API that refuses invalid timeouts with a message",
     "audit": "an audit log of ended sessions and settings changes",
     "revoke": "an administrator can end another user's session",
+    "session_list": "the admin's list of the clinic's active sessions, readable without ending any",
+    "metrics": "server metrics (Prometheus text) that count ended sessions by reason",
     "absolute_lifetime": "a maximum session length, whatever the activity",
     "two_factor": "two-factor authentication (TOTP) that an admin can require",
     "mobile_api": "a mobile sign-in and logout API with bearer tokens",

@@ -25,6 +25,8 @@ class ServerClock(Protocol):
 class HttpClock:
     """A server clock moved through the contract's ``/__test__/clock``."""
 
+    contract = True  # the contract's clock: a move ends the sessions it took past their deadline, before answering
+
     def __init__(self, http: httpx.Client, path: str = "/__test__/clock") -> None:
         self._http = http
         self._path = path

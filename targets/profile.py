@@ -142,6 +142,7 @@ class Profile:
     clock: ClassVar[str | None] = None           # "contract" | "faketime" | "real" | None (time cannot move)
     clock_path: ClassVar[str] = "/__test__/clock"
     time_steps: ClassVar[str] = "timers"   # "timers": time moves from page timer to timer; "jump": at once
+    clock_ends_due_sessions: ClassVar[bool] = False  # its clock_path ends overdue sessions as it moves them
     expectations: ClassVar[Mapping[str, Expectation]] = {}        # scenario title -> known finding
     expectations_file: ClassVar[Path | None] = None               # or a TOML file of them (known_findings)
     start_command: ClassVar[str | None] = None   # how the harness starts the app ({port}), when it can

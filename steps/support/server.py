@@ -30,6 +30,8 @@ from targets.profile import Profile
 class EmbeddedClock:
     """The embedded server's ``ManualClock``, moved directly, then a sweep, as ``/__test__/clock`` does."""
 
+    contract = True
+
     def __init__(self, deps: Any) -> None:
         self._deps = deps
 

@@ -41,17 +41,18 @@ UNITS = {"second": SECOND, "minute": 60 * SECOND, "hour": 3600 * SECOND, "day": 
          "week": 7 * 86400 * SECOND}
 WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
          "eight": 8, "nine": 9, "ten": 10, "fifteen": 15, "thirty": 30}
-_PART = re.compile(r"(\d+|" + "|".join(WORDS) + r")\s+(second|minute|hour|day|week)s?\b")
+_PART = re.compile(r"(\d+(?:\.\d+)?|" + "|".join(WORDS) + r")\s+(second|minute|hour|day|week)s?\b")
 
 
 def duration_ms(text: str) -> int:
-    """Milliseconds in words such as "28 minutes", "7 days", "27 minutes and 59 seconds", "an hour"."""
+    """Milliseconds in words such as "28 minutes", "7 days", "27 minutes and 59 seconds", "an hour",
+    "1 minute 59.5 seconds"."""
     text = text.strip().lower()
     parts = _PART.findall(text)
     rest = _PART.sub("", text).replace(",", " ").replace(" and ", " ").strip()
     if not parts or rest not in ("", "and"):
         raise ValueError(f"not a duration: {text!r}")
-    return sum((int(n) if n.isdigit() else WORDS[n]) * UNITS[unit] for n, unit in parts)
+    return round(sum((float(n) if n[0].isdigit() else WORDS[n]) * UNITS[unit] for n, unit in parts))
 
 
 class TimeMachine:

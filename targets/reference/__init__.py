@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from targets.profile import Clinic, NotCovered, Person, Profile, Settings, Status, Wording, cookie_header
 from targets.reference.pages import (AdminSettingsPage, AppShell, EnrolPage, IdleWarning, PatientsPage, RecentPage,
@@ -32,7 +33,8 @@ class ReferenceProfile(Profile):
         "logout", "profile_menu", "mobile_layout", "remember_me", "warning", "countdown", "stay_logged_in",
         "logout_now", "escape_keeps_warning", "status_oracle", "activity_reports", "deadlines", "status_polls",
         "cross_tab", "offline", "offline_signin",
-        "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke",
+        "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke", "session_list",
+        "metrics",
         "absolute_lifetime", "two_factor", "mobile_api", "session_api", "restart"})
     wording = Wording(
         warning_title="Are you still there?", countdown="mm:ss",
@@ -46,13 +48,15 @@ class ReferenceProfile(Profile):
         texts={"settings_saved": "Settings saved. They apply to every signed-in user now.",
                "admin_only": "Only a clinic administrator can change the clinic's settings.",
                "code_required": "Enter the 6-digit code from your authenticator app.",
-               "code_invalid": "That code is not valid. Try the current code."})
+               "code_invalid": "That code is not valid. Try the current code.",
+               "enrol_on_web": "Set up two-factor authentication by signing in on the web first."})
     signin_path = "/signin"
     protected_path = "/patients"
     signin_url = re.compile(r"/signin(\?|$)")
     session_cookies = ("sid",)
     clock = "contract"
     time_steps = "jump"  # its pages compute from the server's figures, so a jump is the harder test
+    clock_ends_due_sessions = True  # docs/contract.md: POST /__test__/clock sweeps before it answers
     people = DEMO_PEOPLE
 
     SignIn = SignInPage
@@ -102,9 +106,14 @@ class ReferenceProfile(Profile):
         return http.post("/api/session/heartbeat", json={"input_ms_ago": idle_ms if input_since_last else None},
                          headers={**cookie, "X-CSRF-Token": status.json()["csrf_token"]}).status_code
 
+    def mobile_sign_in_answer(self, http: httpx.Client, person: Person,
+                              device: str = "clinic phone app") -> httpx.Response:
+        """The mobile API's answer to a sign-in with the password alone (201 with a token, or a refusal)."""
+        return http.post("/api/mobile/sessions",
+                         json={"username": person.username, "password": person.password, "device": device})
+
     def mobile_sign_in(self, http: httpx.Client, person: Person, device: str = "clinic phone app") -> str:
-        answer = http.post("/api/mobile/sessions",
-                           json={"username": person.username, "password": person.password, "device": device})
+        answer = self.mobile_sign_in_answer(http, person, device)
         assert answer.status_code == 201, f"mobile sign-in answered {answer.status_code}: {answer.text[:200]}"
         return answer.json()["token"]
 
@@ -125,6 +134,25 @@ class ReferenceProfile(Profile):
         csrf = page.request.get("/api/session").json()["csrf_token"]
         return page.request.fetch(f"/api/admin/{what}", method=method, headers={"X-CSRF-Token": csrf},
                                   data=json.dumps(body) if body is not None else None)
+
+    def session_list_reader(self, http: httpx.Client, admin: Person) -> Callable[[], list[str]]:
+        """The admin signs in now (a bearer token); each call of the reader then lists who has an active
+        session in the clinic (``GET /api/admin/sessions``, which ends nothing: it shows what the
+        server's own expiry has done). One request per read, so a read can follow a clock move at once."""
+        headers = {"Authorization": f"Bearer {self.mobile_sign_in(http, admin, device='session list reader')}"}
+
+        def read() -> list[str]:
+            answer = http.get("/api/admin/sessions", headers=headers)
+            assert answer.status_code == 200, f"GET /api/admin/sessions answered {answer.status_code}: {answer.text[:200]}"
+            return [row["username"] for row in answer.json()["sessions"]]
+        return read
+
+    def ended_counts(self, http: httpx.Client) -> dict[str, float]:
+        """Sessions ended since the server started, by reason, from ``/metrics`` (served to loopback)."""
+        answer = http.get("/metrics")
+        assert answer.status_code == 200, f"GET /metrics answered {answer.status_code}: {answer.text[:200]}"
+        return {sample.labels["reason"]: sample.value for family in text_string_to_metric_families(answer.text)
+                for sample in family.samples if sample.name == "sessionsim_sessions_ended_total"}
 
     def audit(self, http: httpx.Client, admin: Person) -> list[dict[str, Any]]:
         token = self.mobile_sign_in(http, admin, device="audit reader")
