@@ -281,9 +281,24 @@ def right_code(my_device, profile, me, target, authenticator):
                                                     code=authenticator.at(_server_now(target) // 1000))
 
 
-@when(parsers.parse("the admin of another clinic sets its automatic logout to {label}"))
-def other_clinic_changes(profile, http, label):
-    other = profile.clinic(http, {"idle_timeout_minutes": 30})
+@given("another clinic was set up just before mine", target_fixture="earlier_clinic")
+def clinic_before_mine(profile, http):
+    """Set up before the scenario's own clinic (a leak "to the next clinic" lands on mine)."""
+    return profile.clinic(http, {"idle_timeout_minutes": 30})
+
+
+def _change_other_clinic(profile, http, other, label) -> None:
     other.may_change_settings()
     answer = profile.put_settings(http, other.staff("admin"), {"idle_timeout_minutes": duration_ms(label) // 60_000})
     assert answer.status_code == 200, answer.text[:200]
+
+
+@when(parsers.parse("the admin of the clinic set up before mine sets its automatic logout to {label}"))
+def earlier_clinic_changes(profile, http, earlier_clinic, label):
+    _change_other_clinic(profile, http, earlier_clinic, label)
+
+
+@when(parsers.parse("the admin of another clinic sets its automatic logout to {label}"))
+def other_clinic_changes(profile, http, label):
+    """A clinic set up after mine (a leak "to the previous clinic" lands on mine)."""
+    _change_other_clinic(profile, http, profile.clinic(http, {"idle_timeout_minutes": 30}), label)
