@@ -12,6 +12,7 @@ tests in tests/ pay nothing.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -241,6 +242,9 @@ def devices(request: pytest.FixtureRequest, new_context: Any, playwright: Any, t
         folder = Path(keep) / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")[:150]
         for kind, path in registry.keep_evidence(folder):
             request.node.user_properties.append((f"playwright_{kind}", str(path)))
+        failed_step = dict(p for p in request.node.user_properties if p[0] in ("failed_step", "failed_check"))
+        if failed_step:  # known findings too: pytest-bdd's Cucumber JSON keeps no message for an xfail
+            (folder / "failed-step.json").write_text(json.dumps(failed_step, indent=1))
 
 
 @pytest.fixture
@@ -273,6 +277,13 @@ def clinic(profile: Any, http: Any) -> Any:
 
 
 # -- reporting ---------------------------------------------------------------------------------
+def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario: Any, step: Any, step_func: Any,
+                          step_func_args: Any, exception: BaseException) -> None:
+    """Note the step where the app did otherwise, and what it did (for findings.md and the JUnit XML)."""
+    request.node.user_properties.append(("failed_step", f"{step.keyword} {step.name}"))
+    request.node.user_properties.append(("failed_check", str(exception)[:2000]))
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     """Under pytest-xdist, carry pytest-bdd's scenario record to the controller inside the report

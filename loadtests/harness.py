@@ -39,10 +39,16 @@ def _options(parser: Any) -> None:
                        help="chance that someone who sees the warning clicks Stay Logged In")
     group.add_argument("--settings-change-minutes", type=float, default=20.0,
                        help="virtual minutes between a clinic admin's idle-timeout changes (0: never)")
+    group.add_argument("--race-minutes", type=float, default=5.0,
+                       help="virtual minutes between sign-in races of one reserved person (0: never; default 5)")
+    group.add_argument("--race-signins", type=int, default=8,
+                       help="simultaneous sign-ins per race, K (default 8)")
     group.add_argument("--timing-json", default="reports/load/timing.json", help="where the verdict is written")
     group.add_argument("--min-sessions", type=int, default=0, help="fail unless at least this many sessions")
     group.add_argument("--min-expiries", type=int, default=0, help="fail unless at least this many idle expiries")
     group.add_argument("--min-evictions", type=int, default=0, help="fail unless at least this many evictions")
+    group.add_argument("--min-race-rounds", type=int, default=0,
+                       help="fail unless at least this many sign-in races were judged")
     group.add_argument("--lag-goal-ms", type=float, default=2000.0, help="expiry-lag p99 goal, virtual ms")
     group.add_argument("--enforce-lag-goal", action="store_true", default=False,
                        help="fail when the expiry-lag p99 misses --lag-goal-ms")

@@ -38,7 +38,7 @@ LOCUSTFILES = "loadtests/locustfile.py,loadtests/shapes.py"
 # --smoke: a few seconds, hard time-scaled; these ten clinics time out after 15 or 30 minutes (one
 # after 2 hours) and eight of them allow one session per user, so expiries and evictions come quickly
 SMOKE = {"users": 36, "duration": 10, "time_scale": 300, "clinics": 10, "users_per_clinic": 8, "seed": 26,
-         "min_sessions": 10, "min_expiries": 1, "min_evictions": 1}
+         "min_sessions": 10, "min_expiries": 1, "min_evictions": 1, "min_race_rounds": 1}
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -65,6 +65,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--min-sessions", type=int, default=1000)
     p.add_argument("--min-expiries", type=int, default=300)
     p.add_argument("--min-evictions", type=int, default=50)
+    p.add_argument("--min-race-rounds", type=int, default=1,
+                   help="sign-in races judged at least (default 1: a broken race user cannot pass silently)")
     p.add_argument("--out", default="reports/load", help="report folder (default reports/load)")
     p.add_argument("--server-cmd", help="command that serves the contract; the serve options are appended "
                    "(default: the reference server, `python -m simulator serve`)")
@@ -229,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                       "--spawn-rate", str(max(args.users / max(run_time * 0.12, 1), 1)), "--run-time", f"{run_time}s",
                       "--timing-json", str(out / "timing.json"), "--html", str(out / "report.html"),
                       "--csv", str(out / "locust"), "--min-sessions", str(args.min_sessions),
-                      "--min-expiries", str(args.min_expiries), "--min-evictions", str(args.min_evictions), *common]
+                      "--min-expiries", str(args.min_expiries), "--min-evictions", str(args.min_evictions),
+                      "--min-race-rounds", str(args.min_race_rounds), *common]
             cpus = "1-%d" % (ncpu - 1) if ncpu > 1 else "0"
             if args.locust_workers > 0:
                 master_port = free_port()
@@ -291,7 +294,9 @@ def report(path: Path, code: int) -> int:
     v = json.loads(path.read_text())
     lag, sweep = v["lag_ms"], v["sweep_lag_ms"]
     print(f"load: {v['result']}: {v['sessions']} sessions, {v['heartbeats']} heartbeats, "
-          f"{v['expiries_observed']} expiries, {v['evictions_observed']} evictions, violations {v['violations']}; "
+          f"{v['expiries_observed']} expiries, {v['evictions_observed']} evictions, "
+          f"{v.get('race_rounds', 0)} sign-in races judged ({v.get('race_rounds_failed', 0)} failed), "
+          f"violations {v['violations']}; "
           f"expiry lag p50/p95/p99/max {lag['p50']}/{lag['p95']}/{lag['p99']}/{lag['max']} ms virtual "
           f"(goal p99 <= {v['lag_goal_ms']:.0f}); sweep lag p50/p99/max {sweep['p50']}/{sweep['p99']}/{sweep['max']} ms; "
           f"{v['rps']} rps, heartbeat p50/p99 {v['heartbeat_p50_ms']}/{v['heartbeat_p99_ms']} ms; "

@@ -5,7 +5,9 @@ process: clinic ``i`` to worker ``i % count``), so all sessions of one user, and
 changes of one clinic made by this harness, are seen by one process, whose device models can
 then expect each other's evictions. Every person is leased to one Locust user at most, once:
 a person whose Locust user stopped is retired with whatever sessions it left, never reused.
-The clinic's admin is kept apart for the clinic-admin user and for reading the audit log.
+The clinic's admin is kept apart for the clinic-admin user and for reading the audit log, and up
+to two people are kept apart for the sign-in races (``racers``: one of a clinic allowing one
+session per user, one of a clinic allowing more), whose sessions no timed device models.
 
 Pure Python (no Locust).
 """
@@ -30,7 +32,8 @@ class Staff:
 class StaffPool:
     """This process's share of the clinics: staff to lease, clinic settings, admins."""
 
-    def __init__(self, credentials: list[Credential], *, index: int = 0, count: int = 1, seed: int = 0) -> None:
+    def __init__(self, credentials: list[Credential], *, index: int = 0, count: int = 1, seed: int = 0,
+                 racers: int = 2) -> None:
         clinic_ids = sorted({c.account_id for c in credentials})
         mine = {cid for i, cid in enumerate(clinic_ids) if i % count == index}
         self.clinics: dict[int, ClinicSettings] = {}
@@ -46,6 +49,10 @@ class StaffPool:
                 self.admins[c.account_id] = c
             else:
                 staff.append(c)
+        self.racers: list[Staff] = []
+        for c in _race_people(staff, racers):
+            staff.remove(c)
+            self.racers.append(Staff(credential=c, person=Person(c.username, self.clinics[c.account_id])))
         random.Random(seed).shuffle(staff)  # spread the early leases over every clinic
         self._free = staff
         self.leased = 0
@@ -60,3 +67,19 @@ class StaffPool:
         c = self._free.pop()
         self.leased += 1
         return Staff(credential=c, person=Person(c.username, self.clinics[c.account_id]))
+
+
+def _race_people(staff: list[Credential], wanted: int) -> list[Credential]:
+    """Up to ``wanted`` people for the sign-in races: the last of the first clinic (by id) allowing one
+    session per user, then of the first allowing more; only from clinics that keep other staff."""
+    by_clinic: dict[int, list[Credential]] = {}
+    for c in staff:
+        by_clinic.setdefault(c.account_id, []).append(c)
+    chosen: list[Credential] = []
+    for single in (True, False):
+        for account_id in sorted(by_clinic):
+            people = by_clinic[account_id]
+            if len(people) >= 2 and (people[-1].max_sessions_per_user == 1) == single:
+                chosen.append(people[-1])
+                break
+    return chosen[:max(wanted, 0)]

@@ -23,7 +23,11 @@ Violation kinds: ``early`` (ended, or advertised to end, before its deadline), `
 active, or advertised to stay active, past its deadline), ``missed_eviction`` (still active after
 its user signed in elsewhere beyond the account's limit), ``wrong_reason`` (ended when an end was
 due, but for a reason that was not), ``bad_status`` (5xx, transport error, malformed or
-self-contradicting status body, unexpected 4xx).
+self-contradicting status body, unexpected 4xx), ``signin_race`` (K simultaneous sign-ins of one
+user left more sessions active than the account's limit, or fewer than it when that is certain;
+judged by ``loadtests.race_judge``), ``settings_unexplained`` (a status body showed settings no
+change of ours explains) and, added by the verdict, ``ended_only_on_request`` (no expiry by the
+server itself).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 KINDS = ("early", "late", "missed_eviction", "wrong_reason", "bad_status", "settings_unexplained",
-         "ended_only_on_request")
+         "ended_only_on_request", "signin_race")
 REASONS = ("idle", "logout", "evicted", "absolute", "revoked")
 STATUS_FIELDS = ("state", "reason", "server_time_ms", "last_activity_ms", "warn_at_ms", "idle_deadline_ms",
                  "absolute_deadline_ms", "idle_timeout_s", "warning_s", "csrf_token")
@@ -513,7 +517,8 @@ class TimingStats:
 
     counts: dict[str, int] = field(default_factory=lambda: {k: 0 for k in (
         "sessions", "heartbeats", "expiries_observed", "evictions_observed", "logouts_observed",
-        "stays", "page_views", "settings_changes", "unwatched_expiries", "probes")})
+        "stays", "page_views", "settings_changes", "unwatched_expiries", "probes", "race_rounds", "race_signins",
+        "race_rounds_failed")})
     violations: dict[str, int] = field(default_factory=lambda: {k: 0 for k in KINDS})
     samples: list[dict[str, Any]] = field(default_factory=list)
     lags: list[int] = field(default_factory=list)

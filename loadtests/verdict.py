@@ -6,7 +6,9 @@
 * When Locust quits (``quitting``), the master (or the single process) reads the server's own
   expiry lag (from the audit log's ``session.ended`` events, or from ``/metrics``), writes
   ``timing.json`` and sets ``environment.process_exit_code``: 1 on any violation, 3 when the run
-  did not reach the ``--min-*`` counts, 4 when ``--enforce-lag-goal`` and the p99 lag missed it.
+  did not reach the ``--min-*`` counts (sessions, expiries, evictions, sign-in races judged), 4 when
+  ``--enforce-lag-goal`` and the p99 lag missed it. Every kind in ``timing.KINDS`` (``signin_race``
+  included, from ``loadtests.signin_race``) counts the same: any one fails the run.
 """
 
 from __future__ import annotations
@@ -143,13 +145,13 @@ def sweep_lag_from_audit(host: str, users_csv: str, since_ms: int, budget_s: flo
         if status != 201 or not isinstance(body, dict):
             continue
         token = body["token"]
-        status, log_body = _http(f"{host}/api/admin/audit?since_ms={max(since_ms, 0)}", token=token)
+        events, status = _audit_pages(host, token, since_ms=max(since_ms, 0))
         _http(f"{host}/api/mobile/sessions/current", method="DELETE", token=token)
-        if status != 200 or not isinstance(log_body, dict):
+        if status != 200:
             continue
         read += 1
         changes: list[int] = []
-        for event in log_body.get("events", []):
+        for event in events:
             details = event.get("details") or {}
             if event.get("action") == "settings.changed":
                 changes.append(int(event["at_ms"]))
@@ -161,6 +163,21 @@ def sweep_lag_from_audit(host: str, users_csv: str, since_ms: int, budget_s: flo
     return {"p50": _int(percentile(sweep, 50)), "p99": _int(percentile(sweep, 99)),
             "max": max(sweep) if sweep else None, "count": len(sweep), "request_count": len(lags["request"]),
             "source": f"audit log of {read} clinics"}
+
+
+def _audit_pages(host: str, token: str, *, since_ms: int) -> tuple[list[dict[str, Any]], int]:
+    """Every audit event of the admin's clinic at or after ``since_ms``, oldest first, read page by page
+    (the route answers the most recent ``limit`` and a ``next_before`` cursor); and the last status."""
+    events: list[dict[str, Any]] = []
+    cursor = ""
+    while True:
+        status, page = _http(f"{host}/api/admin/audit?since_ms={since_ms}&limit=1000{cursor}", token=token)
+        if status != 200 or not isinstance(page, dict):
+            return events, status if status != 200 else 0
+        events[:0] = page.get("events", [])
+        if not page.get("next_before"):
+            return events, 200
+        cursor = f"&before={page['next_before']}"
 
 
 _BUCKET = re.compile(r'^sessionsim_expiry_lag_seconds_bucket\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
@@ -228,6 +245,7 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "heartbeats": counts.get("heartbeats", 0),
         "expiries_observed": counts.get("expiries_observed", 0),
         "evictions_observed": counts.get("evictions_observed", 0),
+        "race_rounds": counts.get("race_rounds", 0),  # sign-in races judged (loadtests.signin_race)
         "violations": {k: stats.violations.get(k, 0) for k in KINDS},
         "lag_ms": lag,
         "sweep_lag_ms": {k: (sweep or {}).get(k) for k in ("p50", "p99", "max")},
@@ -245,6 +263,8 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "page_views": counts.get("page_views", 0),
         "probes": counts.get("probes", 0),
         "settings_changes": counts.get("settings_changes", 0),
+        "race_signins": counts.get("race_signins", 0),
+        "race_rounds_failed": counts.get("race_rounds_failed", 0),
         "clock_resets": counts.get("clock_resets", 0),  # many: the server's clock does not run at --time-scale
         "sweep_lag_detail": sweep,
         "lag_goal_ms": float(options.lag_goal_ms),
@@ -253,7 +273,7 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
         "workers": sum(1 for k in _started if k.startswith("worker:")) or 1,
         "locust_cpu_s": round(_cpu_seconds(), 1),
         "minimums": {"sessions": options.min_sessions, "expiries_observed": options.min_expiries,
-                     "evictions_observed": options.min_evictions},
+                     "evictions_observed": options.min_evictions, "race_rounds": options.min_race_rounds},
         "violation_samples": stats.samples,
         "worst_lags": stats.worst_lags,
     }
@@ -263,7 +283,7 @@ def build_verdict(environment: Environment) -> dict[str, Any]:
                                          "detail": f"{sweep['request_count']} sessions ended when a device asked, none "
                                                    f"by the server on its own ({sweep['source']})"}] + stats.samples
     short = [k for k, key in (("sessions", "sessions"), ("expiries_observed", "expiries_observed"),
-                              ("evictions_observed", "evictions_observed"))
+                              ("evictions_observed", "evictions_observed"), ("race_rounds", "race_rounds"))
              if verdict[key] < verdict["minimums"][k]]
     verdict["coverage_short"] = short
     if any(verdict["violations"].values()):
@@ -286,9 +306,9 @@ def _quitting(environment: Environment, **_: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(verdict, indent=2) + "\n")
     v = verdict
-    log.info("timing verdict: %s | sessions %d, heartbeats %d, expiries %d, evictions %d, violations %s, "
-             "lag p50/p95/p99/max %s ms, sweep lag %s, %.0f rps -> %s", v["result"], v["sessions"], v["heartbeats"],
-             v["expiries_observed"], v["evictions_observed"], v["violations"],
+    log.info("timing verdict: %s | sessions %d, heartbeats %d, expiries %d, evictions %d, sign-in races %d, "
+             "violations %s, lag p50/p95/p99/max %s ms, sweep lag %s, %.0f rps -> %s", v["result"], v["sessions"],
+             v["heartbeats"], v["expiries_observed"], v["evictions_observed"], v["race_rounds"], v["violations"],
              "/".join(str(v["lag_ms"][k]) for k in ("p50", "p95", "p99", "max")), v["sweep_lag_ms"], v["rps"], path)
     for sample in v["violation_samples"][:10]:
         log.error("violation %s: %s (%s)", sample["kind"], sample["detail"], sample["session"])

@@ -27,6 +27,17 @@ def _failed_step(element: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _noted_step(folder: Path, test_name: str) -> tuple[str, str] | None:
+    """The failed step the conftest noted beside the evidence (known findings: their Cucumber JSON has
+    no failed step, since pytest-bdd records an expected failure as skipped)."""
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name).strip("-")[:150]
+    noted = folder / "failures" / slug / "failed-step.json"
+    if not noted.is_file():
+        return None
+    found = json.loads(noted.read_text())
+    return found.get("failed_step", "?"), _first_lines(found.get("failed_check", ""))
+
+
 def _first_lines(message: str, limit: int = 3) -> str:
     """The assertion's own words: its first few meaningful lines, never a page of HTML or a traceback
     (pytest marks the error's own lines with "E" in the first column: those, when there are any)."""
@@ -55,7 +66,7 @@ def _detail(folder: Path, names: list[str], elements: dict[str, Any], reasons: d
     out: list[str] = []
     for number, name in enumerate(names, start=1):
         feature, element = elements.get(name, ({}, {"name": name}))
-        step = _failed_step(element) if element.get("steps") else None
+        step = (_failed_step(element) if element.get("steps") else None) or _noted_step(folder, name)
         out += [f"### {number}. {element.get('name', name)}", ""]
         if name in reasons:
             out += [f"- **In plain words:** {reasons[name]}"]
