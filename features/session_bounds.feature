@@ -31,6 +31,12 @@ Feature: Only my own activity keeps my session open
     And 30 minutes pass
     Then my computer's old session cookie no longer opens the patient list
 
+  @session_api
+  Scenario: The contract's heartbeat refuses a report of activity in the future
+    Given I am signed in on my computer
+    When someone with my session cookie reports that I was active an hour from now
+    Then the server refuses the report as invalid
+
   Scenario: My computer's clock set back after I worked does not move the server's deadline
     Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
     And I am signed in on my computer

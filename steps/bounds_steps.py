@@ -38,9 +38,15 @@ def reports_of_nothing(my_device, profile, http, time_machine, duration):
         idle += step
 
 
-@when(parsers.re(r"^someone with my session cookie reports that I was active (?P<duration>.+) from now$"))
+@when(parsers.re(r"^someone with my session cookie reports that I was active (?P<duration>.+) from now$"),
+      target_fixture="report_status")
 def forged_future_report(my_device, profile, http, duration):
-    profile.report_activity(http, my_device.last_session, idle_ms=-duration_ms(duration), input_since_last=True)
+    return profile.report_activity(http, my_device.last_session, idle_ms=-duration_ms(duration), input_since_last=True)
+
+
+@then("the server refuses the report as invalid")
+def report_refused(report_status):
+    assert report_status == 422, f"a heartbeat reporting input in the future answered {report_status}, not 422"
 
 
 @then(parsers.re(rf"^{DEVICE}'s old session cookie no longer opens the patient list$"))
