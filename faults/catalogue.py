@@ -152,7 +152,7 @@ CATALOGUE: tuple[Fault, ...] = (
           _p(PAGES, "    response.headers[\"Clear-Site-Data\"] = '\"cache\", \"storage\"'\n", "")),
     Fault("logout-cookie-only", "logout", "logout clears the cookie but leaves the session valid on the server",
           _p(PAGES, "        services.end_session(deps, session=current.session, reason=\"logout\", "
-                    "actor=current.session.username)\n", "")),
+                    "actor=current.session.username)\n", "        pass\n")),
     Fault("remember-by-default", "Recently Logged In", "\"Remember me on this device\" is on unless the form says "
           "otherwise: every sign-in is remembered",
           _p(PAGES, "    remember = form.get(\"remember\") in (\"on\", \"true\", \"1\", \"yes\", True)",

@@ -20,7 +20,7 @@ MARKER = ".fault"  # in the scratch simulator/: which fault this copy carries
 
 
 class PatchError(RuntimeError):
-    """A patch that does not apply exactly once: the product moved, the fault must be updated."""
+    """A patch that does not apply exactly once, or leaves invalid Python: the fault must be updated."""
 
 
 def prepare(fault: Fault | None, directory: Path) -> Path:
@@ -38,6 +38,12 @@ def prepare(fault: Fault | None, directory: Path) -> Path:
             raise PatchError(f"{fault.name}: the text to replace occurs {found} times in {patch.path} "  # type: ignore[union-attr]
                              f"(expected once): {patch.old[:80]!r}")
         path.write_text(text.replace(patch.old, patch.new))
+        if path.suffix == ".py":
+            try:  # a patch that leaves broken Python would "catch" nothing but a server that never starts
+                compile(path.read_text(), str(path), "exec")
+            except SyntaxError as exc:
+                raise PatchError(f"{fault.name}: the patched {patch.path} is not valid Python "  # type: ignore[union-attr]
+                                 f"(line {exc.lineno}: {exc.msg})") from None
     (target / MARKER).write_text(fault.name if fault else "none")
     launcher = directory / LAUNCHER
     launcher.write_text(
