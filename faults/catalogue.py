@@ -110,8 +110,8 @@ CATALOGUE: tuple[Fault, ...] = (
              "    if input_ms_ago is None:\n        return now\n"), load=True),
     Fault("heartbeat-future-input", "activity not counted", "the non-negative check of `input_ms_ago` is dropped: a "
           "negative value dates activity in the future",
-          _p(HTTP, "not isinstance(value, int) or value < 0 or value > 2**53",
-             "not isinstance(value, int) or value > 2**53")),
+          _p(HTTP, "not isinstance(value, int) or value < 0 or value > MAX_JSON_INT",
+             "not isinstance(value, int) or value > MAX_JSON_INT")),
     Fault("stay-does-not-extend", "activity not counted", "\"Stay Logged In\" answers the status without "
           "recording activity",
           _p(SERVICES, "    return record_input(deps, current, input_ms_ago=0)\n", "    return current\n"), load=True),

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+
 from simulator.clock import Clock, ManualClock, ScaledClock, SteadyClock
 from simulator.config import ServerConfig
 from simulator.metrics import Metrics
 from simulator.models import Account
+from simulator.policy import DAY_MS
 from simulator.population import ensure_demo_clinic
 from simulator.keys import ServerKeys, server_keys
 from simulator.services import Deps, encrypt_legacy_totp_secrets, migrate_legacy_timeouts
 from simulator.signin_guard import SignInGuard
 from simulator.store import Store, open_store
 from simulator.store.breaker import BreakerStore
+
+log = logging.getLogger("sessionsim")
 
 
 def build_clock(config: ServerConfig) -> Clock:
@@ -29,11 +34,20 @@ def keys_for(config: ServerConfig) -> ServerKeys:
     return server_keys(secret_key=secret, secret_key_file=config.secret_key_file, store_url=config.store)
 
 
-def prepare_store(deps: Deps, *, demo: bool) -> Account | None:
-    """Start-up work done once per store: migrate legacy settings and TOTP secrets, create the demo clinic."""
+def prepare_store(deps: Deps, *, demo: bool, expect_empty: bool = False) -> Account | None:
+    """Start-up work done once per store: migrate legacy settings and TOTP secrets, create the demo clinic.
+
+    A store left without users is reported (one error line; a notice with ``expect_empty``, as with
+    ``--test-clock``, whose clinics come through ``POST /__test__/clinics``).
+    """
     migrate_legacy_timeouts(deps)
     encrypt_legacy_totp_secrets(deps)
-    return ensure_demo_clinic(deps.store) if demo else None
+    demo_clinic = ensure_demo_clinic(deps.store) if demo else None
+    if not expect_empty:
+        deps.setup.store_is_empty(deps.store, fresh=True)  # one error line when it has no user
+    elif not deps.store.has_users():
+        log.info("the store holds no users yet: create clinics through POST /__test__/clinics")
+    return demo_clinic
 
 
 def bootstrap(config: ServerConfig, *, clock: Clock | None = None, store: Store | None = None) -> Deps:
@@ -43,7 +57,7 @@ def bootstrap(config: ServerConfig, *, clock: Clock | None = None, store: Store 
         store = BreakerStore(store, open_s=config.store_breaker_s)  # type: ignore[assignment]
     guard = SignInGuard(config.throttle_rules(), hash_workers=config.hash_workers, hash_wait_s=config.hash_wait_s)
     return Deps(store=store, clock=clock or build_clock(config), metrics=Metrics(store.count_active), guard=guard,
-                keys=keys_for(config))
+                keys=keys_for(config), audit_keep_ms=config.audit_retention_days * DAY_MS)
 
 
 def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None, store: Store | None = None):
@@ -52,7 +66,7 @@ def create_app(config: ServerConfig | None = None, *, clock: Clock | None = None
 
     config = config or ServerConfig()
     deps = bootstrap(config, clock=clock, store=store)
-    prepare_store(deps, demo=config.demo)
+    prepare_store(deps, demo=config.demo, expect_empty=config.test_clock)
     return build_app(deps, config)
 
 

@@ -28,6 +28,7 @@ BANNER_TEST_CLOCK = """
 
 MAX_WORKERS = 64
 MIN_TIME_SCALE, MAX_TIME_SCALE = 0.01, 10_000.0
+MIN_AUDIT_DAYS, MAX_AUDIT_DAYS = 1, 36_500
 
 
 class CliError(Exception):
@@ -85,8 +86,13 @@ def _check_bounds(args: argparse.Namespace) -> None:
         raise CliError("--sweep-interval must be from 0.001 to 3600 seconds")
     if args.max_connections is not None and args.max_connections < 1:
         raise CliError("--max-connections must be at least 1")
+    if not MIN_AUDIT_DAYS <= args.audit_retention_days <= MAX_AUDIT_DAYS:
+        raise CliError(f"--audit-retention-days must be from {MIN_AUDIT_DAYS} to {MAX_AUDIT_DAYS}, "
+                       f"not {args.audit_retention_days}")
     if not (math.isfinite(args.keep_alive_timeout) and 0 < args.keep_alive_timeout <= 3600):
         raise CliError("--keep-alive-timeout must be from 0 to 3600 seconds")
+    if not (math.isfinite(args.header_timeout) and 0 < args.header_timeout <= 3600):
+        raise CliError("--header-timeout must be more than 0 and at most 3600 seconds")
     if args.test_clock and not _is_loopback(args.host) and not args.allow_test_clock_on_network:
         raise CliError(f"--test-clock lets anyone move time and create clinics: refused on {args.host}, which is "
                        "not a loopback address (add --allow-test-clock-on-network if you mean it)")
@@ -110,13 +116,15 @@ def serve(args: argparse.Namespace) -> None:
     env = {"SESSIONSIM_STORE": url, "SESSIONSIM_TEST_CLOCK": str(args.test_clock).lower(),
            "SESSIONSIM_TIME_SCALE": str(args.time_scale), "SESSIONSIM_DEMO": str(not args.no_demo).lower(),
            "SESSIONSIM_SECURE_COOKIES": str(args.secure_cookies).lower(),
-           "SESSIONSIM_MAX_HEADER_KB": str(args.max_header_kb), "SESSIONSIM_MAX_BODY_KB": str(args.max_body_kb)}
+           "SESSIONSIM_MAX_HEADER_KB": str(args.max_header_kb), "SESSIONSIM_MAX_BODY_KB": str(args.max_body_kb),
+           "SESSIONSIM_HEADER_TIMEOUT_S": str(args.header_timeout)}
     if args.time_origin_ms is not None:
         env["SESSIONSIM_TIME_ORIGIN_MS"] = str(args.time_origin_ms)
     elif args.time_scale != 1.0:
         from simulator.clock import SystemClock
 
         env["SESSIONSIM_TIME_ORIGIN_MS"] = str(SystemClock().now_ms())  # every worker agrees on virtual time
+    env["SESSIONSIM_AUDIT_RETENTION_DAYS"] = str(args.audit_retention_days)
     if args.sweep_interval is not None:
         env["SESSIONSIM_SWEEP_INTERVAL_S"] = str(args.sweep_interval)
     if args.secret_key_file is not None:
@@ -132,7 +140,7 @@ def serve(args: argparse.Namespace) -> None:
         deps = bootstrap(config)
     except SecretKeyError as exc:
         raise CliError(str(exc)) from None
-    demo = prepare_store(deps, demo=config.demo)
+    demo = prepare_store(deps, demo=config.demo, expect_empty=config.test_clock)
     base = f"http://{args.host if ':' not in args.host else f'[{args.host}]'}:{args.port}"
     print(f"Clinic session simulator on {base}/  (store {url}, time scale {config.time_scale})", flush=True)
     if demo is not None or not args.no_demo:
@@ -141,7 +149,8 @@ def serve(args: argparse.Namespace) -> None:
             print(f"  {role:<13} {username:<28} password: {password}", flush=True)
     if config.test_clock:
         print(BANNER_TEST_CLOCK, file=sys.stderr, flush=True)
-    limits = {"log_level": args.log_level, "access_log": False, "http": args.http,
+    http = "simulator.web.slow_clients:HeaderTimeoutH11Protocol" if args.http == "h11" else args.http
+    limits = {"log_level": args.log_level, "access_log": False, "http": http,
               "h11_max_incomplete_event_size": config.max_header_kb * 1024,
               "limit_concurrency": args.max_connections, "timeout_keep_alive": args.keep_alive_timeout}
     if args.workers > 1:
@@ -208,6 +217,13 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default 1000, under the usual 1,024 open-files limit)")
     run.add_argument("--keep-alive-timeout", type=float, default=5.0, metavar="S",
                      help="seconds an idle keep-alive connection stays open (default 5)")
+    run.add_argument("--header-timeout", type=float, default=10.0, metavar="S",
+                     help="seconds a client has to send a request's whole header block, from the connection's "
+                          "start or the request's first byte; slower ones get 408 and are disconnected "
+                          "(slowloris; default 10; h11 only)")
+    run.add_argument("--audit-retention-days", type=int, default=2192, metavar="DAYS",
+                     help="audit events older than this are deleted by the sweeper, in batches (default 2192, "
+                          "6 years: HIPAA's retention for required documentation; see docs/security.md)")
     run.add_argument("--secure-cookies", action="store_true", help="always mark cookies Secure (behind https)")
     run.add_argument("--no-demo", action="store_true", help="do not create the demo clinic in an empty store")
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],

@@ -52,6 +52,9 @@ class ServerConfig(BaseSettings):
     max_header_kb: int = Field(16, ge=1, le=1024, description="largest request header block, KiB (431 beyond)")
     tarpit_max_s: float = Field(1.0, ge=0, le=30, description="a throttled sign-in is answered after this long at "
                                 "most (or its wait, if shorter): a flood gets a few answers per second per connection")
+    audit_retention_days: int = Field(2192, ge=1, le=36_500, description="audit events older than this many days "
+                                      "are deleted by the sweeper, in batches (default 6 years: HIPAA keeps required "
+                                      "documentation 6 years, 45 CFR 164.316(b)(2)(i))")
     hash_workers: int = Field(1, ge=1, le=64, description="password checks (argon2) running at once")
     hash_wait_s: float = Field(2.0, gt=0, le=60, description="how long a sign-in waits for a password-check slot "
                                "before it is answered 503 (busy)")

@@ -23,6 +23,7 @@ from simulator.models import Account, AuditEvent, Session, User
 from simulator.policy import Deadlines, Settings
 from simulator.keys import ServerKeys, is_encrypted
 from simulator.pending_ends import PendingEnd, PendingEnds
+from simulator.setup_check import NOT_SET_UP, SetupWatch
 from simulator.signin_guard import ACCOUNT, ADDRESS, OTP, HashingBusy, SignInGuard
 from simulator.store.common import normal_username
 from simulator.store.protocol import Store, StoreUnavailable
@@ -43,6 +44,8 @@ class Deps:
     guard: SignInGuard = field(default_factory=SignInGuard)
     keys: ServerKeys = field(default_factory=ServerKeys.ephemeral)
     pending_ends: PendingEnds = field(default_factory=PendingEnds)
+    audit_keep_ms: int | None = None  # audit events older than this are purged by the sweeper (None: kept)
+    setup: SetupWatch = field(default_factory=SetupWatch)  # notices a store with no users (data lost)
 
 
 class AuthError(Exception):
@@ -127,12 +130,15 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
     user's second factor is blocked, every attempt is refused unchecked (``throttled``, with
     ``retry_after_s``), the right password included. Only failures count; each is audited
     (``signin.failed``, ``otp.failed``, ``signin.locked``), logged and counted in the metrics.
-    An unknown user costs one password check, as a known one does.
+    An unknown user costs one password check, as a known one does. A store with no user at all
+    (lost data) is ``not_set_up`` (503), not a wrong password (``simulator.setup_check``).
     """
     now = deps.clock.now_ms()
     name = normal_username(username or "")
     _refuse_if_blocked(deps, ((ACCOUNT, name), (ADDRESS, address)), now=now)
     user = deps.store.find_user(name) if name else None
+    if user is None and deps.setup.store_is_empty(deps.store):
+        raise AuthError("not_set_up", NOT_SET_UP, retry_after_s=60)  # not the password's fault: nobody exists
     try:
         if user is None:
             deps.guard.check(lambda: accounts.spend_like_a_password_check(password or ""))
@@ -147,7 +153,7 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
         _count_failure(deps, "password", ((ACCOUNT, name), (ADDRESS, address)), user=user, username=name,
                        address=address, now=now)
         raise AuthError("bad_credentials", "Incorrect email or password.")
-    deps.guard.succeed(ACCOUNT, name)
+    deps.guard.succeed(deps.store, ACCOUNT, name)
     if user.totp_secret:
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
@@ -210,7 +216,7 @@ def _use_code(deps: Deps, *, user: User, secret: str | None, code: str, address:
         _count_failure(deps, "otp", ((OTP, str(user.id)),), user=user, username=user.username, address=address,
                        now=now, replayed=replayed, **details)
         raise AuthError("otp_invalid", REPLAYED_CODE if replayed else message, user)
-    deps.guard.succeed(OTP, str(user.id))
+    deps.guard.succeed(deps.store, OTP, str(user.id))
 
 
 def _refuse_if_blocked(deps: Deps, keys: tuple[tuple[str, str | None], ...], *, now: int,
@@ -219,7 +225,7 @@ def _refuse_if_blocked(deps: Deps, keys: tuple[tuple[str, str | None], ...], *, 
     for scope, key in keys:
         if key is None:
             continue
-        until = deps.guard.blocked_until(scope, key, now=now)
+        until = deps.guard.blocked_until(deps.store, scope, key, now=now)
         if until > now:
             deps.metrics.signin_refused.labels(scope=scope).inc()
             what = "two-factor codes" if scope == OTP else "sign-ins"
@@ -236,7 +242,7 @@ def _count_failure(deps: Deps, factor: str, keys: tuple[tuple[str, str | None], 
     for scope, key in keys:
         if key is None:
             continue
-        verdict = deps.guard.fail(scope, key, now=now)
+        verdict = deps.guard.fail(deps.store, scope, key, now=now)
         if scope != ADDRESS and user is not None:
             _audit(deps, account_id=user.account_id, actor=username, action=action, now=now, username=username,
                    address=address, failures_in_a_row=verdict.streak, **details)
@@ -430,8 +436,24 @@ def sweep(deps: Deps, *, account_id: int | None = None, purge: bool = True, chan
         if not _expire_if_due(deps, session, settings, now=now, via=via, valid_until_ms=changed_at_ms)[0].active:
             count += 1
     if purge:
-        deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
+        purge_old_records(deps, now=now)
     return count
+
+
+AUDIT_PURGE_BATCH = 1000  # audit events deleted per purge, so one purge never holds the store for long
+
+
+def purge_old_records(deps: Deps, *, now: int) -> bool:
+    """Drop what is kept no longer: tombstones, forgotten throttling records, and one batch of audit
+    events past ``deps.audit_keep_ms``. True when more old audit events may remain (purge again soon)."""
+    deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
+    deps.store.purge_throttle_records(now)
+    if not deps.audit_keep_ms:
+        return False
+    purged = deps.store.purge_audit(now - deps.audit_keep_ms, limit=AUDIT_PURGE_BATCH)
+    if purged:
+        log.info("purged %d audit events older than %d days", purged, deps.audit_keep_ms // policy.DAY_MS)
+    return purged >= AUDIT_PURGE_BATCH
 
 
 class ExpiryWatch:
@@ -485,8 +507,8 @@ class ExpiryWatch:
                 for session, settings in due:
                     _expire_if_due(self.deps, session, settings, now=now, via="sweep")  # it reads each again
         if now >= self._next_purge_ms:
-            self.deps.store.purge_tombstones(now - policy.TOMBSTONE_KEEP_MS)
-            self._next_purge_ms = now + self.PURGE_EVERY_MS
+            more = purge_old_records(self.deps, now=now)  # a backlog of old audit events: next tick again
+            self._next_purge_ms = now if more else now + self.PURGE_EVERY_MS
         wake = min(self._next_scan_ms, self._next_check_ms)
         return min(wake, self._upcoming[0][0]) if self._upcoming else wake
 

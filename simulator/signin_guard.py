@@ -1,6 +1,7 @@
 """What stands between a sign-in flood and the server: throttling and bounded password hashing.
 
-``SignInGuard`` holds the failure ledger (``simulator.throttle``) with its three scopes:
+``SignInGuard`` holds the failure ledger with its three scopes (the policy is ``simulator.throttle``;
+the records live in the store, so every process sharing the store shares them):
 
 * ``account``: the normalised username, known or not;
 * ``address``: the client's address (looser: a clinic's staff may share one);
@@ -18,9 +19,13 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
 
-from simulator.throttle import FailureLedger, Rule, Verdict
+from simulator.store.protocol import StoreUnavailable
+from simulator.throttle import FailureRecord, Rule, Verdict, after_success, block_until, decide_after_failure, forget_at
+
+if TYPE_CHECKING:
+    from simulator.store.protocol import Store
 
 ACCOUNT, ADDRESS, OTP = "account", "address", "otp"
 HASH_NICENESS = 10
@@ -32,8 +37,52 @@ class HashingBusy(RuntimeError):
     """Every password-check slot stayed taken for ``hash_wait_s``: try again shortly."""
 
 
+class FailureLedger:
+    """Failure records by ``(scope, key)``, kept in the store and shared by every process using it.
+
+    Each change reads the record with its version, lets the pure policy (``simulator.throttle``)
+    decide, and writes it back only if nobody changed it meanwhile (compare-and-set); on a clash
+    it reads again. The store only stores.
+    """
+
+    MAX_TRIES = 16  # compare-and-set attempts before giving up (StoreUnavailable: the request gets 503)
+
+    def __init__(self, rules: dict[str, Rule]) -> None:
+        self.rules = rules
+
+    def blocked_until(self, store: "Store", scope: str, key: str, *, now: int) -> int:
+        """Until when ``key`` is refused in ``scope`` (a time <= now when it is not)."""
+        found = store.throttle_record(scope, key)
+        return block_until(found[0] if found else None, self.rules[scope], now=now)
+
+    def fail(self, store: "Store", scope: str, key: str, *, now: int) -> Verdict:
+        """Record a failure of ``key`` in ``scope``; returns how long the key now waits."""
+        rule = self.rules[scope]
+        for _ in range(self.MAX_TRIES):
+            found = store.throttle_record(scope, key)
+            record, version = found if found else (FailureRecord(), 0)
+            verdict = decide_after_failure(record, rule, now=now)
+            if store.save_throttle_record(scope, key, record, version=version, expires_ms=forget_at(record, rule)):
+                return verdict
+        raise StoreUnavailable(f"the {scope} throttling record kept changing: try again")
+
+    def succeed(self, store: "Store", scope: str, key: str) -> None:
+        """A success ends ``key``'s streak (the hourly count stays: the cap is on failures per hour)."""
+        rule = self.rules[scope]
+        for _ in range(self.MAX_TRIES):
+            found = store.throttle_record(scope, key)
+            if found is None:
+                return
+            record, version = found
+            if not after_success(record):
+                return
+            if store.save_throttle_record(scope, key, record, version=version, expires_ms=forget_at(record, rule)):
+                return
+        raise StoreUnavailable(f"the {scope} throttling record kept changing: try again")
+
+
 class SignInGuard:
-    """Throttling records and the password-hashing gate of one server process."""
+    """The throttling rules (records in the store) and the password-hashing gate of one server process."""
 
     def __init__(self, rules: dict[str, Rule] | None = None, *, hash_workers: int = 1,
                  hash_wait_s: float = 2.0) -> None:
@@ -44,17 +93,17 @@ class SignInGuard:
                                            initializer=_lower_priority)
         self.hash_wait_s = hash_wait_s
 
-    def blocked_until(self, scope: str, key: str, *, now: int) -> int:
+    def blocked_until(self, store: "Store", scope: str, key: str, *, now: int) -> int:
         """Until when ``key`` is refused in ``scope`` (a time <= now when it is not)."""
-        return self.ledger.blocked_until(scope, key, now=now)
+        return self.ledger.blocked_until(store, scope, key, now=now)
 
-    def fail(self, scope: str, key: str, *, now: int) -> Verdict:
-        """Count a failure of ``key`` in ``scope``."""
-        return self.ledger.fail(scope, key, now=now)
+    def fail(self, store: "Store", scope: str, key: str, *, now: int) -> Verdict:
+        """Count a failure of ``key`` in ``scope`` (in ``store``, shared by every process using it)."""
+        return self.ledger.fail(store, scope, key, now=now)
 
-    def succeed(self, scope: str, key: str) -> None:
+    def succeed(self, store: "Store", scope: str, key: str) -> None:
         """A success ends ``key``'s streak in ``scope``."""
-        self.ledger.succeed(scope, key)
+        self.ledger.succeed(store, scope, key)
 
     def hashing(self) -> "_Slot":
         """``with guard.hashing():`` holds a password-check slot (HashingBusy when none frees up)."""

@@ -10,14 +10,15 @@ make in any hour whatever the other figures are (OWASP ASVS 2.2.1: at most 100 p
 Keys are per account (the normalised username, known or not, so a lock tells nothing about
 whether the account exists), per client address and per user's second factor.
 
-``decide_after_failure`` and ``block_until`` are pure: they receive ``now`` and plain values.
-``FailureLedger`` keeps the records in this process's memory (see docs/security.md for what
-that means with several worker processes).
+``decide_after_failure``, ``after_success``, ``block_until`` and ``forget_at`` are pure: they
+receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
+``save_throttle_record``), so every server process sharing it counts the same failures;
+``simulator.signin_guard.FailureLedger`` reads them, asks these functions, and writes them back.
 """
 
 from __future__ import annotations
 
-import threading
+import json
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -45,6 +46,18 @@ class FailureRecord:
     last_failure_ms: int = 0
     blocked_until_ms: int = 0
     recent: deque[int] = field(default_factory=deque)  # failure times within the last hour
+
+    def to_json(self) -> str:
+        """The record as stored: compact JSON."""
+        return json.dumps({"streak": self.streak, "last": self.last_failure_ms, "blocked": self.blocked_until_ms,
+                           "recent": list(self.recent)}, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> "FailureRecord":
+        """A record read back from ``to_json``'s text."""
+        data = json.loads(text)
+        return cls(streak=int(data["streak"]), last_failure_ms=int(data["last"]),
+                   blocked_until_ms=int(data["blocked"]), recent=deque(int(t) for t in data["recent"]))
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,8 @@ def decide_after_failure(record: FailureRecord, rule: Rule, *, now: int) -> Verd
     record.last_failure_ms = now
     _drop_old(record, now)
     record.recent.append(now)
+    while len(record.recent) > max(rule.per_hour, 1):  # older ones can no longer change a decision
+        record.recent.popleft()
     locked = record.streak >= rule.lock_after
     if locked:
         wait = rule.lock_ms
@@ -88,6 +103,22 @@ def decide_after_failure(record: FailureRecord, rule: Rule, *, now: int) -> Verd
     return Verdict(until_ms=max(until, now + wait), locked=locked or capped, streak=record.streak)
 
 
+def after_success(record: FailureRecord) -> bool:
+    """A success ends the streak and any delay (changed in place; the hourly count stays: the cap is on
+    failures per hour). True when that changed anything (so it needs storing)."""
+    if record.streak == 0 and record.blocked_until_ms == 0:
+        return False
+    record.streak = 0
+    record.blocked_until_ms = 0
+    return True
+
+
+def forget_at(record: FailureRecord, rule: Rule) -> int:
+    """The time from which ``record`` no longer changes any decision (the store may then drop it)."""
+    last_recent = record.recent[-1] if record.recent else 0
+    return max(record.last_failure_ms + rule.forget_after_ms, record.blocked_until_ms, last_recent + HOUR_MS)
+
+
 def _drop_old(record: FailureRecord, now: int) -> None:
     while record.recent and record.recent[0] <= now - HOUR_MS:
         record.recent.popleft()
@@ -99,45 +130,3 @@ def wait_text(ms: int) -> str:
     if seconds < 120:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
     return f"{-(-seconds // 60)} minutes"
-
-
-class FailureLedger:
-    """Failure records by ``(scope, key)`` in memory, thread-safe and bounded in size."""
-
-    MAX_KEYS = 100_000  # past this, records with nothing left to enforce are dropped first
-
-    def __init__(self, rules: dict[str, Rule]) -> None:
-        self.rules = rules
-        self._records: dict[tuple[str, str], FailureRecord] = {}
-        self._lock = threading.Lock()
-
-    def blocked_until(self, scope: str, key: str, *, now: int) -> int:
-        """Until when ``key`` is refused in ``scope`` (a time <= now when it is not)."""
-        with self._lock:
-            return block_until(self._records.get((scope, key)), self.rules[scope], now=now)
-
-    def fail(self, scope: str, key: str, *, now: int) -> Verdict:
-        """Record a failure of ``key`` in ``scope``."""
-        with self._lock:
-            record = self._records.get((scope, key))
-            if record is None:
-                if len(self._records) >= self.MAX_KEYS:
-                    self._prune(now)
-                record = self._records[(scope, key)] = FailureRecord()
-            return decide_after_failure(record, self.rules[scope], now=now)
-
-    def succeed(self, scope: str, key: str) -> None:
-        """A success ends ``key``'s streak (the hourly count stays: the cap is on failures per hour)."""
-        with self._lock:
-            record = self._records.get((scope, key))
-            if record is not None:
-                record.streak = 0
-                record.blocked_until_ms = 0
-
-    def _prune(self, now: int) -> None:
-        for item, record in list(self._records.items()):
-            rule = self.rules[item[0]]
-            if block_until(record, rule, now=now) <= now and now - record.last_failure_ms >= rule.forget_after_ms:
-                del self._records[item]
-        while len(self._records) >= self.MAX_KEYS:  # still full: drop the oldest
-            del self._records[next(iter(self._records))]

@@ -43,7 +43,7 @@ def test_open_store_picks_redis_with_short_timeouts() -> None:
     store = open_store("redis://127.0.0.1:1/0?prefix=x:")
     assert isinstance(store, RedisStore) and store.prefix == "x:"
     options = store._redis.connection_pool.connection_kwargs  # noqa: SLF001 - the settings are the point
-    assert options["socket_timeout"] == 2.0 and options["socket_connect_timeout"] == 2.0
+    assert options["socket_timeout"] == 0.3 and options["socket_connect_timeout"] == 0.3  # breaker within 500 ms
     assert open_store("redis://127.0.0.1:1/0?socket_timeout=0.25")._redis.connection_pool.connection_kwargs[  # noqa: SLF001
         "socket_timeout"] == 0.25
 

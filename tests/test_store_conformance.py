@@ -30,6 +30,7 @@ from simulator.store.memory import MemoryStore
 from simulator.store.protocol import Store, StoreConflict, StoreUnavailable
 from simulator.store.redis import RedisStore
 from simulator.store.sqlite import SQLiteStore
+from simulator.throttle import FailureRecord
 
 BACKENDS = [pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqlite"),
             pytest.param("redis", id="redis", marks=pytest.mark.redis)]
@@ -123,7 +124,7 @@ PROTOCOL_METHODS = sorted(name for name, _ in inspect.getmembers(Store, inspect.
 
 @pytest.mark.parametrize("cls", [MemoryStore, SQLiteStore, RedisStore], ids=lambda c: c.__name__)
 def test_every_backend_implements_every_protocol_method_with_its_signature(cls: type) -> None:
-    assert len(PROTOCOL_METHODS) == 29
+    assert len(PROTOCOL_METHODS) == 34
     for name in PROTOCOL_METHODS:
         wanted = inspect.signature(getattr(Store, name))
         got = inspect.signature(getattr(cls, name))
@@ -767,6 +768,12 @@ CALLS: dict[str, Callable[[Store], Any]] = {
     "purge_tombstones": lambda s: s.purge_tombstones(5),
     "add_audit": lambda s: s.add_audit(AuditEvent(account_id=1, at_ms=1, actor="a", action="b")),
     "audit_events": lambda s: s.audit_events(1),
+    "purge_audit": lambda s: s.purge_audit(5, limit=10),
+    "has_users": lambda s: s.has_users(),
+    "throttle_record": lambda s: s.throttle_record("account", "alice"),
+    "save_throttle_record": lambda s: s.save_throttle_record("account", "alice", FailureRecord(), version=0,
+                                                             expires_ms=5),
+    "purge_throttle_records": lambda s: s.purge_throttle_records(5),
     "get_meta": lambda s: s.get_meta("k"),
     "set_meta": lambda s: s.set_meta("k", "v"),
     "ping": lambda s: s.ping(),

@@ -23,3 +23,8 @@ def stored_minutes(raw: Any) -> int:
         return int(raw)
     except (TypeError, ValueError, OverflowError):
         return 0
+
+
+def audit_before_cursor(position: tuple[int, int], before: tuple[int, int] | None) -> bool:
+    """Whether an audit event at ``position`` (at_ms, id) comes before the cursor ``before`` (or there is none)."""
+    return before is None or position < before

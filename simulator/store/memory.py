@@ -9,8 +9,9 @@ from typing import Any
 
 from simulator.models import Account, AuditEvent, Patient, Session, User
 from simulator.policy import Settings, deadlines, sessions_to_evict
-from simulator.store.common import normal_username, stored_minutes
+from simulator.store.common import audit_before_cursor, normal_username, stored_minutes
 from simulator.store.protocol import StoreConflict
+from simulator.throttle import FailureRecord
 
 
 class MemoryStore:
@@ -27,6 +28,8 @@ class MemoryStore:
         self._audit: list[AuditEvent] = []
         self._meta: dict[str, str] = {}
         self._totp_steps: dict[int, int] = {}
+        self._audit_ids = itertools.count(1)
+        self._throttle: dict[tuple[str, str], tuple[str, int, int]] = {}  # (scope, key): (record JSON, version, expires)
 
     def create_account(self, name: str, settings: Settings) -> Account:
         with self._lock:
@@ -96,6 +99,10 @@ class MemoryStore:
                 return False
             self._totp_steps[user_id] = step
             return True
+
+    def has_users(self) -> bool:
+        with self._lock:
+            return bool(self._users)
 
     def add_patients(self, patients: list[Patient]) -> None:
         with self._lock:
@@ -175,14 +182,44 @@ class MemoryStore:
 
     def add_audit(self, event: AuditEvent) -> AuditEvent:
         with self._lock:
-            stored = replace(event, id=len(self._audit) + 1)
+            stored = replace(event, id=next(self._audit_ids))
             self._audit.append(stored)
             return stored
 
-    def audit_events(self, account_id: int, since_ms: int = 0) -> list[AuditEvent]:
+    def audit_events(self, account_id: int, since_ms: int = 0, *, before: tuple[int, int] | None = None,
+                     limit: int | None = None) -> list[AuditEvent]:
         with self._lock:
-            return sorted((e for e in self._audit if e.account_id == account_id and e.at_ms >= since_ms),
-                          key=lambda e: (e.at_ms, e.id))
+            events = sorted((e for e in self._audit if e.account_id == account_id and e.at_ms >= since_ms
+                             and audit_before_cursor((e.at_ms, e.id), before)), key=lambda e: (e.at_ms, e.id))
+            return events[-limit:] if limit is not None and limit > 0 else ([] if limit is not None else events)
+
+    def purge_audit(self, before_ms: int, *, limit: int) -> int:
+        with self._lock:
+            doomed = {e.id for e in sorted((e for e in self._audit if e.at_ms < before_ms),
+                                           key=lambda e: (e.at_ms, e.id))[:max(limit, 0)]}
+            self._audit = [e for e in self._audit if e.id not in doomed]
+            return len(doomed)
+
+    def throttle_record(self, scope: str, key: str) -> tuple[FailureRecord, int] | None:
+        with self._lock:
+            found = self._throttle.get((scope, key))
+            return (FailureRecord.from_json(found[0]), found[1]) if found else None
+
+    def save_throttle_record(self, scope: str, key: str, record: FailureRecord, *, version: int,
+                             expires_ms: int) -> bool:
+        with self._lock:
+            found = self._throttle.get((scope, key))
+            if (found[1] if found else 0) != version:
+                return False
+            self._throttle[(scope, key)] = (record.to_json(), version + 1, expires_ms)
+            return True
+
+    def purge_throttle_records(self, expired_before_ms: int) -> int:
+        with self._lock:
+            old = [item for item, (_, _, expires) in self._throttle.items() if expires < expired_before_ms]
+            for item in old:
+                del self._throttle[item]
+            return len(old)
 
     def get_meta(self, key: str) -> str | None:
         with self._lock:

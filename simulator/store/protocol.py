@@ -10,6 +10,9 @@ from typing import Any, Protocol
 
 from simulator.models import Account, AuditEvent, Patient, Session, User
 from simulator.policy import Settings
+from simulator.throttle import FailureRecord
+
+AUDIT_PAGE_MAX = 1000  # the most audit events one call returns when asked for a page
 
 
 class StoreUnavailable(RuntimeError):
@@ -21,7 +24,7 @@ class StoreConflict(ValueError):
 
 
 class Store(Protocol):
-    """Accounts, users, patients, sessions (with tombstones) and the audit log."""
+    """Accounts, users, patients, sessions (with tombstones), the audit log and sign-in throttling records."""
 
     # accounts and users
     def create_account(self, name: str, settings: Settings) -> Account: ...
@@ -43,6 +46,9 @@ class Store(Protocol):
     def claim_totp_step(self, user_id: int, step: int) -> bool:
         """Record that the user's TOTP code of time step ``step`` was used. True when ``step`` is later
         than every step used before (atomically); False for a step already used or older (a replay)."""
+        ...
+    def has_users(self) -> bool:
+        """True when at least one user exists (cheap: an empty store means lost or never-seeded data)."""
         ...
     def add_patients(self, patients: list[Patient]) -> None: ...
     def list_patients(self, account_id: int) -> list[Patient]: ...
@@ -74,7 +80,31 @@ class Store(Protocol):
 
     # audit log and metadata
     def add_audit(self, event: AuditEvent) -> AuditEvent: ...
-    def audit_events(self, account_id: int, since_ms: int = 0) -> list[AuditEvent]: ...
+    def audit_events(self, account_id: int, since_ms: int = 0, *, before: tuple[int, int] | None = None,
+                     limit: int | None = None) -> list[AuditEvent]:
+        """An account's audit events with ``at_ms >= since_ms``, ordered by ``(at_ms, id)``.
+
+        ``before``: only events ordered before the event ``(at_ms, id)`` (a page's cursor).
+        ``limit``: only the last ``limit`` of them (the most recent), still oldest first.
+        """
+        ...
+    def purge_audit(self, before_ms: int, *, limit: int) -> int:
+        """Delete at most ``limit`` audit events (of every account) with ``at_ms < before_ms``,
+        oldest first; returns how many (call again while it returns ``limit``)."""
+        ...
+
+    # sign-in throttling (simulator.signin_guard): the store keeps records, simulator.throttle decides
+    def throttle_record(self, scope: str, key: str) -> tuple[FailureRecord, int] | None:
+        """The failure record of ``key`` in ``scope`` and its version (None when there is none)."""
+        ...
+    def save_throttle_record(self, scope: str, key: str, record: FailureRecord, *, version: int,
+                             expires_ms: int) -> bool:
+        """Store ``record`` only if the stored version is still ``version`` (0: none is stored), atomically
+        (compare-and-set across processes). True when stored. From ``expires_ms`` on it may be purged."""
+        ...
+    def purge_throttle_records(self, expired_before_ms: int) -> int:
+        """Delete throttling records whose ``expires_ms`` is before ``expired_before_ms``; returns how many."""
+        ...
     def get_meta(self, key: str) -> str | None: ...
     def set_meta(self, key: str, value: str) -> None: ...
     def ping(self) -> None:

@@ -5,9 +5,10 @@ activity forward, creating a user with a unique name) is one Lua script, which R
 runs atomically (see ``simulator.store.redis_lua``). Active sessions are indexed in sets
 (all, per account, per user), so counting them is O(1) and listing them never scans the key
 space; many records are read in batches of 1000 per round trip. Every Redis error becomes ``StoreUnavailable`` so the server
-fails closed, and sockets time out after 2 s so a stuck Redis cannot hang a request.
+fails closed, and sockets time out after 0.3 s (connecting and reading), so a hung Redis trips the
+circuit breaker (``simulator.store.breaker``) within half a second instead of hanging requests.
 
-URL: ``redis://[:password@]host:port/db[?prefix=sessionsim:&socket_timeout=2]``; every key
+URL: ``redis://[:password@]host:port/db[?prefix=sessionsim:&socket_timeout=0.3]``; every key
 starts with ``prefix`` (default ``sessionsim:``) so several stores can share one Redis.
 """
 
@@ -28,9 +29,10 @@ from simulator.policy import HOUR_MS, MINUTE_MS, Settings
 from simulator.store import redis_lua
 from simulator.store.common import normal_username, stored_minutes
 from simulator.store.protocol import StoreConflict, StoreUnavailable
+from simulator.throttle import FailureRecord
 
 DEFAULT_PREFIX = "sessionsim:"
-DEFAULT_TIMEOUT_S = 2.0
+DEFAULT_TIMEOUT_S = 0.3  # connect and read: Redis answers in microseconds; longer means hung (breaker < 500 ms)
 PIPELINE_CHUNK = 1000  # records read per round trip when reading many
 SESSION_FIELDS = ("key", "account_id", "user_id", "username", "kind", "device", "created_ms", "last_activity_ms",
                   "csrf_token", "seq", "state", "reason", "ended_ms")
@@ -154,6 +156,10 @@ class RedisStore:
         self._add_audit = self._redis.register_script(redis_lua.ADD_AUDIT)
         self._hset_if_exists = self._redis.register_script(redis_lua.HSET_IF_EXISTS)
         self._claim_step = self._redis.register_script(redis_lua.CLAIM_TOTP_STEP)
+        self._audit_page = self._redis.register_script(redis_lua.AUDIT_PAGE)
+        self._purge_audit = self._redis.register_script(redis_lua.PURGE_AUDIT)
+        self._save_throttle = self._redis.register_script(redis_lua.SAVE_THROTTLE)
+        self._purge_throttle = self._redis.register_script(redis_lua.PURGE_THROTTLE)
 
     def _key(self, *parts: object) -> str:
         return self.prefix + ":".join(str(part) for part in parts)
@@ -258,6 +264,11 @@ class RedisStore:
     def claim_totp_step(self, user_id: int, step: int) -> bool:
         """Record a used TOTP step; False when it (or a later one) was used before (one Lua script)."""
         return bool(self._claim_step(keys=[self._key("totp_step", user_id)], args=[step]))
+
+    @_fail_closed
+    def has_users(self) -> bool:
+        """True when at least one user exists (O(1)); False after a FLUSHDB, for instance."""
+        return int(self._redis.hlen(self._key("usernames"))) > 0
 
     @_fail_closed
     def add_patients(self, patients: list[Patient]) -> None:
@@ -374,15 +385,59 @@ class RedisStore:
         return AuditEvent(**{**event.__dict__, "id": int(event_id)})
 
     @_fail_closed
-    def audit_events(self, account_id: int, since_ms: int = 0) -> list[AuditEvent]:
-        """An account's audit events at or after ``since_ms``, ordered by (at_ms, id)."""
-        rows = self._redis.zrangebyscore(self._key("account", account_id, "audit"), since_ms, "+inf",
-                                         withscores=True)
+    def audit_events(self, account_id: int, since_ms: int = 0, *, before: tuple[int, int] | None = None,
+                     limit: int | None = None) -> list[AuditEvent]:
+        """An account's audit events at or after ``since_ms``, ordered by (at_ms, id); ``before`` and ``limit``
+        ask for one page (the last ``limit`` before the cursor), read by one script."""
+        key = self._key("account", account_id, "audit")
+        if before is None and limit is None:
+            rows = self._redis.zrangebyscore(key, since_ms, "+inf", withscores=True)
+        else:
+            flat = self._audit_page(keys=[key], args=[
+                str(since_ms), "" if before is None else str(before[0]), "0" if before is None else str(before[1]),
+                str(2**62 if limit is None else max(limit, 0))])
+            rows = [(flat[i], float(flat[i + 1])) for i in range(len(flat) - 2, -1, -2)]  # oldest first
         events = []
         for member, score in rows:
             event_id, body = member.split(":", 1)
             events.append(AuditEvent(account_id=account_id, at_ms=int(score), id=int(event_id), **json.loads(body)))
         return events
+
+    @_fail_closed
+    def purge_audit(self, before_ms: int, *, limit: int) -> int:
+        """Delete at most ``limit`` audit events with at_ms < ``before_ms`` (each account's oldest first)."""
+        deleted = 0
+        for account_id in self._redis.zrange(self._key("accounts"), 0, -1):
+            if deleted >= limit:
+                break
+            deleted += int(self._purge_audit(keys=[self._key("account", account_id, "audit")],
+                                             args=[str(before_ms), str(min(limit - deleted, PURGE_BATCH))]))
+        return deleted
+
+    # sign-in throttling records
+    @_fail_closed
+    def throttle_record(self, scope: str, key: str) -> tuple[FailureRecord, int] | None:
+        """The throttling record of ``key`` in ``scope`` and its version, or None."""
+        version, record = self._redis.hmget(self._key("throttle", scope, key), ["v", "r"])
+        return (FailureRecord.from_json(record), int(version)) if record is not None else None
+
+    @_fail_closed
+    def save_throttle_record(self, scope: str, key: str, record: FailureRecord, *, version: int,
+                             expires_ms: int) -> bool:
+        """Compare-and-set of a throttling record (one Lua script); True when stored."""
+        member = f"{scope}:{key}"
+        return bool(self._save_throttle(keys=[self._key("throttle", member), self._key("throttle_expiry")],
+                                        args=[str(version), record.to_json(), str(expires_ms), member]))
+
+    @_fail_closed
+    def purge_throttle_records(self, expired_before_ms: int) -> int:
+        """Delete expired throttling records in batches; returns how many."""
+        deleted = 0
+        while True:
+            count = int(self._purge_throttle(args=[self.prefix, str(expired_before_ms), str(PURGE_BATCH)]))
+            deleted += count
+            if count < PURGE_BATCH:
+                return deleted
 
     @_fail_closed
     def get_meta(self, key: str) -> str | None:

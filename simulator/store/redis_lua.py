@@ -14,6 +14,9 @@ Key layout (``p`` is the store's key prefix, passed as ``ARGV[1]``)::
     p..'account:'..id..':by_created'   zset  an account's active keys by created_ms
     p..'tombstones'               zset   ended session keys, scored by ended_ms
     p..'seq:session'              string sequence numbers (INCR)
+    p..'account:'..id..':audit'   zset   an account's audit events ('%015d' id ':' JSON) by at_ms
+    p..'throttle:'..scope..':'..key   hash   a sign-in throttling record: v (version), r (JSON)
+    p..'throttle_expiry'          zset   'scope:key' of every throttling record, by expires_ms
 
 The scripts build key names from the prefix, so they need one Redis server (or a
 primary with replicas), not Redis Cluster.
@@ -179,4 +182,62 @@ local used = redis.call('GET', KEYS[1])
 if used and tonumber(used) >= tonumber(ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 1
+"""
+
+AUDIT_PAGE = """
+-- KEYS: the account's audit zset; ARGV: since_ms, before_ms ('' for none), before_id, limit.
+-- The last `limit` events (by at_ms, then id) at or after since_ms and before the cursor
+-- (before_ms, before_id), newest first, as member, score pairs (read-only).
+local since, top, before_id, limit = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local before_ms = tonumber(top)
+local out, offset = {}, 0
+while #out < limit * 2 do
+  local rows = redis.call('ZREVRANGEBYSCORE', KEYS[1], top == '' and '+inf' or top, since, 'WITHSCORES',
+                          'LIMIT', offset, 256)
+  if #rows == 0 then break end
+  for i = 1, #rows, 2 do
+    local member, score = rows[i], tonumber(rows[i + 1])
+    if top == '' or score < before_ms or tonumber(string.sub(member, 1, 15)) < before_id then
+      table.insert(out, member)
+      table.insert(out, rows[i + 1])
+      if #out >= limit * 2 then break end
+    end
+  end
+  offset = offset + 256
+end
+return out
+"""
+
+PURGE_AUDIT = """
+-- KEYS: an account's audit zset; ARGV: before_ms, limit. Deletes its oldest events with
+-- at_ms < before_ms, at most `limit`; returns how many.
+local n = math.min(redis.call('ZCOUNT', KEYS[1], '-inf', '(' .. ARGV[1]), tonumber(ARGV[2]))
+if n > 0 then
+  redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - 1)
+end
+return n
+"""
+
+SAVE_THROTTLE = """
+-- KEYS: the record hash, the expiry index; ARGV: expected version (0: none), record JSON,
+-- expires_ms, index member. Compare-and-set: 1 when stored, 0 when the version moved on.
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'v', v + 1, 'r', ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+return 1
+"""
+
+PURGE_THROTTLE = """
+-- ARGV: prefix, expired_before_ms, batch size. Deletes up to a batch of expired records; returns how many.
+local p = ARGV[1]
+local members = redis.call('ZRANGEBYSCORE', p .. 'throttle_expiry', '-inf', '(' .. ARGV[2], 'LIMIT', 0,
+                           tonumber(ARGV[3]))
+for _, m in ipairs(members) do
+  redis.call('DEL', p .. 'throttle:' .. m)
+  redis.call('ZREM', p .. 'throttle_expiry', m)
+end
+return #members
 """

@@ -17,6 +17,7 @@ from simulator.models import Account, AuditEvent, Patient, Session, User
 from simulator.policy import Settings, sessions_to_evict
 from simulator.store.common import normal_username, stored_minutes
 from simulator.store.protocol import StoreConflict, StoreUnavailable
+from simulator.throttle import FailureRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -43,8 +44,14 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE INDEX IF NOT EXISTS audit_by_account ON audit (account_id, at_ms);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS totp_steps (user_id INTEGER PRIMARY KEY, step INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at_ms);
+CREATE TABLE IF NOT EXISTS throttle (
+    scope TEXT NOT NULL, key TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL, PRIMARY KEY (scope, key));
+CREATE INDEX IF NOT EXISTS throttle_by_expiry ON throttle (expires_ms);
 """
 
+PURGE_BATCH = 1000  # rows deleted per transaction, so a purge never holds the write lock for long
 PREFETCH_MAX = 500  # sessions read ahead in one query by batch()
 SESSION_COLUMNS = ("key, account_id, user_id, username, kind, device, created_ms, last_activity_ms, "
                    "csrf_token, seq, state, reason, ended_ms")
@@ -193,6 +200,10 @@ class SQLiteStore:
             return db.execute("INSERT INTO totp_steps (user_id, step) VALUES (?, ?) ON CONFLICT (user_id) "
                               "DO UPDATE SET step = excluded.step WHERE step < excluded.step",
                               (user_id, step)).rowcount == 1
+
+    def has_users(self) -> bool:
+        with self._tx() as db:
+            return bool(db.execute("SELECT EXISTS (SELECT 1 FROM users)").fetchone()[0])
 
     def add_patients(self, patients: list[Patient]) -> None:
         with self._tx(immediate=True) as db:
@@ -344,12 +355,60 @@ class SQLiteStore:
                  json.dumps(event.details)))
             return AuditEvent(**{**event.__dict__, "id": int(cur.lastrowid or 0)})
 
-    def audit_events(self, account_id: int, since_ms: int = 0) -> list[AuditEvent]:
+    def audit_events(self, account_id: int, since_ms: int = 0, *, before: tuple[int, int] | None = None,
+                     limit: int | None = None) -> list[AuditEvent]:
+        sql, args = "SELECT * FROM audit WHERE account_id = ? AND at_ms >= ?", [account_id, since_ms]
+        if before is not None:
+            sql += " AND (at_ms < ? OR (at_ms = ? AND id < ?))"
+            args += [before[0], before[0], before[1]]
+        if limit is None:
+            sql += " ORDER BY at_ms, id"
+        else:
+            sql += " ORDER BY at_ms DESC, id DESC LIMIT ?"
+            args.append(max(limit, 0))
         with self._tx() as db:
-            return [AuditEvent(account_id=r[1], at_ms=r[2], actor=r[3], action=r[4], session=r[5], reason=r[6],
-                               details=json.loads(r[7]), id=r[0])
-                    for r in db.execute("SELECT * FROM audit WHERE account_id = ? AND at_ms >= ? ORDER BY at_ms, id",
-                                        (account_id, since_ms))]
+            rows = db.execute(sql, args).fetchall()
+        events = [AuditEvent(account_id=r[1], at_ms=r[2], actor=r[3], action=r[4], session=r[5], reason=r[6],
+                             details=json.loads(r[7]), id=r[0]) for r in rows]
+        return events if limit is None else events[::-1]
+
+    def purge_audit(self, before_ms: int, *, limit: int) -> int:
+        deleted = 0
+        while deleted < limit:
+            with self._tx(immediate=True) as db:
+                count = db.execute("DELETE FROM audit WHERE id IN (SELECT id FROM audit WHERE at_ms < ? "
+                                   "ORDER BY at_ms, id LIMIT ?)", (before_ms, min(limit - deleted, PURGE_BATCH))).rowcount
+            deleted += count
+            if count < PURGE_BATCH:
+                break
+        return deleted
+
+    # sign-in throttling records
+    def throttle_record(self, scope: str, key: str) -> tuple[FailureRecord, int] | None:
+        with self._tx() as db:
+            row = db.execute("SELECT record, version FROM throttle WHERE scope = ? AND key = ?", (scope, key)).fetchone()
+        return (FailureRecord.from_json(row[0]), int(row[1])) if row else None
+
+    def save_throttle_record(self, scope: str, key: str, record: FailureRecord, *, version: int,
+                             expires_ms: int) -> bool:
+        with self._tx() as db:  # one statement each: atomic across processes
+            if version == 0:
+                return db.execute("INSERT INTO throttle (scope, key, version, record, expires_ms) VALUES "
+                                  "(?, ?, 1, ?, ?) ON CONFLICT (scope, key) DO NOTHING",
+                                  (scope, key, record.to_json(), expires_ms)).rowcount == 1
+            return db.execute("UPDATE throttle SET version = version + 1, record = ?, expires_ms = ? "
+                              "WHERE scope = ? AND key = ? AND version = ?",
+                              (record.to_json(), expires_ms, scope, key, version)).rowcount == 1
+
+    def purge_throttle_records(self, expired_before_ms: int) -> int:
+        deleted = 0
+        while True:
+            with self._tx(immediate=True) as db:
+                count = db.execute("DELETE FROM throttle WHERE rowid IN (SELECT rowid FROM throttle "
+                                   "WHERE expires_ms < ? LIMIT ?)", (expired_before_ms, PURGE_BATCH)).rowcount
+            deleted += count
+            if count < PURGE_BATCH:
+                return deleted
 
     def get_meta(self, key: str) -> str | None:
         with self._tx() as db:

@@ -16,16 +16,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from simulator import services
 from simulator.clock import Clock, ScaledClock, SteadyClock, SystemClock
 from simulator.config import ServerConfig
+from simulator.setup_check import NOT_SET_UP
 from simulator.store.protocol import StoreUnavailable
-from simulator.web import admin_api, mobile_api, pages, session_api, testing_api
+from simulator.web import admin_api, docs_page, mobile_api, pages, session_api, testing_api
 from simulator.web.limits import RequestLimits, Tarpit
 from simulator.web.http import (SECURITY_HEADERS, STORE_DOWN, HttpProblem, JSONResponse, LabelledRoute, RouteLatency,
                                 bearer_token)
+from simulator.web.media import JSON_BODY_PATHS, refuse_other_media
 from simulator.web.openapi import add_hot_path_docs
 
 log = logging.getLogger("sessionsim")
@@ -71,6 +75,8 @@ class ClinicApp(FastAPI):
             if bounded is None:
                 return
             receive = bounded
+            if await refuse_other_media(scope, send):
+                return
             if self.tarpit is not None:
                 await self.tarpit.hold(scope)
             lane = self.fast_lane
@@ -135,6 +141,8 @@ def _error_handlers(app: FastAPI) -> None:
         message = first.get("msg", "invalid request")
         if first.get("type") == "extra_forbidden":
             message = f"unknown field {field!r}"
+        if first.get("type") == "json_invalid":
+            field, message = "body", f"malformed JSON: {first.get('ctx', {}).get('error', message)}"
         return JSONResponse({"error": f"{field}: {message}", "field": field}, 422)
 
     @app.exception_handler(StoreUnavailable)
@@ -147,9 +155,27 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        status, detail, headers = exc.status_code, str(exc.detail), dict(exc.headers or {})
+        if status == 405:
+            headers["Allow"] = allowed_methods(app, request.scope)
+        if status == 400 and request.url.path in JSON_BODY_PATHS:  # FastAPI could not decode the body
+            return JSONResponse({"error": "malformed JSON: the body is not UTF-8 JSON", "field": "body"}, 422)
         if wants_html(request):
-            return pages.render(request, "error.html", exc.status_code, message=str(exc.detail))
-        return JSONResponse({"error": str(exc.detail), "field": None}, exc.status_code)
+            response = pages.render(request, "error.html", status, message=detail)
+            response.headers.update(headers)
+            return response
+        return JSONResponse({"error": detail, "field": None}, status, headers)
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(app: FastAPI, scope: Scope) -> str:
+    """The ``Allow`` header of a 405: every method some route answers on this path (Starlette names
+    only the first route's, and a path may have several: GET and PUT /api/admin/settings)."""
+    allowed = [method for method in HTTP_METHODS
+               if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in app.router.routes)]
+    return ", ".join(allowed)
 
 
 def metrics_refusal(request: Request, config: ServerConfig) -> Response | None:
@@ -173,6 +199,20 @@ def metrics_refusal(request: Request, config: ServerConfig) -> Response | None:
                                   "scrape from elsewhere", "field": None}, 403)
 
 
+async def healthz(request: Request) -> Response:
+    """Liveness and readiness: 200 ``{"status": "ok"}``; 503 ``not_set_up`` when the store has no user
+    (lost data), 503 ``store_unavailable`` when it cannot be reached. Never extends a session."""
+    deps: services.Deps = request.app.state.deps
+    try:
+        empty = await run_in_threadpool(deps.setup.store_is_empty, deps.store, fresh=True)
+    except StoreUnavailable:
+        return JSONResponse({"status": "store_unavailable", "error": STORE_DOWN["error"]}, 503,
+                            {"Cache-Control": "no-store"})
+    if empty:
+        return JSONResponse({"status": "not_set_up", "error": NOT_SET_UP}, 503, {"Cache-Control": "no-store"})
+    return JSONResponse({"status": "ok"}, 200, {"Cache-Control": "no-store"})
+
+
 def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     """The server for ``deps`` as ``config`` describes it."""
 
@@ -187,6 +227,8 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
                 await task
 
     app = ClinicApp(title="Clinic session simulator", version="1.0.0", lifespan=lifespan,
+                    docs_url=None, redoc_url=None,  # docs_page serves /docs under the CSP
+                    redirect_slashes=False,  # Starlette's slash redirects are absolute URLs built from Host
                     description="Reference session server: idle timeout, warning, logout, eviction, admin timeout.")
     app.state.deps = deps
     app.state.config = config
@@ -198,6 +240,7 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     if config.test_clock:
         app.include_router(testing_api.router)
     app.include_router(pages.router)
+    app.include_router(docs_page.router)
 
     async def metrics(request: Request) -> Response:
         refusal = metrics_refusal(request, config)
@@ -207,6 +250,7 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
                         headers={"Cache-Control": "no-store"})
 
     app.router.routes.append(LabelledRoute("/metrics", metrics, methods=["GET"], include_in_schema=False))
+    app.router.routes.append(LabelledRoute("/healthz", healthz, methods=["GET"], include_in_schema=False))
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     _error_handlers(app)
     add_hot_path_docs(app)

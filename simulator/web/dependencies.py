@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from simulator import services
 from simulator.models import Session, User
 from simulator.services import Deps
-from simulator.web.http import HttpProblem, credentials, deps_of, require_csrf
+from simulator.web.http import WWW_AUTHENTICATE, HttpProblem, credentials, deps_of, require_csrf
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -42,12 +42,13 @@ def get_signed_in(request: Request, deps: DepsDep) -> SignedIn:
     token, from_cookie = credentials(request)
     view = services.view(deps, token=token)
     if not view.active or view.session is None:
-        raise HttpProblem(401, "sign in first: no active session", code=view.session.reason if view.session else None)
+        raise HttpProblem(401, "sign in first: no active session", code=view.session.reason if view.session else None,
+                          headers={"WWW-Authenticate": WWW_AUTHENTICATE})
     if request.method in UNSAFE_METHODS:
         require_csrf(view, from_cookie, request.headers.get("x-csrf-token"))
     user = deps.store.get_user(view.session.user_id)
     if user is None:
-        raise HttpProblem(401, "sign in first: no active session")
+        raise HttpProblem(401, "sign in first: no active session", headers={"WWW-Authenticate": WWW_AUTHENTICATE})
     return SignedIn(view=view, user=user)
 
 

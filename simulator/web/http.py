@@ -17,6 +17,7 @@ SESSION_COOKIE = "sid"
 RECENT_COOKIE = "recent"
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 MAX_JSON_BYTES = 64 * 1024
+MAX_JSON_INT = 2**53 - 1  # the largest integer every JSON client reads exactly (and SQLite stores)
 WWW_AUTHENTICATE = 'Bearer realm="session"'
 STORE_DOWN = {"error": "session store unavailable: failing closed", "field": None}
 
@@ -123,11 +124,13 @@ def parse_json_object(raw: bytes, *, allowed: set[str] | frozenset[str], empty_o
 
 
 def optional_ms(body: dict[str, Any], field: str) -> int | None:
-    """A non-negative integer of milliseconds, or None; HttpProblem 422 otherwise."""
+    """A non-negative integer of milliseconds up to ``MAX_JSON_INT``, or None; HttpProblem 422 otherwise."""
     value = body.get(field)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2**53:
+    if isinstance(value, float) and value.is_integer() and 0 <= value <= MAX_JSON_INT:
+        value = int(value)  # JSON Schema's integer: 4000.0 is 4000
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > MAX_JSON_INT:
         raise HttpProblem(422, f"{field} must be a non-negative whole number of milliseconds or null", field)
     return value
 

@@ -21,14 +21,20 @@ from starlette.types import Message, Receive, Scope, Send
 
 from simulator.services import Deps
 from simulator.signin_guard import ADDRESS
+from simulator.store.protocol import StoreUnavailable
 from simulator.web.http import SECURITY_HEADERS, HttpProblem
 
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_MAX_HEADER_BYTES = 16 * 1024
 
 
-async def _refuse(send: Send, status: int, error: str) -> None:
-    payload = orjson.dumps({"error": error, "field": None})
+async def refuse(send: Send, status: int, error: str, field: str | None = None, code: str | None = None) -> None:
+    """Answer a request before any route with the JSON error body (and close the connection:
+    its body, if any, was not read)."""
+    body: dict[str, str | None] = {"error": error, "field": field}
+    if code:
+        body["code"] = code
+    payload = orjson.dumps(body)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-length", b"%d" % len(payload)), (b"content-type", b"application/json"),
                             (b"cache-control", b"no-store"), (b"connection", b"close"), *SECURITY_HEADERS]})
@@ -50,7 +56,7 @@ class RequestLimits:
             if name == b"content-length":
                 declared = value
         if size > self.max_header_bytes:
-            await _refuse(send, 431, f"request headers too large (at most {self.max_header_bytes} bytes)")
+            await refuse(send, 431, f"request headers too large (at most {self.max_header_bytes} bytes)")
             return None
         if declared is not None:
             try:
@@ -58,7 +64,7 @@ class RequestLimits:
             except ValueError:
                 too_big = False  # the HTTP server refuses a malformed length itself
             if too_big:
-                await _refuse(send, 413, f"request body too large (at most {self.max_body_bytes} bytes)")
+                await refuse(send, 413, f"request body too large (at most {self.max_body_bytes} bytes)")
                 return None
         limit, seen = self.max_body_bytes, 0
 
@@ -103,6 +109,9 @@ class Tarpit:
         if not client:
             return
         now = self.deps.clock.now_ms()
-        until = self.deps.guard.blocked_until(ADDRESS, client[0], now=now)
+        try:
+            until = self.deps.guard.blocked_until(self.deps.store, ADDRESS, client[0], now=now)
+        except StoreUnavailable:  # the route answers 503 itself; no reason to hold it back
+            return
         if until > now:
             await _pause(min((until - now) / 1000, self.max_s))

@@ -18,12 +18,12 @@ from simulator.web.schemas import ErrorBody, MobileSession, MobileSignIn, Status
 router = APIRouter(prefix="/api/mobile", tags=["mobile"])
 
 AUTH_STATUS = {"bad_credentials": 401, "otp_required": 401, "otp_invalid": 401, "enrol_required": 403,
-               "throttled": 429, "busy": 503}
+               "throttled": 429, "busy": 503, "not_set_up": 503}
 
 
-@router.post("/sessions", status_code=201, response_model=MobileSession,
-             responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 422: {"model": ErrorBody},
-                        429: {"model": ErrorBody}, 503: {"model": ErrorBody}})
+@router.post("/sessions", status_code=201, response_model=MobileSession, openapi_extra={"security": []},
+             responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}, 415: {"model": ErrorBody},
+                        422: {"model": ErrorBody}, 429: {"model": ErrorBody}, 503: {"model": ErrorBody}})
 async def mobile_sign_in(body: MobileSignIn, request: Request, deps: DepsDep) -> JSONResponse:
     """Sign in from the mobile app; use the returned token as ``Authorization: Bearer``.
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from simulator.web.schemas import ErrorBody, HeartbeatBody, StatusBody
+from simulator.web.schemas import ErrorBody, HeartbeatBody, SettingsUpdate, StatusBody
 
 REF = "#/components/schemas/{model}"
 
@@ -40,6 +40,8 @@ HOT_PATHS: dict[str, Any] = {
         "parameters": [CSRF_HEADER],
         "requestBody": {"required": False, **_json("HeartbeatBody")},
         "responses": _status_responses({"403": {"description": "CSRF token missing or wrong", **_json("ErrorBody")},
+                                        "415": {"description": "A body that is not JSON (Content-Type)",
+                                                **_json("ErrorBody")},
                                         "422": {"description": "Bad JSON or field", **_json("ErrorBody")}})}},
     "/api/session/stay": {"post": {
         "tags": ["session"], "summary": "Stay Logged In", "operationId": "session_stay",
@@ -59,7 +61,7 @@ def add_hot_path_docs(app: FastAPI) -> None:
         schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
         schema["paths"] = {**HOT_PATHS, **schema.get("paths", {})}
         components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for model in (StatusBody, HeartbeatBody, ErrorBody):
+        for model in (StatusBody, HeartbeatBody, ErrorBody, SettingsUpdate):
             components[model.__name__] = model.model_json_schema(ref_template=REF)
         schema["components"]["securitySchemes"] = {
             "cookie": {"type": "apiKey", "in": "cookie", "name": "sid"},

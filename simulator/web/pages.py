@@ -33,7 +33,7 @@ NOTICE_COOKIE = "notice"  # one-time "You have logged out." for the page a logou
 RECENT_LIMIT = 5
 RECENT_MAX_AGE_S = 365 * 24 * 3600
 ENROL_MAX_AGE_S = 600
-SIGNIN_STATUS = {"throttled": 429, "busy": 503}  # refused sign-ins; the rest are 401
+SIGNIN_STATUS = {"throttled": 429, "busy": 503, "not_set_up": 503}  # refused sign-ins; the rest are 401
 
 
 def _signer(request: Request, salt: str) -> URLSafeTimedSerializer:
@@ -343,7 +343,7 @@ def _admin_context(deps: services.Deps, signed_in: SignedIn) -> dict[str, Any]:
     sessions = []
     for s in deps.store.active_sessions(signed_in.user.account_id):
         sessions.append({"session": s, "deadlines": policy.deadlines(s.times, settings)})
-    events = deps.store.audit_events(signed_in.user.account_id)[-50:][::-1]
+    events = deps.store.audit_events(signed_in.user.account_id, limit=50)[::-1]
     return {"settings": settings, "presets": presets, "sessions": sessions, "events": events}
 
 
@@ -369,8 +369,10 @@ def _form_int(form: Any, field: str) -> Any:
 
 
 async def _admin_form(request: Request, deps: services.Deps) -> Response | tuple[SignedIn, Any]:
-    """An admin's verified form post (session, role, CSRF token), or the page that refuses it."""
-    signed_in = page_session(request, deps, activity=True)
+    """An admin's verified form post (session, role, CSRF token), or the page that refuses it.
+    Only a verified post counts as the admin's activity: a refused one (forged, or by a non-admin)
+    leaves the session's deadlines where they were."""
+    signed_in = page_session(request, deps)
     if signed_in is None:
         return _to_signin(request, deps)
     form = await request.form()
@@ -378,6 +380,8 @@ async def _admin_form(request: Request, deps: services.Deps) -> Response | tuple
         return app_page(request, deps, signed_in, "forbidden.html", 403)
     if not services.csrf_matches(signed_in.session, str(form.get("csrf_token", ""))):
         return render(request, "error.html", 403, message="This form could not be verified. Reload the page.")
+    if user_navigation(request):
+        signed_in = SignedIn(view=services.record_input(deps, signed_in.view, input_ms_ago=0), user=signed_in.user)
     return signed_in, form
 
 

@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+MAX_JSON_INT = 2**53 - 1  # the largest integer every JSON client reads exactly (as simulator.web.http)
+
+
+def whole_number(value: Any) -> Any:
+    """A float with no fraction (``186.0``) is the integer JSON Schema says it is; the rest is left to
+    strict validation (``30.5``, ``"30"``, ``true`` and ``null`` stay refused)."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_JSON_INT:
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(whole_number)]
+
+
+def _no_null_default(schema: dict[str, Any]) -> None:
+    """Optional (may be left out) but never null: no ``"default": null`` in the document."""
+    schema.pop("default", None)
+
+
+def optional(**bounds: Any) -> Any:
+    """A field that may be left out but, when sent, must be a value (not null)."""
+    return Field(None, json_schema_extra=_no_null_default, **bounds)
 
 
 class Strict(BaseModel):
@@ -31,7 +54,7 @@ class StatusBody(BaseModel):
 class HeartbeatBody(Strict):
     """How long ago the user last touched the page; null when there was no input since the last heartbeat."""
 
-    input_ms_ago: int | None = Field(None, ge=0)
+    input_ms_ago: Annotated[int, Field(ge=0, le=MAX_JSON_INT), BeforeValidator(whole_number)] | None = None
 
 
 class ErrorBody(BaseModel):
@@ -53,13 +76,17 @@ class SettingsBody(BaseModel):
 
 
 class SettingsUpdate(Strict):
-    """Any subset of the settings; a refused value changes nothing (422)."""
+    """Any subset of the settings, none of them null; a refused value changes nothing (422).
 
-    idle_timeout_minutes: int | None = Field(None, ge=5, le=10080)
-    warning_seconds: int | None = Field(None, ge=30, le=600)
-    max_sessions_per_user: int | None = Field(None, ge=1, le=5)
-    absolute_lifetime_hours: int | None = Field(None, ge=1, le=720)
-    require_2fa: bool | None = None
+    One rule JSON Schema cannot say: the warning lead must be below the idle timeout (the one
+    sent, else the clinic's), or the change is refused with 422 naming ``warning_seconds``.
+    """
+
+    idle_timeout_minutes: WholeNumber = optional(ge=5, le=10080, description="5..10080 (7 days). No 'Never'.")
+    warning_seconds: WholeNumber = optional(ge=30, le=600, description="30..600, less than the idle timeout")
+    max_sessions_per_user: WholeNumber = optional(ge=1, le=5)
+    absolute_lifetime_hours: WholeNumber = optional(ge=1, le=720)
+    require_2fa: bool = optional()
 
 
 class MobileSignIn(Strict):
@@ -109,16 +136,21 @@ class AuditEventBody(BaseModel):
 
 
 class AuditLog(BaseModel):
-    """Audit events, oldest first."""
+    """One page of audit events (the most recent ``limit``), oldest first."""
 
     events: list[AuditEventBody]
+    next_before: str | None = Field(None, description="cursor `AT_MS:ID` of the page before this one (pass it "
+                                    "as `before`); null when there are no older events")
 
 
 class ClockChange(Strict):
     """Move the test clock: exactly one of the two fields."""
 
-    advance_ms: int | None = Field(None, ge=0)
-    set_ms: int | None = Field(None, ge=0)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={
+        "oneOf": [{"required": ["advance_ms"]}, {"required": ["set_ms"]}]})
+
+    advance_ms: WholeNumber = optional(ge=0, le=MAX_JSON_INT)
+    set_ms: WholeNumber = optional(ge=0, le=MAX_JSON_INT)
 
 
 class ClockBody(BaseModel):
@@ -131,7 +163,7 @@ class TestClinic(Strict):
     """A fresh clinic for an isolated test: optional name and settings."""
 
     name: str = Field("Test Clinic", min_length=1, max_length=120)
-    settings: dict = Field(default_factory=dict)
+    settings: SettingsUpdate = Field(default_factory=SettingsUpdate)
 
 
 class TestClinicUser(BaseModel):

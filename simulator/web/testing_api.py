@@ -15,6 +15,8 @@ from simulator.web.http import HttpProblem, JSONResponse
 from simulator.web.schemas import ClockBody, ClockChange, ErrorBody, TestClinic, TestClinicBody
 
 router = APIRouter(prefix="/__test__", tags=["test"], responses={422: {"model": ErrorBody}})
+PUBLIC = {"security": []}  # test routes need no session (they exist only with --test-clock, on loopback)
+BODY_REFUSED = {409: {"model": ErrorBody}, 415: {"model": ErrorBody}}
 _clinic_numbers = itertools.count(1)
 
 
@@ -24,13 +26,13 @@ def _manual(deps: services.Deps) -> ManualClock:
     return deps.clock
 
 
-@router.get("/clock", response_model=ClockBody)
+@router.get("/clock", response_model=ClockBody, responses={409: {"model": ErrorBody}}, openapi_extra=PUBLIC)
 def read_clock(deps: DepsDep) -> JSONResponse:
     """The server's current (frozen) time."""
     return JSONResponse({"now_ms": _manual(deps).now_ms()})
 
 
-@router.post("/clock", response_model=ClockBody)
+@router.post("/clock", response_model=ClockBody, responses=BODY_REFUSED, openapi_extra=PUBLIC)
 def move_clock(change: ClockChange, deps: DepsDep) -> JSONResponse:
     """Move the clock forward (``advance_ms``) or to a time (``set_ms``), then sweep at once."""
     clock = _manual(deps)
@@ -44,11 +46,12 @@ def move_clock(change: ClockChange, deps: DepsDep) -> JSONResponse:
     return JSONResponse({"now_ms": now})
 
 
-@router.post("/clinics", status_code=201, response_model=TestClinicBody)
+@router.post("/clinics", status_code=201, response_model=TestClinicBody, responses={415: {"model": ErrorBody}},
+             openapi_extra=PUBLIC)
 def new_clinic(body: TestClinic, deps: DepsDep) -> JSONResponse:
     """A fresh clinic (admin, two practitioners, reception) so each scenario starts clean."""
     try:
-        settings = policy.updated_settings(policy.Settings(), body.settings)
+        settings = policy.updated_settings(policy.Settings(), body.settings.model_dump(exclude_unset=True))
     except policy.PolicyError as exc:
         raise HttpProblem(422, exc.message, exc.field) from None
     number = next(_clinic_numbers)

@@ -132,7 +132,8 @@ class ReferenceProfile(Profile):
         """A call to the admin JSON API (``what``: "settings" or "audit") from a signed-in browser, with
         its cookie and the session's CSRF token; Playwright's APIResponse."""
         csrf = page.request.get("/api/session").json()["csrf_token"]
-        return page.request.fetch(f"/api/admin/{what}", method=method, headers={"X-CSRF-Token": csrf},
+        headers = {"X-CSRF-Token": csrf, **({"Content-Type": "application/json"} if body is not None else {})}
+        return page.request.fetch(f"/api/admin/{what}", method=method, headers=headers,
                                   data=json.dumps(body) if body is not None else None)
 
     def session_list_reader(self, http: httpx.Client, admin: Person) -> Callable[[], list[str]]:
