@@ -90,10 +90,11 @@ def _lock_kinds(deps: services.Deps) -> set[str]:
 
 
 class _HungStore(MemoryStore):
-    """Every session read waits ``delay_s``, then fails, as a hung backend within its timeout."""
+    """Every session read waits ``delay_s``, then fails, as a hung backend does after its own timeout
+    (the longer of the two defaults: SQLite's busy timeout, 400 ms, and Redis's socket timeout, 300 ms)."""
 
     hung = False
-    delay_s = 0.5
+    delay_s = ServerConfig().store_busy_timeout_ms / 1000
 
     def session_with_settings(self, key: str) -> Any:
         if self.hung:
@@ -134,7 +135,7 @@ def main() -> int:
     hung = hung_store_figures()
     print(f"wrong passwords per account per hour reaching the check: {per_hour} (goal <= 100)")
     print(f"wrong TOTP codes before a lock: {guesses} (goal <= 10); a used code refused: {replay_refused}")
-    print(f"store hung (0.5 s then failure): static file {hung['static_ms']} ms, sign-in page "
+    print(f"store hung ({_HungStore.delay_s:g} s then failure): static file {hung['static_ms']} ms, sign-in page "
           f"{hung['signin_page_ms']} ms (goal < 100); first store call 503 in {hung['first_store_call_ms']} ms, "
           f"later ones in {hung['later_store_calls_ms']} ms (goal 503 within 500 ms)")
     flood = ROOT / "reports" / "flood" / "flood.json"
@@ -145,7 +146,7 @@ def main() -> int:
     else:
         print("heartbeat p99 under a flood: run python -m scripts.flood")
     ok = per_hour <= 100 and guesses <= 10 and replay_refused and hung["static_ms"] < 100 \
-        and hung["signin_page_ms"] < 100 and hung["later_store_calls_ms"] < 500
+        and hung["signin_page_ms"] < 100 and hung["first_store_call_ms"] < 500 and hung["later_store_calls_ms"] < 500
     return 0 if ok else 1
 
 

@@ -44,7 +44,7 @@ class ServerConfig(BaseSettings):
                                 "second factor (at most 10)")
     metrics_token: SecretStr | None = Field(None, description="bearer token that may read /metrics (default: "
                                             "loopback clients only)")
-    store_busy_timeout_ms: int = Field(500, ge=1, le=60_000, description="how long a SQLite call waits for another "
+    store_busy_timeout_ms: int = Field(400, ge=1, le=60_000, description="how long a SQLite call waits for another "
                                        "process's write lock before it fails (503); the hot path runs on the event loop")
     store_breaker_s: float = Field(2.0, ge=0, le=300, description="after a store failure, calls fail at once (503) for "
                                    "this long before one tries the store again (0: no circuit breaker)")
