@@ -29,6 +29,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Callable
 
 from scripts.benchlib import HOST, ROOT, free_port, request, running
 
@@ -62,17 +63,21 @@ def measure_heartbeats(port: int, token: str, seconds: float, every_s: float = 0
     return samples
 
 
-def flood(port: int, clients: int, stop: threading.Event, statuses: Counter) -> list[threading.Thread]:
-    """``clients`` threads posting wrong passwords for made-up usernames until ``stop`` is set."""
+def _made_up_user() -> str:
+    return json.dumps({"username": f"guess-{secrets.token_hex(4)}@demo.clinic", "password": "wrong", "device": "flood"})
+
+
+def flood(port: int, clients: int, stop: threading.Event, statuses: Counter,
+          body: Callable[[], str] = _made_up_user) -> list[threading.Thread]:
+    """``clients`` threads posting wrong passwords (made-up usernames unless ``body`` says otherwise)
+    to the mobile sign-in until ``stop`` is set; the answers are counted by status in ``statuses``."""
     lock = threading.Lock()
 
     def attack() -> None:
-        connection = http.client.HTTPConnection(HOST, port, timeout=30)
+        connection = http.client.HTTPConnection(HOST, port, timeout=60)
         while not stop.is_set():
-            body = json.dumps({"username": f"guess-{secrets.token_hex(4)}@demo.clinic", "password": "wrong",
-                               "device": "flood"})
             try:
-                connection.request("POST", "/api/mobile/sessions", body, {"Content-Type": "application/json"})
+                connection.request("POST", "/api/mobile/sessions", body(), {"Content-Type": "application/json"})
                 response = connection.getresponse()
                 response.read()
                 status = response.status

@@ -14,7 +14,6 @@ multi-worker run let through more than the single-process one.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import sys
 import tempfile
@@ -23,8 +22,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from scripts.benchlib import HOST, ROOT, free_port, running
-from scripts.flood import UNTHROTTLED
+from scripts.benchlib import ROOT, free_port, running
+from scripts.flood import UNTHROTTLED, flood
 
 VICTIM = "practitioner@demo.clinic"
 
@@ -32,30 +31,13 @@ VICTIM = "practitioner@demo.clinic"
 def attack(port: int, seconds: float, clients: int) -> Counter:
     """Answers by status to wrong passwords for VICTIM from ``clients`` threads for ``seconds``."""
     statuses: Counter = Counter()
-    lock = threading.Lock()
-    end = time.monotonic() + seconds
-
-    def one() -> None:
-        connection = http.client.HTTPConnection(HOST, port, timeout=60)
-        body = json.dumps({"username": VICTIM, "password": "wrong", "device": "guesser"})
-        while time.monotonic() < end:
-            try:
-                connection.request("POST", "/api/mobile/sessions", body, {"Content-Type": "application/json"})
-                response = connection.getresponse()
-                response.read()
-                status = response.status
-            except (OSError, http.client.HTTPException):
-                connection.close()
-                status = 0
-            with lock:
-                statuses[status] += 1
-        connection.close()
-
-    threads = [threading.Thread(target=one, daemon=True) for _ in range(clients)]
+    stop = threading.Event()
+    guess = json.dumps({"username": VICTIM, "password": "wrong", "device": "guesser"})
+    threads = flood(port, clients, stop, statuses, body=lambda: guess)
+    time.sleep(seconds)
+    stop.set()
     for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(seconds + 90)
+        thread.join(90)
     return statuses
 
 
