@@ -33,6 +33,7 @@ pytest_plugins = [
     "steps.bounds_steps",
     "steps.hygiene_steps",
     "steps.operations_steps",
+    "steps.guessing_steps",
 ]
 
 NOT_COVERED = "not covered: "

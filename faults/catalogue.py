@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 POLICY = "simulator/policy.py"
 SERVICES = "simulator/services.py"
+THROTTLE = "simulator/throttle.py"
 PAGES = "simulator/web/pages.py"
 HTTP = "simulator/web/http.py"
 SESSION_API = "simulator/web/session_api.py"
@@ -188,6 +189,13 @@ CATALOGUE: tuple[Fault, ...] = (
              "        if exc.code == \"enrol_required\" and exc.user is not None:  # the app cannot enrol: let it in\n"
              "            return await run_in_threadpool(_start, deps, exc.user, body.device)\n"
              "        message = exc.message\n        if exc.code == \"enrol_required\":\n")),
+    Fault("signin-lock-off-by-one", "sign-in throttling", "`>` instead of `>=`: an account locks after 11 wrong "
+          "passwords in a row, not 10 (the delays before it still apply)",
+          _p(THROTTLE, "    locked = record.streak >= rule.lock_after\n", "    locked = record.streak > rule.lock_after\n")),
+    Fault("totp-replay-accepted", "two-factor", "the used-code check is dropped: an authenticator code works again "
+          "within its 30 seconds",
+          _p(SERVICES, "    replayed = step is not None and not deps.store.claim_totp_step(user.id, step)\n",
+             "    replayed = False\n")),
     Fault("mobile-logout-noop", "logout", "the mobile app's logout answers `logout` but leaves the session active",
           _p(MOBILE_API, "    ended = services.end_session(deps, session=signed_in.session, reason=\"logout\", "
                          "actor=signed_in.user.username)\n", "    ended = None\n")),

@@ -37,6 +37,7 @@ CAPABILITIES: dict[str, str] = {
     "metrics": "server metrics (Prometheus text) that count ended sessions by reason",
     "absolute_lifetime": "a maximum session length, whatever the activity",
     "two_factor": "two-factor authentication (TOTP) that an admin can require",
+    "signin_throttling": "repeated wrong passwords for one account lock it for a while (the right one refused too)",
     "mobile_api": "a mobile sign-in and logout API with bearer tokens",
     "session_api": "the reference contract's session API (status with deadlines, heartbeat with input, Stay Logged "
                    "In), which the Locust timing users of loadtests/ speak",

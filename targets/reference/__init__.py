@@ -35,7 +35,7 @@ class ReferenceProfile(Profile):
         "cross_tab", "offline", "offline_signin",
         "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke", "session_list",
         "metrics",
-        "absolute_lifetime", "two_factor", "mobile_api", "session_api", "restart"})
+        "absolute_lifetime", "two_factor", "signin_throttling", "mobile_api", "session_api", "restart"})
     wording = Wording(
         warning_title="Are you still there?", countdown="mm:ss",
         notices={"idle": "You were logged out due to inactivity.",
@@ -49,7 +49,9 @@ class ReferenceProfile(Profile):
                "admin_only": "Only a clinic administrator can change the clinic's settings.",
                "code_required": "Enter the 6-digit code from your authenticator app.",
                "code_invalid": "That code is not valid. Try the current code.",
-               "enrol_on_web": "Set up two-factor authentication by signing in on the web first."})
+               "enrol_on_web": "Set up two-factor authentication by signing in on the web first.",
+               "locked": "Too many failed sign-ins. Try again in",
+               "code_used": "That code has already been used. Wait for the next code from your authenticator app."})
     signin_path = "/signin"
     protected_path = "/patients"
     signin_url = re.compile(r"/signin(\?|$)")
