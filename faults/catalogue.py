@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 POLICY = "simulator/policy.py"
 SERVICES = "simulator/services.py"
 THROTTLE = "simulator/throttle.py"
+DEPENDENCIES = "simulator/web/dependencies.py"
 PAGES = "simulator/web/pages.py"
 HTTP = "simulator/web/http.py"
 SESSION_API = "simulator/web/session_api.py"
@@ -125,6 +126,10 @@ CATALOGUE: tuple[Fault, ...] = (
           "`X-CSRF-Token` on cookie calls",
           _p(SESSION_API, "    require_csrf(current, from_cookie, csrf)\n    return services.record_input(",
              "    return services.record_input(")),
+    Fault("admin-api-csrf-unchecked", "CSRF on the session API", "the admin API (settings, revoke) no longer "
+          "asks for `X-CSRF-Token` on cookie calls",
+          _p(DEPENDENCIES, "    if request.method in UNSAFE_METHODS:\n        require_csrf(view, from_cookie, "
+                           "request.headers.get(\"x-csrf-token\"))\n", "")),
     Fault("signin-cross-site-accepted", "CSRF on sign-in", "the sign-in form's Origin check is gone (login CSRF)",
           _p(PAGES, "    if not _same_origin(request):\n        return render(request, \"error.html\", 403, "
                     "message=\"This sign-in form did not come from this site.\")\n", "")),

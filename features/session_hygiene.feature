@@ -63,3 +63,11 @@ Feature: What the browser keeps, and what another site can do
       | ask                     |
       | report activity         |
       | answer "Stay Logged In" |
+
+  @admin_api @session_api
+  Scenario: Another site cannot change my clinic's automatic logout through my browser
+    Given I am the clinic's admin
+    And I am signed in on my computer
+    When another site makes my browser set the clinic's automatic logout to 10080 minutes without the page's token
+    Then the server refuses it as forbidden
+    And the automatic logout is still "30 minutes"

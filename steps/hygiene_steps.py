@@ -112,6 +112,14 @@ def forged_api_call(my_device, ask):
         "Origin": FORGED_FROM, "Referer": FORGED_FROM + "/", "Content-Type": "application/json"})
 
 
+@when(parsers.parse("another site makes my browser set the clinic's automatic logout to {minutes:d} minutes without "
+                    "the page's token"), target_fixture="forged_answer")
+def forged_settings_change(my_device, minutes):
+    """The admin settings API with the admin's cookie and no X-CSRF-Token (the reference contract's path)."""
+    return my_device.page.request.put("/api/admin/settings", data={"idle_timeout_minutes": minutes}, headers={
+        "Origin": FORGED_FROM, "Referer": FORGED_FROM + "/", "Content-Type": "application/json"})
+
+
 @then("the server refuses it as forbidden")
 def refused_forbidden(forged_answer):
     assert forged_answer.status == 403, (f"a cookie request without the session's CSRF token answered "
