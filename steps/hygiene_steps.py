@@ -15,7 +15,6 @@ from playwright.sync_api import expect
 from pytest_bdd import given, parsers, then, when
 
 from steps.support.flows import DEVICE
-from steps.support.oracle import expect_active
 
 FORGED_FROM = "https://attacker.example"
 TRAP_SITE = "http://prizes.example"  # plain http: no mixed-content prompt before a post to a test server
@@ -76,7 +75,7 @@ def signin_page_open(devices, profile, device_name):
 
 
 @when("I submit my email and password")
-def submit_credentials(my_device, profile, oracle, me):
+def submit_credentials(my_device, profile, me):
     """The form already open is sent as it is (the page is not loaded again, which would clear a planted
     cookie in some apps); the browser then holds whatever session cookies the answer gave it."""
     profile.page("SignIn", my_device.page).sign_in(me.username, me.password)
