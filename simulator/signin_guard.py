@@ -17,7 +17,9 @@ wrong passwords can take at most that many cores, and only the time nothing else
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, TypeVar
 
@@ -42,7 +44,8 @@ class FailureLedger:
 
     Each change reads the record with its version, lets the pure policy (``simulator.throttle``)
     decide, and writes it back only if nobody changed it meanwhile (compare-and-set); on a clash
-    it reads again. The store only stores.
+    it waits a short random time (exponential backoff with jitter, so contenders stop colliding)
+    and reads again. The store only stores.
     """
 
     MAX_TRIES = 16  # compare-and-set attempts before giving up (StoreUnavailable: the request gets 503)
@@ -58,18 +61,19 @@ class FailureLedger:
     def fail(self, store: "Store", scope: str, key: str, *, now: int) -> Verdict:
         """Record a failure of ``key`` in ``scope``; returns how long the key now waits."""
         rule = self.rules[scope]
-        for _ in range(self.MAX_TRIES):
+        for attempt in range(self.MAX_TRIES):
             found = store.throttle_record(scope, key)
             record, version = found if found else (FailureRecord(), 0)
             verdict = decide_after_failure(record, rule, now=now)
             if store.save_throttle_record(scope, key, record, version=version, expires_ms=forget_at(record, rule)):
                 return verdict
+            _backoff(attempt)
         raise StoreUnavailable(f"the {scope} throttling record kept changing: try again")
 
     def succeed(self, store: "Store", scope: str, key: str) -> None:
         """A success ends ``key``'s streak (the hourly count stays: the cap is on failures per hour)."""
         rule = self.rules[scope]
-        for _ in range(self.MAX_TRIES):
+        for attempt in range(self.MAX_TRIES):
             found = store.throttle_record(scope, key)
             if found is None:
                 return
@@ -78,7 +82,13 @@ class FailureLedger:
                 return
             if store.save_throttle_record(scope, key, record, version=version, expires_ms=forget_at(record, rule)):
                 return
+            _backoff(attempt)
         raise StoreUnavailable(f"the {scope} throttling record kept changing: try again")
+
+
+def _backoff(attempt: int) -> None:
+    """A short random pause after a lost compare-and-set: up to 2 ms, doubling, at most 50 ms."""
+    time.sleep(random.uniform(0, min(0.002 * 2 ** attempt, 0.05)))
 
 
 class SignInGuard:
