@@ -94,7 +94,7 @@ class _HungStore(MemoryStore):
     (the longer of the two defaults: SQLite's busy timeout, 400 ms, and Redis's socket timeout, 300 ms)."""
 
     hung = False
-    delay_s = ServerConfig().store_busy_timeout_ms / 1000
+    delay_s = ServerConfig.model_fields["store_busy_timeout_ms"].default / 1000
 
     def session_with_settings(self, key: str) -> Any:
         if self.hung:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 ACCOUNT, ADDRESS, OTP = "account", "address", "otp"
 HASH_NICENESS = 10
 T = TypeVar("T")
+R = TypeVar("R")
 SCOPES = (ACCOUNT, ADDRESS, OTP)
 
 
@@ -61,27 +62,26 @@ class FailureLedger:
     def fail(self, store: "Store", scope: str, key: str, *, now: int) -> Verdict:
         """Record a failure of ``key`` in ``scope``; returns how long the key now waits."""
         rule = self.rules[scope]
-        for attempt in range(self.MAX_TRIES):
-            found = store.throttle_record(scope, key)
-            record, version = found if found else (FailureRecord(), 0)
-            verdict = decide_after_failure(record, rule, now=now)
-            if store.save_throttle_record(scope, key, record, version=version, expires_ms=forget_at(record, rule)):
-                return verdict
-            _backoff(attempt)
-        raise StoreUnavailable(f"the {scope} throttling record kept changing: try again")
+        return self._compare_and_set(store, scope, key,
+                                     lambda record, stored: (True, decide_after_failure(record, rule, now=now)))
 
     def succeed(self, store: "Store", scope: str, key: str) -> None:
         """A success ends ``key``'s streak (the hourly count stays: the cap is on failures per hour)."""
+        self._compare_and_set(store, scope, key, lambda record, stored: (stored and after_success(record), None))
+
+    def _compare_and_set(self, store: "Store", scope: str, key: str,
+                         change: Callable[[FailureRecord, bool], tuple[bool, R]]) -> R:
+        """Read ``key``'s record (a fresh one when none is stored), let ``change(record, stored)`` update
+        it and say whether to write it, and write it only if nobody changed it meanwhile; on a clash,
+        back off and start again. ``change``'s result."""
         rule = self.rules[scope]
         for attempt in range(self.MAX_TRIES):
             found = store.throttle_record(scope, key)
-            if found is None:
-                return
-            record, version = found
-            if not after_success(record):
-                return
-            if store.save_throttle_record(scope, key, record, version=version, expires_ms=forget_at(record, rule)):
-                return
+            record, version = found if found else (FailureRecord(), 0)
+            write, result = change(record, found is not None)
+            if not write or store.save_throttle_record(scope, key, record, version=version,
+                                                       expires_ms=forget_at(record, rule)):
+                return result
             _backoff(attempt)
         raise StoreUnavailable(f"the {scope} throttling record kept changing: try again")
 

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 from playwright.sync_api import expect
 from pytest_bdd import parsers, then, when
 
 from steps.support.flows import DEVICE
-from steps.support.oracle import expect_active, timing
+from steps.support.oracle import expect_active, read_until, timing
 from steps.support.time_machine import duration_ms
-
-SWEEP_WAIT_S = 10  # how long a server may take to end a due session on its own (real seconds)
 
 
 @then(parsers.re(rf"^{DEVICE} still shows the patient list$"))
@@ -52,13 +48,7 @@ def ended_by_the_server(devices, profile, http, clinic, me):
                 if e["action"] == "session.ended" and e["details"].get("username") == me.username
                 and e["at_ms"] > signed_in_ms]
 
-    ended = ended_after_sign_in()
-    waited = time.monotonic() + SWEEP_WAIT_S
-    while not ended and time.monotonic() < waited:
-        # a clock moved from outside (libfaketime) has no sweep of its own: the server's background
-        # expiry runs on its own schedule (the reference: every second), so give it that long, in real time
-        time.sleep(0.25)
-        ended = ended_after_sign_in()
+    ended = read_until(ended_after_sign_in, bool)
     assert len(ended) == 1, ended
     event = ended[0]
     assert (event["actor"], event["reason"]) == ("system", "idle"), event

@@ -4,25 +4,11 @@ server ends sessions on its own (a sweeper) or only when somebody asks."""
 
 from __future__ import annotations
 
-import time
-
 from pytest_bdd import given, parsers, then, when
 
-from steps.device_steps import SWEEP_WAIT_S
+from steps.support.oracle import read_until
 
 REASONS = {"by logout": "logout", "for inactivity": "idle"}
-
-
-def _eventually(read, done, *, at_once: bool):
-    """``read()`` until ``done(value)``: once when the clock's move ended due sessions before answering
-    (the contract's clock), else for up to SWEEP_WAIT_S real seconds (the server's own expiry runs
-    on its schedule, e.g. under libfaketime). The last value read."""
-    value = read()
-    waited = time.monotonic() + (0 if at_once else SWEEP_WAIT_S)
-    while not done(value) and time.monotonic() < waited:
-        time.sleep(0.25)
-        value = read()
-    return value
 
 
 def _clock_swept(profile, target) -> bool:
@@ -36,7 +22,7 @@ def admin_opens_session_list(profile, http, clinic):
 
 @then("the admin's list of active sessions no longer shows me")
 def not_in_session_list(profile, target, session_list, me):
-    listed = _eventually(session_list, lambda names: me.username not in names, at_once=_clock_swept(profile, target))
+    listed = read_until(session_list, lambda names: me.username not in names, at_once=_clock_swept(profile, target))
     assert me.username not in listed, ("at my session's deadline the admin's list of active sessions still shows it: "
                                        "the server had not ended it on its own")
 
@@ -50,7 +36,7 @@ def metrics_read(profile, http):
 def metrics_count(profile, target, http, ended_before, why):
     reason = REASONS[why]
     before = ended_before.get(reason, 0)
-    after = _eventually(lambda: profile.ended_counts(http), lambda counts: counts.get(reason, 0) > before,
+    after = read_until(lambda: profile.ended_counts(http), lambda counts: counts.get(reason, 0) > before,
                         at_once=reason == "logout" or _clock_swept(profile, target))
     assert after.get(reason, 0) > before, (f"the metrics count {after.get(reason, 0):g} sessions ended {why}, as many "
                                            f"as before ({before:g}): {after}")

@@ -8,12 +8,29 @@ never passed silently.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+import time
+from typing import Any, Callable, Mapping, TypeVar
 
 import httpx
 
 from steps.support.devices import Device
 from targets.profile import NotCovered, Profile, Status, cookie_header
+
+SWEEP_WAIT_S = 10  # how long a server may take to end a due session on its own (real seconds)
+T = TypeVar("T")
+
+
+def read_until(read: Callable[[], T], done: Callable[[T], bool], *, at_once: bool = False) -> T:
+    """``read()`` until ``done(value)``: once when ``at_once`` (the clock's move already ended the due
+    sessions: the contract's clock), else for up to SWEEP_WAIT_S real seconds, since a clock moved
+    from outside (libfaketime) has no sweep of its own and the server's background expiry runs on its
+    own schedule (the reference: every second). The last value read."""
+    value = read()
+    waited = time.monotonic() + (0 if at_once else SWEEP_WAIT_S)
+    while not done(value) and time.monotonic() < waited:
+        time.sleep(0.25)
+        value = read()
+    return value
 
 
 class Oracle:
