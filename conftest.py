@@ -13,7 +13,6 @@ tests in tests/ pay nothing.
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import time
 from pathlib import Path
@@ -240,7 +239,9 @@ def devices(request: pytest.FixtureRequest, new_context: Any, playwright: Any, t
     report = getattr(request.node, "rep_call", None) or getattr(request.node, "rep_setup", None)
     failed = report is not None and (report.failed or (report.skipped and hasattr(report, "wasxfail")))
     if keep != "off" and failed:  # a failure, or a known finding that still fails: keep what it showed
-        folder = Path(keep) / re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name).strip("-")[:150]
+        from steps.findings import evidence_slug
+
+        folder = Path(keep) / evidence_slug(request.node.name)
         for kind, path in registry.keep_evidence(folder):
             request.node.user_properties.append((f"playwright_{kind}", str(path)))
         failed_step = dict(p for p in request.node.user_properties if p[0] in ("failed_step", "failed_check"))

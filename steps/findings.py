@@ -27,15 +27,15 @@ def _failed_step(element: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _slug(test_name: str) -> str:
-    """The folder the conftest keeps a failed scenario's evidence in (named as it names it)."""
+def evidence_slug(test_name: str) -> str:
+    """The folder name of a failed scenario's evidence (the conftest writes it, findings.md links it)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name).strip("-")[:150]
 
 
 def _noted_step(folder: Path, test_name: str) -> tuple[str, str] | None:
     """The failed step the conftest noted beside the evidence (known findings: their Cucumber JSON has
     no failed step, since pytest-bdd records an expected failure as skipped)."""
-    slug = _slug(test_name)
+    slug = evidence_slug(test_name)
     noted = folder / "failures" / slug / "failed-step.json"
     if not noted.is_file():
         return None
@@ -59,7 +59,7 @@ def _first_lines(message: str, limit: int = 3) -> str:
 
 
 def _evidence(folder: Path, test_name: str) -> list[str]:
-    slug = _slug(test_name)
+    slug = evidence_slug(test_name)
     where = folder / "failures" / slug
     if not where.is_dir():
         return []
