@@ -17,6 +17,7 @@ from pytest_bdd import given, parsers, then, when
 from steps.support.flows import DEVICE
 
 FORGED_FROM = "https://attacker.example"
+FORGED_HEADERS = {"Origin": FORGED_FROM, "Referer": FORGED_FROM + "/"}  # what a browser adds to another site's request
 TRAP_SITE = "http://prizes.example"  # plain http: no mixed-content prompt before a post to a test server
 # What the page's script would send: the reference contract's session API (tagged @session_api)
 FORGED_API = {"report activity": ("/api/session/heartbeat", {"input_ms_ago": 0}),
@@ -99,24 +100,27 @@ def planted_is_dead(profile, oracle, planted):
 @when("another site makes my browser post to the logout address without the page's token")
 def forged_logout(my_device, profile):
     method, path = profile.logout_request
-    my_device.page.request.fetch(path, method=method, headers={"Origin": FORGED_FROM, "Referer": FORGED_FROM + "/"},
-                                 form={"next": "/"}, max_redirects=0)
+    my_device.page.request.fetch(path, method=method, headers=FORGED_HEADERS, form={"next": "/"}, max_redirects=0)
 
 
 @when(parsers.re(r"^another site makes my browser (?P<ask>report activity|answer \"Stay Logged In\") without the "
                  r"page's token$"), target_fixture="forged_answer")
 def forged_api_call(my_device, ask):
     path, body = FORGED_API[ask]
-    return my_device.page.request.post(path, data=body, headers={
-        "Origin": FORGED_FROM, "Referer": FORGED_FROM + "/", "Content-Type": "application/json"})
+    return _forged_json(my_device, "POST", path, body)
 
 
 @when(parsers.parse("another site makes my browser set the clinic's automatic logout to {minutes:d} minutes without "
                     "the page's token"), target_fixture="forged_answer")
 def forged_settings_change(my_device, minutes):
     """The admin settings API with the admin's cookie and no X-CSRF-Token (the reference contract's path)."""
-    return my_device.page.request.put("/api/admin/settings", data={"idle_timeout_minutes": minutes}, headers={
-        "Origin": FORGED_FROM, "Referer": FORGED_FROM + "/", "Content-Type": "application/json"})
+    return _forged_json(my_device, "PUT", "/api/admin/settings", {"idle_timeout_minutes": minutes})
+
+
+def _forged_json(device, method: str, path: str, body: dict):
+    """A JSON request with the browser's cookie, from another site's page, without X-CSRF-Token."""
+    return device.page.request.fetch(path, method=method, data=body,
+                                     headers={**FORGED_HEADERS, "Content-Type": "application/json"})
 
 
 @then("the server refuses it as forbidden")
