@@ -99,7 +99,8 @@ def _scenario_title(item: pytest.Item) -> str | None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Before any browser starts: scenarios needing a capability the profile lacks are not covered
     (skipped with the reason); the profile's known findings become expected failures."""
-    from targets.capabilities import CAPABILITIES, describe
+    from targets.capabilities import describe, requirement_of
+    from targets.preflight import Scenario, missing_for
 
     scenarios = [item for item in items if "test_browser_scenarios" in item.nodeid]
     if not scenarios:
@@ -116,11 +117,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if not report.can_run:
             pytest.exit(report.paragraph(), returncode=2)
     for item in scenarios:
-        missing = [tag for tag in CAPABILITIES if tag != "clock" and item.get_closest_marker(tag)
-                   and not profile.has(tag)]
+        tags = frozenset(mark.name for mark in item.iter_markers())
+        missing = missing_for(Scenario(item.name, 1, tags), profile, has_clock=True, harness_started=True)
         if missing:
             item.add_marker(pytest.mark.skip(reason=NOT_COVERED + f"{profile.name} lacks " +
                                              "; ".join(f"{m} ({describe(m)})" for m in missing)))
+        requirement = requirement_of(tags)
+        if requirement:
+            item.user_properties.append(("requirement_tag", requirement))
+        if "low_risk" in tags:
+            item.user_properties.append(("low_risk", "1"))
         title, example = _scenario_title(item), getattr(getattr(item, "callspec", None), "id", None)
         known = known_findings.get(f"{title} [{example}]") or known_findings.get(title)
         if known is not None:
@@ -179,14 +185,19 @@ def _target_offers_what_the_tags_need(request: pytest.FixtureRequest) -> None:
     if not getattr(module, "__name__", "").startswith("steps."):  # browser scenarios only
         return
     from targets.clocks import RealTimeClock
+    from targets.preflight import Scenario, missing_for
 
-    moves = request.node.get_closest_marker("clock") or request.node.get_closest_marker("waits")
-    chosen = request.getfixturevalue("target") if moves else None
-    if moves and (chosen.clock is None or (request.node.get_closest_marker("clock")
-                                           and isinstance(chosen.clock, RealTimeClock))):
+    tags = frozenset(mark.name for mark in request.node.iter_markers())
+    if not tags & {"clock", "waits", "restart"}:
+        return
+    chosen = request.getfixturevalue("target")
+    real = isinstance(chosen.clock, RealTimeClock)
+    missing = missing_for(Scenario(request.node.name, 1, tags), chosen.profile, has_clock=chosen.clock is not None
+                          and not real, harness_started=chosen.db_path is not None, real_time=real)
+    if "clock" in missing:
         pytest.skip(NOT_COVERED + f"{chosen.profile.name} at {chosen.base_url} has no server clock the harness can "
                     f"move (strategy {chosen.profile.clock!r}; see docs/test-clocks.md)")
-    if request.node.get_closest_marker("restart") and request.getfixturevalue("target").db_path is None:
+    if "restart" in missing:
         pytest.skip(NOT_COVERED + "this scenario restarts the server on its own store, so it needs the server this "
                     "suite starts (not --base-url)")
 
@@ -221,7 +232,8 @@ def time_machine(request: pytest.FixtureRequest, target: Any) -> Any:
     moves = request.node.get_closest_marker("clock") or request.node.get_closest_marker("waits")
     return TimeMachine(target.clock, tagged_clock=moves is not None,
                        follow_timers=target.profile.time_steps == "timers",
-                       wall_ms=lambda: time.time_ns() // 1_000_000)
+                       wall_ms=lambda: time.time_ns() // 1_000_000,
+                       record=lambda key, value: request.node.user_properties.append((key, value)))
 
 
 @pytest.fixture
@@ -234,7 +246,8 @@ def devices(request: pytest.FixtureRequest, new_context: Any, playwright: Any, t
 
     keep = request.config.getoption("--bdd-failures")
     registry = Devices(new_context, playwright, target.base_url, time_machine.attach,
-                       traces=tmp_path if keep != "off" else None, cookie_names=target.profile.session_cookies)
+                       traces=tmp_path if keep != "off" else None, cookie_names=target.profile.session_cookies,
+                       activity=time_machine.activity)
     yield registry
     report = getattr(request.node, "rep_call", None) or getattr(request.node, "rep_setup", None)
     failed = report is not None and (report.failed or (report.skipped and hasattr(report, "wasxfail")))
@@ -273,9 +286,16 @@ def waivers(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def clinic(profile: Any, http: Any) -> Any:
-    """A fresh clinic with the default settings (steps that say otherwise replace it)."""
-    return profile.clinic(http)
+def clinic(request: pytest.FixtureRequest, profile: Any, http: Any, time_machine: Any) -> Any:
+    """A fresh clinic with the default settings (steps that say otherwise replace it); the scenario's
+    durations then run on its settings (the target's own, when it cannot set them)."""
+    from targets.profile import Settings
+
+    chosen = profile.clinic(http)
+    time_machine.plan(Settings(), chosen.settings)
+    if not time_machine.timeline.identity:
+        request.node.user_properties.append(("settings", time_machine.timeline.describe()))
+    return chosen
 
 
 # -- reporting ---------------------------------------------------------------------------------
@@ -291,11 +311,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     """Under pytest-xdist, carry pytest-bdd's scenario record to the controller inside the report
     (pytest-bdd keeps it in a registry local to the worker), so Cucumber JSON is complete."""
     report = yield
+    from steps.support.lateness import Gap
     from targets.profile import NotCovered
 
-    if call.excinfo is not None and call.excinfo.errisinstance(NotCovered) and not hasattr(report, "wasxfail"):
-        report.outcome = "skipped"  # the scenario needed what the target lacks: not covered, with the reason
-        report.longrepr = (str(item.path), item.location[1] or 0, NOT_COVERED + str(call.excinfo.value))
+    failed_in = dict(item.user_properties).get("failed_step", "")
+    if call.excinfo is not None and call.excinfo.errisinstance(NotCovered) and not failed_in.startswith("Then "):
+        if not hasattr(report, "wasxfail"):
+            report.outcome = "skipped"  # the scenario needed what the target lacks: not covered, with the reason
+            report.longrepr = (str(item.path), item.location[1] or 0, NOT_COVERED + str(call.excinfo.value))
+    elif call.excinfo is not None and call.excinfo.errisinstance(Gap):
+        item.user_properties.append(("gap", call.excinfo.value.requirement))
+        report.user_properties = list(item.user_properties)
+    elif (call.excinfo is not None and not call.excinfo.errisinstance((AssertionError, pytest.skip.Exception))
+          and report.when in ("setup", "call") and not any(key == "error" for key, _ in item.user_properties)):
+        item.user_properties.append(("error", _last_frame(call.excinfo)))  # a crash: ours or the profile's
+        report.user_properties = list(item.user_properties)
     if hasattr(item.config, "workerinput"):
         from pytest_bdd.reporting import test_report_context_registry
 
@@ -303,6 +333,18 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
         if context is not None:
             report.bdd_context = {"scenario": context.scenario, "name": context.name}
     return report
+
+
+def _last_frame(excinfo: Any) -> str:
+    """A crash in a step or a profile, for the report: the exception and the last frame it came from."""
+    entry = excinfo.traceback[-1]
+    where = f"{Path(str(entry.path)).name}:{entry.lineno + 1}"
+    from targets.profile import NotCovered
+
+    kind = ("a check needed what the target lacks after the scenario had run" if excinfo.errisinstance(NotCovered)
+            else excinfo.typename)
+    message = str(excinfo.value).strip().splitlines()
+    return f"{kind}: {message[0][:300] if message else '(no message)'} (at {where})"
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -109,7 +109,7 @@ Feature: The clinic's automatic logout setting
     Then "Automatic logout after" is set to "7 days"
     And the audit log shows the system changed the automatic logout from "never" to 10080 minutes
 
-  @clock @absolute_lifetime @settings
+  @clock @maximum_lifetime @settings
   Scenario: The maximum session length ends even a busy session
     Given my clinic makes everyone sign in again after 1 hour, whatever they do
     And I am signed in on my computer

@@ -7,7 +7,7 @@ Feature: Lost connections and wrong clocks
   Background:
     Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
 
-  @offline
+  @data_hidden_at_deadline
   Scenario: Offline at the deadline, the page hides patient data
     Given I am signed in on my computer
     When my computer loses its connection
@@ -24,7 +24,7 @@ Feature: Lost connections and wrong clocks
     And my computer's connection comes back
     Then I see the Sign In page, told I was logged out for inactivity
 
-  @offline @deadlines
+  @low_risk
   Scenario: Offline for a while and back before the deadline, I carry on
     Given I am signed in on my computer
     When 5 minutes pass without activity
@@ -35,7 +35,7 @@ Feature: Lost connections and wrong clocks
     And no inactivity warning is shown
     And the server says my session ends in 15 minutes
 
-  @offline
+  @low_risk
   Scenario: Work done while offline counts once the connection is back
     Given I am signed in on my computer
     When my computer loses its connection
@@ -84,6 +84,7 @@ Feature: Lost connections and wrong clocks
     When 2 more minutes pass
     Then I see the Sign In page, told I was logged out for inactivity
 
+  @data_hidden_at_deadline
   Scenario: A laptop that sleeps past the deadline is logged out when it wakes
     Given I am signed in on my laptop
     When my laptop sleeps for 2 hours

@@ -42,7 +42,7 @@ Feature: The inactivity warning
     And 10 seconds pass
     Then neither tab shows the inactivity warning
 
-  @countdown
+  @countdown @data_hidden_at_deadline
   Scenario: Ignoring the warning logs me out and hides the patient data
     When 28 minutes pass without activity
     Then the inactivity warning is shown with 2 minutes left
@@ -61,11 +61,29 @@ Feature: The inactivity warning
     Then I see the Sign In page, told I logged out
     And the server says my session ended with the reason "logout"
 
-  @escape_keeps_warning
+  @warning_on_purpose
   Scenario: Pressing Escape does not dismiss the warning
     When 28 minutes pass without activity
     And I press Escape
     Then the inactivity warning is shown with 2 minutes left
+
+  @warning_on_purpose
+  Scenario Outline: A stray <stray> neither closes the warning nor counts as activity
+    When 28 minutes pass without activity
+    And <input>
+    Then the inactivity warning is still shown
+    And the server says my last activity was when I signed in
+
+    Examples:
+      | stray      | input                           |
+      | mouse move | the mouse moves across the page |
+      | key press  | a key is pressed by accident    |
+
+  @deadlines @low_risk
+  Scenario: The server learns of my work within half a minute
+    When 10 minutes pass without activity
+    And I type in the patient list
+    Then within 30 seconds the server knows I was active
 
   Scenario Outline: Working in the page resets the timer
     When 20 minutes pass without activity
@@ -79,7 +97,7 @@ Feature: The inactivity warning
       | type            |
       | click a patient |
 
-  @status_polls @deadlines
+  @status_polls @only_real_input_extends
   Scenario: A page that only checks its status in the background is still logged out on time
     When 28 minutes pass without activity, the page checking its status every 15 seconds
     Then the page asked the server for its status at least 100 times

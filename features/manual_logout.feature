@@ -1,4 +1,4 @@
-@logout
+@logout_everywhere
 Feature: Logging out by hand
   As a practitioner who shares the clinic's computers
   I want to log out from any screen, with every tab of my browser following
@@ -56,6 +56,7 @@ Feature: Logging out by hand
     Then I see the Sign In page
     And Recently Logged In no longer lists my account on this computer
 
+  @no_store
   Scenario: Back after logout shows no patient data
     Given I am signed in on my computer
     When I click "Log out" in the header
@@ -70,7 +71,6 @@ Feature: Logging out by hand
     Then my computer's old session cookie is refused with the reason "logout"
     And putting the old session cookie back into my computer's browser does not open the patient list
 
-  @cross_tab
   Scenario: Logging out in one tab ends the other tabs
     Given I am signed in on my computer
     And I open the patient list in a second tab

@@ -4,6 +4,7 @@ Feature: Only my own activity keeps my session open
   I want a session to stay open only while a person really uses it, whatever the page's scripts, a forged report or the computer's clock say
   So that a screen left alone, or a tampered page, stops showing patient data on time
 
+  @only_real_input_extends
   Scenario: A page that fetches app pages in the background is still logged out on time
     Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
     And I am signed in on my computer
@@ -13,7 +14,7 @@ Feature: Only my own activity keeps my session open
     Then I see the Sign In page, told I was logged out for inactivity
     And my computer's old session cookie no longer opens the patient list
 
-  @activity_reports
+  @activity_reports @only_real_input_extends
   Scenario: Reports that nothing happened cannot keep a session open
     Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
     And I am signed in on my computer
@@ -21,15 +22,22 @@ Feature: Only my own activity keeps my session open
     And 30 minutes pass, someone with my session cookie reporting every minute that nothing happened
     Then my computer's old session cookie no longer opens the patient list
 
-  @activity_reports
+  @activity_reports @only_real_input_extends
   Scenario: A forged report of activity in the future cannot keep a session open past its idle timeout
     Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
     And I am signed in on my computer
     When I close the browser on my computer without logging out
     And 20 minutes pass
     And someone with my session cookie reports that I was active an hour from now
-    And 30 minutes pass
+    And 10 minutes pass
     Then my computer's old session cookie no longer opens the patient list
+
+  @activity_reports @maximum_lifetime
+  Scenario: Reports of activity forged every few minutes cannot keep a session open past its maximum length
+    Given I am signed in on my computer
+    When I close the browser on my computer without logging out
+    And someone with my session cookie reports every few minutes that I am working, for as long as a session may last
+    Then the server has ended my computer's session for its maximum length
 
   @session_api
   Scenario: The contract's heartbeat refuses a report of activity in the future
@@ -37,6 +45,7 @@ Feature: Only my own activity keeps my session open
     When someone with my session cookie reports that I was active an hour from now
     Then the server refuses the report as invalid
 
+  @only_real_input_extends
   Scenario: My computer's clock set back after I worked does not move the server's deadline
     Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
     And I am signed in on my computer
@@ -47,7 +56,7 @@ Feature: Only my own activity keeps my session open
     Then I see the Sign In page, told I was logged out for inactivity
     And my computer's old session cookie no longer opens the patient list
 
-  @warning
+  @warning @settings
   Scenario Outline: A long automatic logout warns on time and ends on time
     Given my clinic logs users out after <timeout> without activity, with a 2 minute warning
     And I am signed in on my laptop

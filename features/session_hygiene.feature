@@ -3,6 +3,7 @@ Feature: What the browser keeps, and what another site can do
   I want patient pages never stored, session cookies out of scripts' and other sites' reach, and sessions that nobody else can plant or end
   So that a shared computer, a proxy or a malicious page cannot open or keep open someone's patient records
 
+  @no_store
   Scenario: The patient list is never stored by the browser or a proxy
     Given I am signed in on my computer
     Then the server tells browsers and proxies never to store the patient list
@@ -23,7 +24,7 @@ Feature: What the browser keeps, and what another site can do
     When another site makes my browser post to the logout address without the page's token
     Then I am still signed in
 
-  @logout
+  @clear_site_data
   Scenario: Logging out tells the browser to clear what it kept of the site
     Given I am signed in on my computer
     When I click "Log out" in the header

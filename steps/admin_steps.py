@@ -284,7 +284,7 @@ def right_code(my_device, profile, me, target, authenticator):
 @given("another clinic was set up just before mine", target_fixture="earlier_clinic")
 def clinic_before_mine(profile, http):
     """Set up before the scenario's own clinic (a leak "to the next clinic" lands on mine)."""
-    return profile.clinic(http, {"idle_timeout_minutes": 30})
+    return profile.clinic(http, {"idle_timeout_s": 1800})
 
 
 def _change_other_clinic(profile, http, other, label) -> None:
@@ -301,4 +301,4 @@ def earlier_clinic_changes(profile, http, earlier_clinic, label):
 @when(parsers.parse("the admin of another clinic sets its automatic logout to {label}"))
 def other_clinic_changes(profile, http, label):
     """A clinic set up after mine (a leak "to the previous clinic" lands on mine)."""
-    _change_other_clinic(profile, http, profile.clinic(http, {"idle_timeout_minutes": 30}), label)
+    _change_other_clinic(profile, http, profile.clinic(http, {"idle_timeout_s": 1800}), label)

@@ -9,6 +9,8 @@ from pytest_bdd import parsers, then, when
 
 from steps.support.flows import DEVICE
 from steps.support.time_machine import duration_ms
+from steps.support.lateness import Gap, server_overrun
+from targets.profile import NotCovered, words
 
 MINUTE = 60_000
 FETCH = "(path) => fetch(path, { credentials: 'same-origin' }).then((r) => r.status)"
@@ -22,20 +24,20 @@ def background_fetches(my_device, profile, time_machine, duration):
         status = my_device.page.evaluate(FETCH, profile.protected_path)  # a script's request, not a navigation
         assert status < 500, f"the background fetch of {profile.protected_path} answered {status}"
         my_device.settle()
-        time_machine.advance(min(MINUTE, left))
+        time_machine.pass_idle(min(MINUTE, left))
         left -= MINUTE
 
 
 @when(parsers.re(r"^(?P<duration>.+) pass, someone with my session cookie reporting every minute that nothing "
                  r"happened$"))
 def reports_of_nothing(my_device, profile, http, time_machine, duration):
-    left, idle = duration_ms(duration), 0
+    left = duration_ms(duration)
     while left > 0:
-        profile.report_activity(http, my_device.last_session, idle_ms=idle, input_since_last=False)
+        profile.report_activity(http, my_device.last_session, idle_ms=time_machine.timeline.actual_idle_ms,
+                                input_since_last=False)
         step = min(MINUTE, left)
-        time_machine.advance(step)
+        time_machine.pass_idle(step)
         left -= step
-        idle += step
 
 
 @when(parsers.re(r"^someone with my session cookie reports that I was active (?P<duration>.+) from now$"),
@@ -50,25 +52,34 @@ def report_refused(report_status):
 
 
 @then(parsers.re(rf"^{DEVICE}'s old session cookie no longer opens the patient list$"))
-def old_cookie_closed(devices, profile, oracle, device_name):
-    answer = oracle.page_with(profile.protected_path, devices.get(device_name).last_session)
+def old_cookie_closed(devices, profile, oracle, time_machine, device_name):
+    """Judged by the server's plain answer to the old cookie. A session still alive is first followed
+    through the passive oracle, where there is one, to say how long it lived (a replay would extend it)."""
+    cookie = devices.get(device_name).last_session
+    measured = ""
+    if oracle.read(cookie).state == "active" and time_machine.timeline.past_deadline_ms() >= 0:
+        measured = server_overrun(time_machine, lambda: oracle.read(cookie).state != "active",
+                                  what="the old session") + "; "
+    assert not measured, f"{measured}at the deadline the server still treated the session as signed in"
+    answer = oracle.page_with(profile.protected_path, cookie)
     assert profile.signed_out_answer(answer), (
         f"GET {profile.protected_path} with the session cookie answered {answer.status_code} "
         f"{answer.headers.get('location', '')}: the server still treats the session as signed in")
 
 
 @when(parsers.re(r"^time reaches (?P<duration>.+) before my session's deadline$"))
-def time_reaches(my_device, clinic, time_machine, duration):
-    deadline = my_device.signed_in_wall_ms + clinic.settings["idle_timeout_minutes"] * MINUTE
-    time_machine.advance(deadline - duration_ms(duration) - my_device.wall_ms)
+def time_reaches(time_machine, duration):
+    time_machine.reach_idle(time_machine.timeline.nominal.idle_ms - duration_ms(duration))
 
 
 # -- durations relative to the clinic's own settings (run in real time too: @waits) -----------------
 def _own(clinic, name: str) -> int:
     """The clinic's idle timeout or warning in ms, as created or as the profile declares them."""
     if name == "warning":
-        return clinic.settings["warning_seconds"] * 1000
-    return clinic.settings["idle_timeout_minutes"] * MINUTE
+        if clinic.settings.warning_ms is None:
+            raise NotCovered("the scenario waits for the warning, and the target declares none")
+        return clinic.settings.warning_ms
+    return clinic.settings.idle_ms
 
 
 @when(parsers.re(r"^the idle timeout less the warning and (?P<margin>.+) passes without activity$"))
@@ -94,3 +105,47 @@ def the_warning_passes(clinic, time_machine):
 @then("the inactivity warning is shown")
 def warning_is_shown(my_device, profile):
     expect(profile.page("Warning", my_device.page).dialog).to_be_visible()
+
+
+# -- the maximum session length, against a session kept busy by forged reports -------------------------
+POLICY_LONGEST_LIFETIME_S = 30 * 86400  # DESIGN.md: the longest maximum session length the policy allows
+MOST_REPORTS = 5000  # more would take minutes: the check is waived instead
+
+
+@when("someone with my session cookie reports every few minutes that I am working, for as long as a session may "
+      "last", target_fixture="kept_busy")
+def busy_with_forged_reports(my_device, profile, http, clinic, time_machine, waivers):
+    """A report of input "just now" at four fifths of the idle timeout, from sign-in until the clinic's
+    maximum session length (or the longest the policy allows, when the app declares none) has passed,
+    and one idle timeout more. What was sent and for how long, for the Then step."""
+    lifetime_s = clinic.settings.absolute_lifetime_s or POLICY_LONGEST_LIFETIME_S
+    every = max(clinic.settings.idle_ms * 4 // 5, 1000)
+    horizon = round(lifetime_s * 1000) + clinic.settings.idle_ms
+    if horizon // every > MOST_REPORTS:
+        waivers.waive("a session kept busy past its maximum length",
+                      f"{horizon // every} reports, one every {words(every / 1000)}, would be needed")
+        return None
+    elapsed, answers = 0, []
+    while elapsed < horizon:
+        step = min(every, horizon - elapsed)
+        time_machine.advance(step)
+        elapsed += step
+        answers.append(profile.report_activity(http, my_device.last_session, idle_ms=0, input_since_last=True))
+    return {"lifetime_s": lifetime_s, "declared": clinic.settings.absolute_lifetime_s is not None,
+            "elapsed_ms": elapsed, "every_ms": every, "reports": len(answers)}
+
+
+@then(parsers.re(rf"^the server has ended {DEVICE}'s session for its maximum length$"))
+def ended_at_maximum_length(devices, oracle, kept_busy, device_name):
+    if kept_busy is None:
+        return  # waived when the reports were sent
+    still_open = oracle.still_open(devices.get(device_name).last_session)
+    assert still_open is not None, "a cookie session can always be replayed"
+    if not still_open:
+        return
+    kept = (f"still active {words(kept_busy['elapsed_ms'] / 1000)} after sign-in, kept busy by "
+            f"{kept_busy['reports']} forged reports (one every {words(kept_busy['every_ms'] / 1000)})")
+    if kept_busy["declared"]:
+        raise AssertionError(f"{kept}, past the declared maximum session length of {words(kept_busy['lifetime_s'])}")
+    raise Gap("maximum_lifetime", f"{kept}: the app has no maximum session lifetime (the policy allows at most "
+              f"{words(POLICY_LONGEST_LIFETIME_S)})")

@@ -52,14 +52,14 @@ def clock_off(devices, offset, way):
 
 @when(parsers.parse("my computer's clock jumps {duration} ahead on its own"))
 def clock_jumps(my_device, time_machine, duration):
-    time_machine.jump_browser_alone(my_device, duration_ms(duration))
+    time_machine.jump_browser_alone(my_device, time_machine.timeline.scaled(duration_ms(duration)))
 
 
 @when(parsers.parse("my computer's clock is set back {duration} on its own"))
 def clock_set_back(my_device, time_machine, duration):
-    time_machine.set_browser_wall_clock(my_device, -duration_ms(duration))
+    time_machine.set_browser_wall_clock(my_device, -time_machine.timeline.scaled(duration_ms(duration)))
 
 
 @when(parsers.re(rf"^{DEVICE} sleeps for (?P<duration>.+)$"))
 def laptop_sleeps(time_machine, device_name, duration):
-    time_machine.advance(duration_ms(duration), jump=True)  # the page's timers fire once, on waking
+    time_machine.pass_idle(duration_ms(duration), jump=True)  # the page's timers fire once, on waking

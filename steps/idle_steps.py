@@ -6,6 +6,7 @@ from playwright.sync_api import expect
 from pytest_bdd import given, parsers, then, when
 
 from steps.support.flows import DEVICE
+from targets.profile import words
 
 
 def _work(page, profile, work):
@@ -15,8 +16,9 @@ def _work(page, profile, work):
 
 
 @when('I click "Stay Logged In"')
-def stay(my_device, profile):
+def stay(my_device, profile, time_machine):
     profile.page("Warning", my_device.page).stay_logged_in()
+    time_machine.activity()
     my_device.settle()
 
 
@@ -39,21 +41,24 @@ def warning_closes(my_device, profile):
 
 @given(parsers.re(rf"^I (?P<work>type|click a patient) in the patient list on {DEVICE}$"))
 @when(parsers.re(rf"^I (?P<work>type|click a patient) in the patient list on {DEVICE}$"))
-def work_on(devices, profile, work, device_name):
+def work_on(devices, profile, time_machine, work, device_name):
     device = devices.get(device_name)
     _work(device.page, profile, work)
+    time_machine.activity()
     device.settle()
 
 
 @when(parsers.re(r"^I (?P<work>type|click a patient) in the patient list$"))
-def work_here(my_device, profile, work):
+def work_here(my_device, profile, time_machine, work):
     _work(my_device.page, profile, work)
+    time_machine.activity()
     my_device.settle()
 
 
 @when("I type in the first tab")
-def type_first_tab(my_device, profile):
+def type_first_tab(my_device, profile, time_machine):
     _work(my_device.tab(1), profile, "type")
+    time_machine.activity()
     my_device.settle()
 
 
@@ -84,8 +89,9 @@ def warning_in_tabs(my_device, profile):
 
 
 @when('I click "Stay Logged In" in the first tab')
-def stay_first_tab(my_device, profile):
+def stay_first_tab(my_device, profile, time_machine):
     profile.page("Warning", my_device.tab(1)).stay_logged_in()
+    time_machine.activity()
     my_device.settle()
 
 
@@ -93,3 +99,54 @@ def stay_first_tab(my_device, profile):
 def closes_in_second(my_device, profile):
     expect(profile.page("Warning", my_device.tabs[1]).dialog).to_be_hidden()
     expect(profile.page("Protected", my_device.tabs[1]).data).to_be_visible()
+
+
+# -- stray input while the warning is shown, and how soon the server hears of real input -------------
+@when("the mouse moves across the page")
+def mouse_moves(my_device):
+    my_device.page.mouse.move(200, 200)
+    my_device.page.mouse.move(420, 310, steps=5)
+    my_device.settle()
+
+
+@when("a key is pressed by accident")
+def stray_key(my_device):
+    my_device.page.keyboard.press("Shift")
+    my_device.settle()
+
+
+@then("the inactivity warning is still shown")
+def warning_still_shown(my_device, profile):
+    expect(profile.page("Warning", my_device.page).dialog).to_be_visible()
+    expect(profile.page("Protected", my_device.page).data).to_be_visible()
+
+
+@then(parsers.re(r"^within (?P<limit>\d+) seconds the server knows I was active$"))
+def server_hears_of_input(my_device, oracle, waivers, time_machine, limit):
+    """The server's record of my last activity reaches the moment I typed within ``limit`` seconds; else
+    the figure of how long it took (moving the clocks up to the deadline) is the observed value."""
+    typed_at = time_machine.server.now_ms()
+    stale_by = None
+
+    def heard() -> bool:
+        status = oracle.of(my_device)
+        if status.state == "unknown" or status.last_activity_ms is None:
+            return True  # judged below: waived
+        return status.last_activity_ms >= typed_at - 1000  # apps counting whole seconds round down
+
+    if oracle.of(my_device).last_activity_ms is None:
+        waivers.waive(f"the server knows of my input within {limit} s", "the target's status oracle does not report "
+                      "the last activity")
+        return
+    waited, bound = 0, int(limit) * 1000
+    while not heard():
+        if waited >= time_machine.timeline.actual.idle_ms - 2000:
+            break  # never past the deadline: the session would end for a reason of its own
+        time_machine.advance(1000 if waited < bound else 5000)
+        waited += 1000 if waited < bound else 5000
+    if waited > bound or not heard():
+        stale_by = waited
+        seen = f"{words(stale_by / 1000)} later" if heard() else f"not within {words(waited / 1000)}"
+        time_machine.observe(f"the server learned of my input {seen} (the page reports input only at its next "
+                             f"scheduled contact)")
+        raise AssertionError(f"the server learned of my input {seen}, not within {limit} s")

@@ -95,9 +95,9 @@ def press_back(my_device):
 
 
 @then(parsers.re(rf'^{DEVICE}\'s old session cookie is refused with the reason "(?P<reason>\w+)"$'))
-def old_cookie_refused(devices, oracle, profile, waivers, device_name, reason):
+def old_cookie_refused(devices, oracle, profile, waivers, time_machine, device_name, reason):
     cookie = devices.get(device_name).last_session
-    expect_ended(oracle.read(cookie), reason, waivers, profile)
+    expect_ended(oracle, cookie, reason, waivers, time_machine)
     page = oracle.page_with(profile.protected_path, cookie)
     assert profile.signed_out_answer(page), (f"GET {profile.protected_path} with the old cookie answered "
                                              f"{page.status_code} {page.headers.get('location', '')}, not a "
@@ -145,5 +145,5 @@ def mobile_app_signed_in(profile, http, me):
 
 
 @then("the mobile app is still signed in")
-def mobile_still_signed_in(oracle, mobile_app):
-    expect_active(oracle.of_token(mobile_app))
+def mobile_still_signed_in(oracle, waivers, mobile_app):
+    expect_active(oracle.of_token(mobile_app), waivers, "the mobile app's session is still active")

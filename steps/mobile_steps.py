@@ -48,4 +48,4 @@ def mobile_logout(profile, http, mobile_app):
 
 @then('the mobile app\'s session is refused with the reason "logout"')
 def mobile_refused(oracle, profile, waivers, mobile_app):
-    expect_ended(oracle.of_token(mobile_app), "logout", waivers, profile)
+    expect_ended(oracle, {"bearer": mobile_app}, "logout", waivers)

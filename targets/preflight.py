@@ -9,6 +9,7 @@ prints it; the suites call ``run`` and stop with exit code 2 when nothing can ru
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ class Scenario:
     title: str
     runs: int
     tags: frozenset[str]
+    settings: tuple[dict, ...] = ()   # per run: the settings its Given asks for (targets.profile.Settings names)
 
 
 @dataclass
@@ -64,34 +66,92 @@ class Preflight:
 
 
 def scenarios(folder: Path = FEATURES) -> list[Scenario]:
-    """Every scenario of the feature files, with its runs and tags."""
+    """Every scenario of the feature files, with its runs, tags and the settings each run asks for."""
     found: list[Scenario] = []
     for path in sorted(folder.glob("*.feature")):
         feature = Parser().parse(TokenScanner(path.read_text()))["feature"]
         feature_tags = {t["name"].lstrip("@") for t in feature["tags"]}
+        background = [s["text"] for child in feature["children"] if "background" in child
+                      for s in child["background"]["steps"]]
         for child in feature["children"]:
             scenario = child.get("scenario")
             if scenario is None:
                 continue
-            runs = sum(len(e["tableBody"]) for e in scenario["examples"]) or 1
-            found.append(Scenario(scenario["name"], runs,
-                                  frozenset(feature_tags | {t["name"].lstrip("@") for t in scenario["tags"]})))
+            steps = background + [s["text"] for s in scenario["steps"]]
+            rows = [dict(zip([c["value"] for c in e["tableHeader"]["cells"]], [c["value"] for c in row["cells"]]))
+                    for e in scenario["examples"] for row in e["tableBody"]] or [{}]
+            wanted = tuple(_asked_settings([_fill(step, row) for step in steps]) for row in rows)
+            found.append(Scenario(scenario["name"], len(rows),
+                                  frozenset(feature_tags | {t["name"].lstrip("@") for t in scenario["tags"]}), wanted))
     return found
+
+
+def _fill(step: str, row: dict[str, str]) -> str:
+    for name, value in row.items():
+        step = step.replace(f"<{name}>", value)
+    return step
+
+
+SETTINGS_GIVENS = (
+    (re.compile(r"my clinic logs users out after (.+) without activity, with an? (.+) warning$"),
+     lambda m: {"idle_timeout_s": _seconds(m[1]), "warning_s": _seconds(m[2])}),
+    (re.compile(r"my clinic allows (\d+) active sessions per user$"), lambda m: {"max_sessions_per_user": int(m[1])}),
+    (re.compile(r"my clinic makes everyone sign in again after (.+), whatever they do$"),
+     lambda m: {"absolute_lifetime_s": _seconds(m[1])}),
+)
+
+
+def _seconds(words: str) -> float:
+    from steps.support.time_machine import duration_ms
+
+    return duration_ms(words) / 1000
+
+
+def _asked_settings(steps: list[str]) -> dict:
+    """The settings a run's Given steps ask for (the same phrases steps/common_steps.py defines)."""
+    asked: dict = {}
+    for step in steps:
+        for pattern, read in SETTINGS_GIVENS:
+            found = pattern.search(step)
+            if found:
+                asked.update(read(found))
+    return asked
 
 
 def missing_for(scenario: Scenario, profile: Profile, *, has_clock: bool, harness_started: bool,
                 real_time: bool = False) -> list[str]:
-    """The capabilities this scenario needs that the target lacks (empty: it can run)."""
-    from targets.capabilities import CAPABILITIES
+    """The product features this scenario needs that the target lacks (empty: it runs). The one decision
+    both the preflight and the run make (conftest.py). Policy requirements and the harness's ways of
+    observing (a status oracle) are never missing: a requirement always runs, and its absence is a gap."""
+    from targets.capabilities import FEATURES, OBSERVATIONS
 
-    lacks = [tag for tag in scenario.tags if tag in CAPABILITIES and tag not in ("clock", "restart")
-             and not profile.has(tag)]
+    lacks = [tag for tag in sorted(scenario.tags) if tag in FEATURES and tag not in ("clock", "restart", "settings")
+             and tag not in OBSERVATIONS and not profile.has(tag)]
+    if "settings" in scenario.tags and not profile.has("settings") and profile.fixed_settings is None:
+        lacks.append("settings")  # fixed settings: the scenario's Given checks they are the ones it needs
     if ("clock" in scenario.tags or "waits" in scenario.tags) and not has_clock:
         if not ("waits" in scenario.tags and "clock" not in scenario.tags and real_time):
             lacks.append("clock")
     if "restart" in scenario.tags and not (harness_started and profile.has("restart")):
         lacks.append("restart")
     return lacks
+
+
+def settings_runs(scenario: Scenario, profile: Profile) -> int:
+    """How many of a @settings scenario's runs a profile with fixed settings can give (its Given names
+    settings; they must be the fixed ones). A profile that can set them: all."""
+    if "settings" not in scenario.tags or profile.has("settings"):
+        return scenario.runs
+    from targets.profile import NotCovered
+
+    fine = 0
+    for wanted in scenario.settings:
+        try:
+            profile.require_settings(wanted)
+            fine += 1
+        except NotCovered:
+            pass
+    return fine
 
 
 def run(profile: Profile, base_url: str, *, harness_started: bool = False, clock: str | None = None) -> Preflight:
@@ -111,8 +171,11 @@ def run(profile: Profile, base_url: str, *, harness_started: bool = False, clock
             if lacks:
                 for name in lacks:
                     report.missing[name] = report.missing.get(name, 0) + scenario.runs
-            else:
-                report.runnable += scenario.runs
+                continue
+            fine = settings_runs(scenario, profile)
+            report.runnable += fine
+            if fine < scenario.runs:
+                report.missing["settings"] = report.missing.get("settings", 0) + scenario.runs - fine
     report.seconds = time.perf_counter() - started
     return report
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
 
@@ -62,7 +62,7 @@ class Clinic:
 
     account_id: Any
     name: str
-    settings: Mapping[str, Any]
+    settings: "Settings"
     people: tuple[Person, ...]
     own: bool = True                    # False: shared with other scenarios, its settings must not change
 
@@ -81,12 +81,65 @@ class Clinic:
 
 @dataclass(frozen=True)
 class Settings:
-    """A clinic's session settings in the policy's units (``None``: the app has no such setting)."""
+    """A clinic's session settings, in seconds (``None``: the app has no such setting: no warning, no
+    limit on sessions, no maximum lifetime). The older whole-unit names (``idle_timeout_minutes``,
+    ``warning_seconds``, ``absolute_lifetime_hours``) are accepted too, for profiles written before."""
 
-    idle_timeout_minutes: int | None = 30
-    warning_seconds: int | None = 120
+    idle_timeout_s: float | None = 1800
+    warning_s: float | None = 120
     max_sessions_per_user: int | None = 1
-    absolute_lifetime_hours: int | None = None
+    absolute_lifetime_s: float | None = None
+    idle_timeout_minutes: InitVar[Any] = ...   # ... (Ellipsis): not given; None: the app has none
+    warning_seconds: InitVar[Any] = ...
+    absolute_lifetime_hours: InitVar[Any] = ...
+
+    def __post_init__(self, idle_timeout_minutes: Any, warning_seconds: Any, absolute_lifetime_hours: Any) -> None:
+        for name, value, unit in (("idle_timeout_s", idle_timeout_minutes, 60), ("warning_s", warning_seconds, 1),
+                                  ("absolute_lifetime_s", absolute_lifetime_hours, 3600)):
+            if value is not ...:
+                object.__setattr__(self, name, None if value is None else value * unit)
+
+    @property
+    def idle_ms(self) -> int:
+        """The idle timeout in milliseconds (30 minutes when the app declares none)."""
+        return round((self.idle_timeout_s or 1800) * 1000)
+
+    @property
+    def warning_ms(self) -> int | None:
+        """The warning's lead in milliseconds, or None when the app shows no warning."""
+        return None if self.warning_s is None else round(self.warning_s * 1000)
+
+    def values(self) -> dict[str, Any]:
+        """The four settings by name (the InitVar aliases left out)."""
+        return {name: getattr(self, name) for name in SETTING_NAMES}
+
+    def describe(self) -> str:
+        """The settings in words, for reports: "idle timeout 30 min, warning 2 min, ..."."""
+        parts = [f"idle timeout {words(self.idle_timeout_s)}",
+                 "no warning" if self.warning_s is None else f"warning {words(self.warning_s)} before",
+                 "no limit on sessions per user" if self.max_sessions_per_user is None
+                 else f"{self.max_sessions_per_user} session(s) per user",
+                 "no maximum session lifetime" if self.absolute_lifetime_s is None
+                 else f"maximum lifetime {words(self.absolute_lifetime_s)}"]
+        return ", ".join(parts)
+
+
+SETTING_NAMES = ("idle_timeout_s", "warning_s", "max_sessions_per_user", "absolute_lifetime_s")
+
+
+def words(seconds: float | None) -> str:
+    """A duration for people: "1.0 s", "40 s", "29 min 30 s", "3 h", "2 days 4 h"."""
+    if seconds is None:
+        return "none"
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    days, rest = divmod(whole, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = [(days, "day" if days == 1 else "days"), (hours, "h"), (minutes, "min"), (secs, "s")]
+    shown = [f"{n} {unit}" for n, unit in parts if n]
+    return " ".join(shown[:2]) if shown else "0 s"
 
 
 @dataclass(frozen=True)
@@ -149,6 +202,7 @@ class Profile:
     start_env: ClassVar[Mapping[str, str]] = {}  # and the environment it adds for it
     people: ClassVar[tuple[Person, ...]] = ()
     people_csv: ClassVar[Path | None] = None  # or a CSV file of username,password,role (kept out of the repo)
+    hide_tolerance_s: ClassVar[float] = 2.0  # how late after the deadline the page may hide patient data
 
     # page classes: each takes a Playwright Page
     SignIn: ClassVar[type] = object
@@ -214,8 +268,7 @@ class Profile:
         """The clinic for one scenario. With ``settings``, one that has them (or NotCovered)."""
         if settings:
             self.require_settings(settings)
-        declared = self.fixed_settings or Settings()
-        return Clinic(None, self.name, vars(declared), self.staff(), own=False)
+        return Clinic(None, self.name, self.fixed_settings or Settings(), self.staff(), own=False)
 
     def staff(self) -> tuple[Person, ...]:
         """The people the scenarios sign in as: ``people``, or the rows of ``people_csv``."""
@@ -225,9 +278,10 @@ class Profile:
             return tuple(Person(row["username"], row["password"], row["role"]) for row in csv.DictReader(rows))
 
     def require_settings(self, settings: Mapping[str, Any]) -> None:
-        """Fixed settings: the scenario runs when they are the ones it needs, else NotCovered."""
-        fixed = vars(self.fixed_settings) if self.fixed_settings else {}
+        """Fixed settings: a scenario that must set its own runs when they are the ones it needs, else
+        NotCovered (the app has no settable limits)."""
+        fixed = (self.fixed_settings or Settings()).values()
         differ = {k: v for k, v in settings.items() if fixed.get(k) != v}
         if differ:
             have = ", ".join(f"{k}={fixed.get(k)}" for k in differ)
-            raise NotCovered(f"the scenario needs {differ}; the target's settings are fixed ({have})")
+            raise NotCovered(f"the scenario sets {differ} (settable limits); the target's settings are fixed ({have})")

@@ -66,13 +66,13 @@ class Warning:
 
 class DjangoSessionSecurity(Profile):
     name = "django-session-security"
-    capabilities = frozenset({"logout", "warning", "countdown", "stay_logged_in", "cross_tab", "offline",
-                              "status_oracle", "deadlines", "activity_reports"})
+    capabilities = frozenset({"logout", "warning", "countdown", "stay_logged_in", "cross_tab", "status_oracle",
+                              "deadlines", "activity_reports"})
     wording = Wording(countdown="s", wrong_password="Your username and password didn't match. Please try again.")
     signin_path, protected_path, signin_url = "/accounts/login/", "/patients/", re.compile(r"/accounts/login/")
     session_cookies, logout_request, csrf_field = ("sessionid",), ("POST", "/accounts/logout/"), "csrfmiddlewaretoken"
-    fixed_settings = Settings(idle_timeout_minutes=EXPIRE_S // 60, warning_seconds=EXPIRE_S - WARN_S,
-                              max_sessions_per_user=None)  # as the app reads them (clinic/settings.py)
+    fixed_settings = Settings(idle_timeout_s=EXPIRE_S, warning_s=EXPIRE_S - WARN_S, max_sessions_per_user=None,
+                              absolute_lifetime_s=None)  # as the app reads them (clinic/settings.py)
     clock = "contract"
     start_command = f"{HERE}/.venv/bin/python {HERE}/manage.py runserver --noreload --insecure 127.0.0.1:{{port}}"
     start_env, expectations_file = {"CLINIC_TEST_CLOCK": "1"}, HERE / "known_findings.toml"

@@ -118,6 +118,8 @@ class Device:
     last_session: dict[str, str] | None = None  # the session cookies of its latest sign-in (outlive logout)
     cookie_names: tuple[str, ...] = ("sid",)     # the target's session cookie names (from the profile)
     inflight: set[Any] = field(default_factory=set)  # requests sent and not yet answered
+    activity: Callable[[], None] = lambda: None  # tells the time machine the user did something
+    time_machine: Any = None         # the scenario's time machine (it attached this device's clock)
 
     @property
     def page(self) -> Page:
@@ -153,8 +155,9 @@ class Devices:
 
     def __init__(self, new_context: Callable[..., BrowserContext], playwright: Playwright, base_url: str,
                  attach_clock: Callable[[Device, int], None], traces: Path | None = None,
-                 cookie_names: tuple[str, ...] = ("sid",)) -> None:
+                 cookie_names: tuple[str, ...] = ("sid",), activity: Callable[[], None] = lambda: None) -> None:
         self._cookie_names = cookie_names
+        self._activity = activity
         self._traces = traces  # where to record a trace per device (kept only if the scenario fails)
         self._new_context = new_context
         self._playwright = playwright
@@ -173,7 +176,7 @@ class Devices:
         if self._traces is not None:  # DOM snapshots of every action; no screencast, which costs ~40 % time
             context.tracing.start(title=name, snapshots=True, screenshots=False, sources=False)
         context.add_init_script(PROBE)
-        device = Device(name, context, phone, cookie_names=self._cookie_names)
+        device = Device(name, context, phone, cookie_names=self._cookie_names, activity=self._activity)
 
         def sent(request: Any) -> None:
             device.requests.append((request.method, urlsplit(request.url).path))
@@ -225,7 +228,12 @@ class Devices:
             for number, page in enumerate(device.tabs if not device.closed else [], start=1):
                 shot = folder / f"{_slug(device.name)}-tab{number}.png"
                 try:
-                    page.screenshot(path=shot, timeout=5000)
+                    if not device.in_background:  # a fade-in under the paused clock would stay at opacity 0
+                        device.context.clock.run_for(1000)
+                except PlaywrightError:
+                    pass  # no fake clock here (real time): animations ran on their own
+                try:
+                    page.screenshot(path=shot, timeout=5000, animations="disabled")
                     kept.append(("screenshot", shot))
                 except PlaywrightError:
                     pass

@@ -8,6 +8,7 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 from steps.support.devices import Device
+from steps.support.lateness import hide_in_time
 from steps.support.oracle import Oracle, Waivers
 from targets.profile import Person, Profile
 
@@ -27,6 +28,7 @@ def sign_in(device: Device, person: Person, oracle: Oracle, *, remember: bool = 
     if not protected.data.count():  # the app landed elsewhere: open the protected page
         protected.open()
     expect(protected.data).to_be_visible()
+    device.activity()
     note_sign_in(device, oracle)
     device.person = person
     return device
@@ -44,12 +46,24 @@ def note_sign_in(device: Device, oracle: Oracle) -> None:
         device.signed_in_ms = status.last_activity_ms
 
 
+def data_hidden(device: Device, profile: Profile) -> bool:
+    """Right now, once the page has finished talking to its server: no patient data on screen."""
+    device.settle()
+    return profile.page("Protected", device.page).data.count() == 0
+
+
 def expect_no_patient_data(device: Device, profile: Profile) -> None:
+    """No patient data; after the target's own deadline, within the profile's tolerance (else the
+    finding says how long it stayed)."""
+    hide_in_time(device, profile, lambda: data_hidden(device, profile))
     expect(profile.page("Protected", device.page).data).to_have_count(0)
 
 
 def expect_signin_page(device: Device, profile: Profile, waivers: Waivers, reason: str | None = None) -> None:
-    """The app's sign-in page, no patient data, and, where the app has one, the notice for ``reason``."""
+    """The app's sign-in page, no patient data, and, where the app has one, the notice for ``reason``.
+    After an automatic logout's deadline the page has the profile's tolerance to get there."""
+    if reason in (None, "idle", "absolute"):
+        hide_in_time(device, profile, lambda: data_hidden(device, profile))
     signin = profile.page("SignIn", device.page)
     expect(device.page).to_have_url(profile.signin_url)
     expect(signin.form).to_be_visible()

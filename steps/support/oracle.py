@@ -14,7 +14,8 @@ from typing import Any, Callable, Mapping, TypeVar
 import httpx
 
 from steps.support.devices import Device
-from targets.profile import NotCovered, Profile, Status, cookie_header
+from steps.support.lateness import server_overrun
+from targets.profile import Status, cookie_header
 
 SWEEP_WAIT_S = 10  # how long a server may take to end a due session on its own (real seconds)
 T = TypeVar("T")
@@ -46,9 +47,23 @@ class Oracle:
         return self.read(device.last_session)
 
     def read(self, credentials: Mapping[str, str]) -> Status:
+        """The session's state through the profile's passive oracle; "unknown" when the target has none
+        (the checks then judge the server's side another way, or waive it)."""
         if not self.profile.has("status_oracle"):
-            raise NotCovered("the scenario reads the session's state, and the target has no passive status oracle")
+            return Status("unknown")
         return self.profile.status(self.http, credentials)
+
+    def still_open(self, credentials: Mapping[str, str]) -> bool | None:
+        """Whether the server still lets these credentials in, for a session that should have ended:
+        the oracle, or else one replay of the cookie on the protected page (a request that would extend a
+        live session, so only ever made once it should be over). None: no way to tell (a bearer token
+        and no oracle)."""
+        status = self.read(credentials)
+        if status.state != "unknown":
+            return status.state == "active"
+        if "bearer" in credentials:
+            return None
+        return not self.profile.signed_out_answer(self.page_with(self.profile.protected_path, credentials))
 
     def of_token(self, token: str) -> Status:
         return self.read({"bearer": token})
@@ -70,26 +85,52 @@ class Waivers:
         self._record("waived", f"{check}: {why}")
 
 
-def expect_ended(status: Status, reason: str, waivers: Waivers, profile: Profile) -> None:
-    """The session ended; and for this reason, where the target says why (else the reason is waived)."""
-    assert status.state == "ended", f"the session is {status.state}, not ended ({_brief(status)})"
+def expect_ended(oracle: Oracle, credentials: Mapping[str, str], reason: str, waivers: Waivers,
+                 time_machine: Any = None) -> None:
+    """The session ended; and for this reason, where the target says why (else the reason is waived).
+    With no oracle, one replay of the cookie judges it. A session still active after its deadline is
+    followed until it ends, and how long it lived is the finding's observed value."""
+    profile = oracle.profile
+    status = oracle.read(credentials)
+    if status.state == "unknown":
+        still_open = oracle.still_open(credentials)
+        if still_open is None:
+            waivers.waive(f'the server ended the session ("{reason}")', f"{profile.name} has no passive status "
+                          "oracle, and a mobile token cannot be replayed on a page")
+            return
+        assert not still_open, (f"the server still opens {profile.protected_path} with the session's cookie: "
+                                f"the session was not ended ({reason})")
+        waivers.waive(f'ended with the reason "{reason}"', f"{profile.name} has no passive status oracle (the "
+                      "cookie, replayed once, was refused)")
+        return
+    if status.state != "ended":
+        measured = ""
+        if time_machine is not None and time_machine.timeline.past_deadline_ms() >= 0 and reason == "idle":
+            measured = server_overrun(time_machine, lambda: oracle.read(credentials).state == "ended",
+                                      what="the session left alone") + "; "
+        raise AssertionError(f"{measured}the session is {status.state}, not ended ({_brief(status)})")
     if status.reason is None:
         waivers.waive(f'ended with the reason "{reason}"', f"{profile.name} does not say why a session ended")
     else:
         assert status.reason == reason, f'ended with the reason "{status.reason}", not "{reason}"'
 
 
-def expect_active(status: Status) -> None:
+def expect_active(status: Status, waivers: Waivers | None = None, check: str = "the server still has my session") -> None:
+    """The session is active (waived when the target cannot tell: replaying its cookie would extend it)."""
+    if status.state == "unknown" and waivers is not None:
+        waivers.waive(check, "the target has no passive status oracle (a replayed cookie would extend the session)")
+        return
     assert status.state == "active", f"the session is {status.state}, not active ({_brief(status)})"
 
 
-def timing(status: Status, field: str, profile: Profile) -> int:
-    """A time the oracle reports (``last_activity_ms``...); NotCovered when the target cannot tell."""
+def timing(status: Status, field: str, waivers: Waivers, check: str) -> int | None:
+    """A time the oracle reports (``last_activity_ms``...); None, with the check waived, when the target
+    cannot tell."""
+    if status.state == "unknown" or getattr(status, field) is None or status.server_time_ms is None:
+        waivers.waive(check, f"the target's status oracle does not report {field.removesuffix('_ms')}")
+        return None
     expect_active(status)
-    value = getattr(status, field)
-    if value is None or status.server_time_ms is None:
-        raise NotCovered(f"{profile.name}'s status oracle does not report {field.removesuffix('_ms')}")
-    return value
+    return getattr(status, field)
 
 
 def _brief(status: Status) -> str:

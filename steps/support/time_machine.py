@@ -30,7 +30,9 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from steps.support.devices import Device
+from steps.support.timeline import Timeline
 from targets.clocks import RealTimeClock, ServerClock
+from targets.profile import Settings
 
 SECOND = 1000
 TIMER_STEP_MS = 1000  # following timers: never a step shorter than this (a 16 ms animation frame would crawl)
@@ -59,18 +61,53 @@ class TimeMachine:
     """Moves the server clock and every attached browser clock together."""
 
     def __init__(self, server: ServerClock | None, *, tagged_clock: bool, wall_ms: Callable[[], int],
-                 follow_timers: bool = False) -> None:
+                 follow_timers: bool = False, record: Callable[[str, str], None] = lambda key, value: None) -> None:
         self.server = server
         self.follow_timers = follow_timers
         self.tagged_clock = tagged_clock
         self.real = isinstance(server, RealTimeClock)
         self._wall_ms = wall_ms
         self.devices: list[Device] = []
+        self.timeline = Timeline(Settings(), Settings())  # the scenario's durations on the target's settings
+        self._record = record
+
+    def observe(self, text: str, *, overrun_s: float | None = None, requirement: str | None = None) -> None:
+        """Note what was seen for the report ("patient data still shown 40 s after the deadline"); with the
+        overrun in seconds (how late, which sets the severity) and the requirement it measures."""
+        self._record("observed", text)
+        if overrun_s is not None:
+            self._record("overrun_s", str(overrun_s))
+        if requirement is not None:
+            self._record("requirement", requirement)
+
+    # -- the scenario's time on the target's own settings (steps/support/timeline.py) ---------------
+    def plan(self, nominal: Settings, actual: Settings) -> None:
+        """The scenario speaks of ``nominal`` settings; the target runs on ``actual`` ones."""
+        self.timeline = Timeline(nominal, actual)
+
+    def pass_idle(self, nominal_ms: int, *, step_ms: int | None = None, jump: bool = False) -> int:
+        """The scenario's "``nominal_ms`` pass without activity", on the target's settings; the actual ms."""
+        move = self.timeline.advance(nominal_ms)
+        self._require_clock()
+        if step_ms is not None and not self.timeline.identity:
+            step_ms = max(self.timeline.scaled(step_ms), 1000)
+        self._advance(move, step_ms=step_ms, jump=jump)
+        return move
+
+    def reach_idle(self, nominal_idle_ms: int) -> None:
+        """Time reaches the nominal idle time ``nominal_idle_ms`` since the last activity."""
+        self._require_clock()
+        self._advance(self.timeline.reach(nominal_idle_ms))
+
+    def activity(self) -> None:
+        """The user did something the app counts as activity: idle time starts again."""
+        self.timeline.activity()
 
     # -- browsers ------------------------------------------------------------------------------
     def attach(self, device: Device, skew_ms: int = 0) -> None:
         """Install the paused clock in a new device, on the server's time plus ``skew_ms``."""
         start = (self.server.now_ms() if self.server else self._wall_ms()) + skew_ms
+        device.time_machine = self
         if self.real:  # the browser's own clock runs, as the server's does
             device.wall_ms = start
             self.devices.append(device)
@@ -102,6 +139,10 @@ class TimeMachine:
         """``ms`` pass for everybody: the server and every open browser, in steps of ``step_ms``, or
         from one page timer to the next when following timers (never for a ``jump``: a sleep)."""
         self._require_clock()
+        self.timeline.moved(ms)
+        self._advance(ms, step_ms=step_ms, jump=jump)
+
+    def _advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False) -> None:
         left = ms
         while left > 0:
             if step_ms is None and self.follow_timers and not jump and not self.real:
@@ -150,6 +191,7 @@ class TimeMachine:
     def advance_server_only(self, ms: int) -> None:
         """Time passes for the server while no browser is looking (every browser is closed)."""
         self._require_clock().advance(ms)
+        self.timeline.moved(ms)
 
     def until(self, condition: Callable[[], bool], *, within_ms: int, step_ms: int = SECOND) -> int:
         """Move time in small steps until ``condition`` holds; the time it took, or fail after ``within_ms``."""

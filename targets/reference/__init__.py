@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from typing import Any, Callable, Mapping
 
 import httpx
@@ -22,7 +23,20 @@ from targets.reference.pages import (AdminSettingsPage, AppShell, EnrolPage, Idl
 DEMO_PEOPLE = (Person("admin@demo.clinic", "demo-admin", "admin"),
                Person("practitioner@demo.clinic", "demo-practitioner", "practitioner"))
 
-DEFAULTS = Settings(idle_timeout_minutes=30, warning_seconds=120, max_sessions_per_user=1, absolute_lifetime_hours=720)
+DEFAULTS = Settings(idle_timeout_s=1800, warning_s=120, max_sessions_per_user=1, absolute_lifetime_s=720 * 3600)
+# the contract's settings body (docs/contract.md) in whole units: name there, name here, seconds per unit
+CONTRACT_UNITS = {"idle_timeout_s": ("idle_timeout_minutes", 60), "warning_s": ("warning_seconds", 1),
+                  "max_sessions_per_user": ("max_sessions_per_user", 1),
+                  "absolute_lifetime_s": ("absolute_lifetime_hours", 3600)}
+
+
+def contract_settings(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings in seconds (``targets.profile.Settings`` names) as the contract's body in whole units."""
+    body = {}
+    for name, value in settings.items():
+        field, unit = CONTRACT_UNITS[name]
+        body[field] = value if value is None else round(value / unit)
+    return body
 
 
 class ReferenceProfile(Profile):
@@ -31,11 +45,10 @@ class ReferenceProfile(Profile):
     name = "reference"
     capabilities = frozenset({
         "logout", "profile_menu", "mobile_layout", "remember_me", "warning", "countdown", "stay_logged_in",
-        "logout_now", "escape_keeps_warning", "status_oracle", "activity_reports", "deadlines", "status_polls",
-        "cross_tab", "offline", "offline_signin",
+        "logout_now", "status_oracle", "activity_reports", "deadlines", "status_polls", "cross_tab", "offline_signin",
         "eviction", "session_limit_settable", "settings", "admin_ui", "admin_api", "audit", "revoke", "session_list",
         "metrics",
-        "absolute_lifetime", "two_factor", "signin_throttling", "mobile_api", "session_api", "restart"})
+        "two_factor", "mobile_api", "session_api", "restart"})
     wording = Wording(
         warning_title="Are you still there?", countdown="mm:ss",
         notices={"idle": "You were logged out due to inactivity.",
@@ -59,6 +72,7 @@ class ReferenceProfile(Profile):
     clock = "contract"
     time_steps = "jump"  # its pages compute from the server's figures, so a jump is the harder test
     clock_ends_due_sessions = True  # docs/contract.md: POST /__test__/clock sweeps before it answers
+    hide_tolerance_s = 0.0  # its pages hide patient data at the deadline itself, computed from the server's figures
     people = DEMO_PEOPLE
 
     SignIn = SignInPage
@@ -86,14 +100,15 @@ class ReferenceProfile(Profile):
     # -- a clinic of its own per scenario ------------------------------------------------------------
     def clinic(self, http: httpx.Client, settings: Mapping[str, Any] | None = None) -> Clinic:
         """A fresh clinic through ``POST /__test__/clinics``; without it, the shared demo clinic."""
-        answer = http.post("/__test__/clinics", json={"name": "BDD Clinic", "settings": dict(settings or {})})
+        answer = http.post("/__test__/clinics", json={"name": "BDD Clinic",
+                                                       "settings": contract_settings(settings or {})})
         if answer.status_code == 404:  # the shared demo clinic, as long as its default settings will do
-            if any(vars(DEFAULTS).get(key) != value for key, value in (settings or {}).items()):
+            if any(DEFAULTS.values().get(key) != value for key, value in (settings or {}).items()):
                 raise NotCovered("the scenario needs its own clinic settings, and the target has no /__test__/clinics")
-            return Clinic(None, "Demo Clinic", vars(DEFAULTS), DEMO_PEOPLE, own=False)
+            return Clinic(None, "Demo Clinic", DEFAULTS, DEMO_PEOPLE, own=False)
         assert answer.status_code == 201, f"POST /__test__/clinics answered {answer.status_code}: {answer.text[:200]}"
         body = answer.json()
-        return Clinic(body["account_id"], body["name"], {**vars(DEFAULTS), **(settings or {})},
+        return Clinic(body["account_id"], body["name"], replace(DEFAULTS, **dict(settings or {})),
                       tuple(Person(u["username"], u["password"], u["role"]) for u in body["users"]))
 
     # -- capability methods: activity_reports, mobile_api, admin_api, audit ----------------------------

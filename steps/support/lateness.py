@@ -1,0 +1,94 @@
+"""How late: after a deadline, the page may hide patient data within the profile's tolerance; beyond it,
+the harness keeps moving the clock to measure how long the data (or the server's session) stays.
+
+A finding then states what was seen ("patient data still shown 40 s after the deadline"), and its
+severity follows from that figure (docs/findings.md, "Severity"). Measuring only ever happens once a
+check has failed, so it cannot change a verdict; it only moves the clocks forward, never back.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from targets.profile import Profile, words
+
+# After the tolerance: steps of growing length (ms), until the cap. About 70 moves to reach 14 days.
+SCHEDULE = [(10_000, 1000), (60_000, 5000), (300_000, 30_000), (3_600_000, 300_000), (86_400_000, 3_600_000),
+            (14 * 86_400_000, 86_400_000)]
+CAP_MS = SCHEDULE[-1][0]
+
+
+class Gap(AssertionError):
+    """The app lacks a policy requirement altogether (no maximum lifetime, no Clear-Site-Data...):
+    a finding with a severity, reported as a gap."""
+
+    def __init__(self, requirement: str, message: str) -> None:
+        super().__init__(message)
+        self.requirement = requirement
+
+
+def _steps_from(start_ms: int):
+    """The next clock moves, from ``start_ms`` past the deadline up to the cap."""
+    at = start_ms
+    for until, step in SCHEDULE:
+        while at < until:
+            move = min(step, until - at)
+            yield move
+            at += move
+
+
+def measure(time_machine, done: Callable[[], bool], *, start_ms: int) -> int | None:
+    """Move the clocks until ``done()``; how far past the deadline that was (ms), or None at the cap."""
+    late = start_ms
+    for move in _steps_from(start_ms):
+        time_machine.advance(move)
+        late += move
+        if done():
+            return late
+    return None
+
+
+def hide_in_time(device, profile: Profile, hidden: Callable[[], bool]) -> None:
+    """Once the target's own idle deadline has passed: the page hides patient data within the profile's
+    tolerance (pass), or the figure of how long it stayed is recorded and the check fails."""
+    machine = getattr(device, "time_machine", None)
+    if machine is None or machine.server is None or machine.real or not machine.tagged_clock or hidden():
+        return
+    late = machine.timeline.past_deadline_ms()
+    if late < 0:
+        return  # before the deadline: the step's own check says what is wrong
+    tolerance = round(profile.hide_tolerance_s * 1000)
+    while late < tolerance:
+        move = min(100, tolerance - late)
+        machine.advance(move)
+        late += move
+        if hidden():
+            machine.observe(f"the page hid patient data {words(late / 1000)} after the deadline (tolerance "
+                            f"{profile.hide_tolerance_s:g} s)")
+            return
+    shown = measure(machine, hidden, start_ms=late)
+    if shown is None:
+        text = f"patient data still shown {words(CAP_MS / 1000)} after the deadline, when the harness stopped looking"
+        machine.observe(text, overrun_s=float("inf"), requirement="data_hidden_at_deadline")
+    else:
+        text = f"patient data still shown {words(shown / 1000)} after the deadline"
+        machine.observe(text, overrun_s=shown / 1000, requirement="data_hidden_at_deadline")
+    raise AssertionError(f"{text} (the profile allows {profile.hide_tolerance_s:g} s)")
+
+
+def server_overrun(machine, ended: Callable[[], bool], *, what: str) -> str:
+    """A session the server should have ended is still active: how much longer it lives (moving the
+    clocks, through a passive read ``ended``), recorded as the observed value; the sentence."""
+    if machine is None or machine.server is None or machine.real or not machine.tagged_clock:
+        return ""
+    start = max(machine.timeline.past_deadline_ms(), 0)
+    lived = measure(machine, ended, start_ms=start)
+    policy = words(machine.timeline.actual.idle_ms / 1000)
+    if lived is None:
+        text = f"{what}: still active {words(CAP_MS / 1000)} past its deadline (policy: {policy} idle)"
+        machine.observe(text, overrun_s=float("inf"), requirement="server_idle_timeout")
+    else:
+        total = words((machine.timeline.actual.idle_ms + lived) / 1000)
+        text = f"{what}: the server session lived {total} without activity under a {policy} policy"
+        machine.observe(text, overrun_s=lived / 1000, requirement="server_idle_timeout")
+    return text
