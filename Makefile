@@ -71,16 +71,17 @@ real-time: venv system-deps
 clean:
 	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm
 
-# A real third-party app as a target (examples/): its own venv and database, then the whole suite
-# through its profile (the app started and stopped by steps.run), and its 7-day configuration.
+# A real third-party app as a target (examples/): its own venv and database, its 7-day configuration,
+# then the whole suite through its profile (the app started and stopped by steps.run), one findings
+# report for both (findings.md, findings.html). PEER_ARGS="--fail-on high" gates on known findings too.
 PEER ?= django-session-security
 PEER_REPORTS := reports/peer/$(PEER)
 
 peer: venv system-deps
 	$(MAKE) --no-print-directory -C examples/$(PEER) migrate
-	$(BIN)/python -m steps.run --target $(PEER) --reports $(PEER_REPORTS)
 	CLINIC_EXPIRE_AFTER=604800 CLINIC_WARN_AFTER=604680 $(BIN)/python -m steps.run --target $(PEER) \
 		--reports $(PEER_REPORTS)/seven-days -k "long_automatic_logout and 7"
+	$(BIN)/python -m steps.run --target $(PEER) --reports $(PEER_REPORTS) --merge $(PEER_REPORTS)/seven-days $(PEER_ARGS)
 
 # Load through the profile, at real time with a 60 s timeout and a 30 s warning (no test clock)
 peer-load: venv

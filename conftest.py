@@ -91,9 +91,19 @@ def _scenario_title(item: pytest.Item) -> str | None:
     if template is None:
         return None
     if not any(key == "feature" for key, _ in item.user_properties):  # where it is, for the reports
-        item.user_properties += [("feature", f"features/{template.feature.rel_filename}"),
-                                 ("scenario", template.name), ("line", str(template.line_number))]
+        where = Path(template.feature.filename).resolve()
+        item.user_properties += [("feature", str(where.relative_to(Path(__file__).resolve().parent))
+                                  if where.is_relative_to(Path(__file__).resolve().parent) else str(where)),
+                                 ("scenario", _filled(template.name, item)), ("line", str(template.line_number))]
     return template.name
+
+
+def _filled(title: str, item: pytest.Item) -> str:
+    """An outline's title with its example's values in place of <placeholders>, for the reports."""
+    example = getattr(getattr(item, "callspec", None), "params", {}).get("_pytest_bdd_example") or {}
+    for name, value in example.items():
+        title = title.replace(f"<{name}>", str(value))
+    return title
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -230,10 +240,12 @@ def time_machine(request: pytest.FixtureRequest, target: Any) -> Any:
     from steps.support.time_machine import TimeMachine
 
     moves = request.node.get_closest_marker("clock") or request.node.get_closest_marker("waits")
+    literal = request.node.get_closest_marker("waits") is not None  # its durations are the clinic's own already
     return TimeMachine(target.clock, tagged_clock=moves is not None,
                        follow_timers=target.profile.time_steps == "timers",
                        wall_ms=lambda: time.time_ns() // 1_000_000,
-                       record=lambda key, value: request.node.user_properties.append((key, value)))
+                       record=lambda key, value: request.node.user_properties.append((key, value)),
+                       literal=literal)
 
 
 @pytest.fixture
@@ -303,6 +315,7 @@ def pytest_bdd_step_error(request: pytest.FixtureRequest, feature: Any, scenario
                           step_func_args: Any, exception: BaseException) -> None:
     """Note the step where the app did otherwise, and what it did (for findings.md and the JUnit XML)."""
     request.node.user_properties.append(("failed_step", f"{step.keyword} {step.name}"))
+    request.node.user_properties.append(("failed_step_type", step.type))
     request.node.user_properties.append(("failed_check", str(exception)[:2000]))
 
 
@@ -314,8 +327,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
     from steps.support.lateness import Gap
     from targets.profile import NotCovered
 
-    failed_in = dict(item.user_properties).get("failed_step", "")
-    if call.excinfo is not None and call.excinfo.errisinstance(NotCovered) and not failed_in.startswith("Then "):
+    failed_in = dict(item.user_properties).get("failed_step_type", "")
+    if call.excinfo is not None and call.excinfo.errisinstance(NotCovered) and failed_in != "then":
         if not hasattr(report, "wasxfail"):
             report.outcome = "skipped"  # the scenario needed what the target lacks: not covered, with the reason
             report.longrepr = (str(item.path), item.location[1] or 0, NOT_COVERED + str(call.excinfo.value))

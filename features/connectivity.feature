@@ -48,7 +48,6 @@ Feature: Lost connections and wrong clocks
     When 1 more second passes
     Then I see the Sign In page, told I was logged out for inactivity
 
-  @warning
   Scenario Outline: A computer clock that is off by minutes or hours changes nothing
     Given my computer's clock is <offset>
     And I am signed in on my computer
@@ -65,7 +64,6 @@ Feature: Lost connections and wrong clocks
       | 10 minutes slow |
       | 3 hours fast    |
 
-  @warning
   Scenario: My computer's clock jumping ahead on its own changes nothing
     Given I am signed in on my computer
     When my computer's clock jumps 45 minutes ahead on its own
@@ -74,7 +72,7 @@ Feature: Lost connections and wrong clocks
     When 28 minutes pass without activity
     Then the inactivity warning is shown with 2 minutes left
 
-  @warning
+  @data_hidden_at_deadline
   Scenario: My computer's clock being set back on its own changes nothing
     Given I am signed in on my computer
     When 25 minutes pass without activity

@@ -12,7 +12,7 @@ Feature: Logging out on a phone
     Then I see the Sign In page, told I logged out
     And the server says my session ended with the reason "logout"
 
-  @clock @warning
+  @clock
   Scenario: A phone left alone is logged out automatically
     Given I am signed in on my phone
     When 28 minutes pass without activity
@@ -30,7 +30,7 @@ Feature: Logging out on a phone
     Then no patient data is shown
     And I see the Sign In page, told I was logged out for inactivity
 
-  @clock @warning
+  @clock
   Scenario: An app back from the background before the deadline carries on
     Given I am signed in on my phone
     When I switch to another app on my phone

@@ -4,6 +4,7 @@ Feature: The clinic's own automatic logout, whatever its length
   I want the warning and the logout checked against my clinic's own idle timeout and warning
   So that I know the configuration we really run protects patient data, not only a test one
 
+  @warning
   Scenario: Left alone, I am warned before the idle timeout and logged out at it
     Given I am signed in on my computer
     When the idle timeout less the warning and 2 seconds passes without activity

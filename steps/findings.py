@@ -1,121 +1,247 @@
 """The findings report of a run against a target: what a clinic's QA lead reads first.
 
-``python -m steps.findings REPORTS_DIR`` (``steps.run`` writes it after every run against a target
-other than the reference) turns ``summary.json``, the Cucumber JSON and ``failures/`` into
-``findings.md``: each failed scenario as a finding in plain words (what the scenario expects, the
-step where the app did otherwise and what it did, the evidence: screenshots and traces), the known
-findings the profile declares, and each capability the app lacks with the scenarios it leaves
-uncovered, and the checks that were waived.
+``python -m steps.findings REPORTS_DIR [MORE_DIRS ...]`` (``steps.run`` writes it after every run
+against a target other than the reference) turns the run's ``summary.json`` into ``findings.md`` and
+``findings.html`` (one self-contained page, screenshots inline, the page to open from CI artefacts):
+
+* a headline: findings by severity, gaps, runs executed out of the total, not covered, errors;
+* harness or profile errors first (a crash is never the app's finding);
+* each finding, worst first: its severity (docs/findings.md, "Severity"), the risk in plain words,
+  what was observed, the failing step and what the app did instead, the evidence;
+* the product features the app lacks, with the runs they leave uncovered, and the waived checks.
+
+More folders (the 7-day configuration of ``make peer``) are merged in: a scenario another run executed
+replaces one this run could not cover, so one report covers the whole run.
 """
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
+from steps.buckets import Buckets, Result
+from targets.capabilities import REQUIREMENTS, describe
+
+ROOT = Path(__file__).resolve().parent.parent
 REASON_LINE = re.compile(r"^(AssertionError: |E\s+|Failed: )")
-
-
-def _failed_step(element: dict[str, Any]) -> tuple[str, str] | None:
-    for step in element.get("steps", []):
-        result = step.get("result", {})
-        if result.get("status") == "failed":
-            return f"{step['keyword']} {step['name']}", _first_lines(result.get("error_message", ""))
-    return None
+PLAYWRIGHT = re.compile(r"(?P<what>Locator|Page URL|Page title) expected (?P<expected>.+?)\n(?:.*\n)*?Actual value: "
+                        r"(?P<actual>.*)")
+WAITING_FOR = re.compile(r"waiting for (?P<locator>.+)")
 
 
 def evidence_slug(test_name: str) -> str:
-    """The folder name of a failed scenario's evidence (the conftest writes it, findings.md links it)."""
+    """The folder name of a failed scenario's evidence (the conftest writes it, the report links it)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", test_name).strip("-")[:150]
 
 
-def _noted_step(folder: Path, test_name: str) -> tuple[str, str] | None:
-    """The failed step the conftest noted beside the evidence (known findings: their Cucumber JSON has
-    no failed step, since pytest-bdd records an expected failure as skipped)."""
-    slug = evidence_slug(test_name)
-    noted = folder / "failures" / slug / "failed-step.json"
-    if not noted.is_file():
-        return None
-    found = json.loads(noted.read_text())
-    return found.get("failed_step", "?"), _first_lines(found.get("failed_check", ""))
-
-
-def _first_lines(message: str, limit: int = 3) -> str:
-    """The assertion's own words: its first few meaningful lines, never a page of HTML or a traceback
-    (pytest marks the error's own lines with "E" in the first column: those, when there are any)."""
+def plain_check(message: str) -> str:
+    """What the app did, in words: a Playwright expectation as "expected X to be Y; it was Z", an
+    assertion's own first lines otherwise (never a page of HTML or a traceback)."""
+    found = PLAYWRIGHT.search(message)
+    if found:
+        where = WAITING_FOR.search(message)
+        subject = {"Page URL": "the page's address", "Page title": "the page's title"}.get(
+            found["what"], f"`{where['locator'].strip()}`" if where else "the element")
+        actual = found["actual"].strip() or "nothing"
+        actual = "not on the page" if actual in ("None", "nothing") and found["what"] == "Locator" else actual
+        expected = found["expected"].strip().replace("'re.compile('", "a match for '").replace("')'", "'")
+        return f"expected {subject} {expected}; it was {actual}"
     marked = [line[1:] for line in message.splitlines() if line.startswith("E ")]
     lines = []
     for line in marked or message.splitlines():
         line = REASON_LINE.sub("", line.strip())
-        if not line or line.startswith(("Traceback", "File ", "def ", ">", "self =", "@")) or "<html" in line.lower():
+        if not line or line.startswith(("Traceback", "File ", "def ", ">", "self =", "@", "Call log", "- ")) \
+                or "<html" in line.lower():
             continue
-        lines.append(line[:240])
-        if len(lines) == limit:
+        lines.append(line[:300])
+        if len(lines) == 2:
             break
     return " / ".join(lines)
 
 
-def _evidence(folder: Path, test_name: str) -> list[str]:
-    slug = evidence_slug(test_name)
-    where = folder / "failures" / slug
-    if not where.is_dir():
-        return []
-    return [f"[{item.name}](failures/{slug}/{item.name})" for item in sorted(where.iterdir())]
+def _so_that(feature: str, cache: dict[str, str]) -> str:
+    """The "So that ..." of a feature file's header, the outcome its scenarios protect."""
+    if feature not in cache:
+        path = ROOT / feature
+        text = path.read_text() if path.is_file() else ""
+        found = re.search(r"^\s*So that (.+)$", text, re.MULTILINE)
+        cache[feature] = found.group(1).strip() if found else ""
+    return cache[feature]
 
 
-def _detail(folder: Path, names: list[str], elements: dict[str, Any], reasons: dict[str, str]) -> list[str]:
-    """Each failed scenario as a finding: what it expects, where the app did otherwise, the evidence."""
-    out: list[str] = []
-    for number, name in enumerate(names, start=1):
-        feature, element = elements.get(name, ({}, {"name": name}))
-        step = (_failed_step(element) if element.get("steps") else None) or _noted_step(folder, name)
-        out += [f"### {number}. {element.get('name', name)}", ""]
-        if name in reasons:
-            out += [f"- **In plain words:** {reasons[name]}"]
-        out += [f"- **Scenario:** `{name}` in `{feature.get('uri', '?')}` (line {element.get('line', '?')})"]
-        if step:
-            out += [f"- **Where it went wrong:** {step[0]}", f"- **What the app did:** {step[1]}"]
-        evidence = _evidence(folder, name)
-        out += [f"- **Evidence:** {', '.join(evidence)}" if evidence else "- **Evidence:** none recorded", ""]
-    return out
+def _evidence(folder: Path, result: Result) -> list[Path]:
+    where = folder / "failures" / evidence_slug(result.name)
+    return sorted(p for p in where.iterdir() if p.suffix in (".png", ".zip")) if where.is_dir() else []
 
 
-def write(folder: Path) -> Path:
-    """Write ``folder/findings.md`` from the run's reports there; returns its path."""
-    summary = json.loads((folder / "summary.json").read_text())
-    cucumber = json.loads((folder / "cucumber.json").read_text()) if (folder / "cucumber.json").exists() else []
-    elements = {e["id"]: (f, e) for f in cucumber for e in f.get("elements", [])}
+def load(folders: list[Path]) -> tuple[dict[str, Any], Buckets, dict[str, Path]]:
+    """The first folder's summary, the buckets of all of them merged (an executed run replaces a run not
+    covered), and the folder each result's evidence is in."""
+    summary = json.loads((folders[0] / "summary.json").read_text())
+    merged: dict[str, dict[str, Any]] = {}
+    home: dict[str, Path] = {}
+    for folder in folders:
+        data = json.loads((folder / "summary.json").read_text())
+        for result in data.get("results", []):
+            earlier = merged.get(result["name"])
+            if earlier is None or (earlier["bucket"] == "not_covered" and result["bucket"] != "not_covered"):
+                merged[result["name"]] = result
+                home[result["name"]] = folder
+    return summary, Buckets.from_results(merged.values()), home
+
+
+def finding_entry(result: Result, number: int, folder: Path, cache: dict[str, str]) -> dict[str, Any]:
+    """Everything the report says about one finding, as plain data for both formats."""
+    requirement = next((result.props[k][0] for k in ("gap", "requirement", "requirement_tag") if result.props.get(k)),
+                       None)
+    rule = REQUIREMENTS.get(requirement) if requirement else None
+    so_that = _so_that(result.feature, cache)
+    risk = rule.risk if rule else (f"the scenario protects this: {so_that}" if so_that else "")
+    kind = ("gap: " + describe(result.gap) + " is missing") if result.gap else (
+        "known finding" if result.bucket == "expected" else "new finding")
+    step = (result.props.get("failed_step") or [""])[0]
+    did = plain_check((result.props.get("failed_check") or [result.message])[0])
+    return {"number": number, "title": result.title or result.name, "severity": result.severity, "kind": kind,
+            "risk": risk, "requirement": f"{rule.statement} ({rule.sources})" if rule else "",
+            "observed": result.props.get("observed", []), "step": step, "did": did,
+            "declared": result.message if result.bucket == "expected" else "",
+            "settings": (result.props.get("settings") or [""])[0],
+            "scenario": f"{result.name} in {result.feature or '?'} (line {result.line or '?'})",
+            "evidence": _evidence(folder, result), "folder": folder}
+
+
+def entries(buckets: Buckets, home: dict[str, Path], folder: Path) -> list[dict[str, Any]]:
+    cache: dict[str, str] = {}
+    return [finding_entry(r, n, home.get(r.name, folder), cache) for n, r in enumerate(buckets.findings(), start=1)]
+
+
+def _lacks(buckets: Buckets) -> list[tuple[str, int]]:
+    covered: dict[str, int] = {}
+    for why in buckets.not_covered.values():
+        covered[why] = covered.get(why, 0) + 1
+    return sorted(covered.items(), key=lambda item: -item[1])
+
+
+def _waived(buckets: Buckets) -> list[tuple[str, int]]:
+    checks: dict[str, int] = {}
+    for _, check in buckets.waived:
+        checks[check] = checks.get(check, 0) + 1
+    return sorted(checks.items())
+
+
+def markdown(summary: dict[str, Any], buckets: Buckets, found: list[dict[str, Any]], folder: Path) -> str:
     target = summary.get("target", "the target")
-    out = [f"# Findings: {target}", "", summary["lines"][0].replace("Browser scenarios", "Scenarios"), ""]
+    gate = summary.get("gate", "")
+    out = [f"# Findings: {target}", "", f"**{buckets.headline(target)}.**", ""]
+    if gate:
+        out += [f"CI: {gate}", ""]
     if summary.get("preflight"):
         out += [f"> {summary['preflight']}", ""]
-    failures = summary.get("failures", [])
-    out += ["## New findings (unexpected failures)", ""]
-    if not failures:
-        out += ["None: every scenario that could run behaved as a clinic needs, or failed as already known.", ""]
-    out += _detail(folder, failures, elements, {})
-    known = summary.get("expected", [])
-    if known:
-        out += ["## Known findings (declared in the profile, verified by hand, still failing)", ""]
-        out += _detail(folder, known, elements, summary.get("expected_reasons", {}))
-    covered: dict[str, list[str]] = {}
-    for name, why in summary.get("not_covered", {}).items():
-        covered.setdefault(why, []).append(name)
-    out += ["## Not covered (the app lacks what these scenarios need)", ""]
-    out += [f"- {why}: {len(names)} scenario runs" for why, names in sorted(covered.items(), key=lambda i: -len(i[1]))]
-    checks: dict[str, int] = {}
-    for _, check in summary.get("waived", []):
-        checks[check] = checks.get(check, 0) + 1
-    if checks:
+    if buckets.errors:
+        out += ["## Harness or profile errors (not findings about the app: fix the step or the profile)", ""]
+        out += [f"- `{name}`: {why}" for name, why in buckets.errors.items()] + [""]
+    out += ["## Findings, worst first", ""]
+    if not found:
+        out += ["None: every scenario that ran behaved as the policy requires.", ""]
+    for entry in found:
+        out += [f"### {entry['number']}. [{entry['severity'].upper()}] {entry['title']}", "",
+                f"- **Kind:** {entry['kind']}"]
+        if entry["risk"]:
+            out += [f"- **Risk:** {entry['risk']}"]
+        if entry["requirement"]:
+            out += [f"- **Requirement:** {entry['requirement']}"]
+        out += [f"- **Observed:** {text}" for text in entry["observed"]]
+        if entry["step"]:
+            out += [f"- **Where it went wrong:** {entry['step']}"]
+        if entry["did"]:
+            out += [f"- **What the app did:** {entry['did']}"]
+        if entry["declared"]:
+            out += [f"- **Declared in the profile:** {entry['declared']}"]
+        if entry["settings"]:
+            out += [f"- **Settings:** {entry['settings']}"]
+        out += [f"- **Scenario:** `{entry['scenario']}`"]
+        links = [f"[{p.name}]({p.relative_to(folder).as_posix()})" for p in entry["evidence"]
+                 if p.is_relative_to(folder)]
+        out += [f"- **Evidence:** {', '.join(links) if links else 'none recorded'}", ""]
+    if buckets.fixed:
+        out += ["## Known findings that now pass (remove their expectation)", ""]
+        out += [f"- `{name}`" for name in buckets.fixed] + [""]
+    out += ["## Not covered (product features the app lacks)", ""]
+    out += [f"- {why}: {count} scenario runs" for why, count in _lacks(buckets)] or ["- none"]
+    waived = _waived(buckets)
+    if waived:
         out += ["", "## Waived checks (the app cannot answer them; never counted as passed)", ""]
-        out += [f"- {check} ({count}x)" for check, count in sorted(checks.items())]
+        out += [f"- {check} ({count}x)" for check, count in waived]
+    return "\n".join(out) + "\n"
+
+
+STYLE = """body{font:15px/1.45 system-ui,sans-serif;max-width:70rem;margin:2rem auto;padding:0 1rem;color:#1b1b1b}
+h1{font-size:1.6rem}.headline{font-size:1.15rem;font-weight:600;padding:.8rem 1rem;border-radius:6px;background:#fdecea}
+.headline.clean{background:#e8f5e9}.sev{display:inline-block;padding:0 .5rem;border-radius:4px;color:#fff;font-size:.8rem}
+.high{background:#b71c1c}.medium{background:#e65100}.low{background:#546e7a}.finding{border:1px solid #ddd;border-radius:6px;
+padding:.4rem 1rem;margin:1rem 0}dt{font-weight:600}dd{margin:0 0 .4rem 0}img{max-width:100%;border:1px solid #ccc;margin:.3rem 0}
+.error{background:#fff3e0;padding:.5rem 1rem;border-radius:6px}code{font-size:.85rem}"""
+
+
+def page(summary: dict[str, Any], buckets: Buckets, found: list[dict[str, Any]]) -> str:
+    """One self-contained HTML page: the same content, screenshots inline (no other file needed)."""
+    target = html.escape(summary.get("target", "the target"))
+    e = html.escape
+    clean = " clean" if not found and not buckets.errors else ""
+    out = [f"<!doctype html><html lang=en><meta charset=utf-8><title>Findings: {target}</title><style>{STYLE}</style>",
+           f"<h1>Findings: {target}</h1>", f"<p class='headline{clean}'>{e(buckets.headline(summary.get('target', '')))}</p>"]
+    if summary.get("gate"):
+        out.append(f"<p><b>CI:</b> {e(summary['gate'])}</p>")
+    if summary.get("preflight"):
+        out.append(f"<blockquote>{e(summary['preflight'])}</blockquote>")
+    if buckets.errors:
+        out.append("<h2>Harness or profile errors</h2><div class=error><p>Not findings about the app: fix the step or "
+                   "the profile.</p><ul>" + "".join(f"<li><code>{e(n)}</code>: {e(w)}</li>"
+                                                    for n, w in buckets.errors.items()) + "</ul></div>")
+    out.append("<h2>Findings, worst first</h2>")
+    if not found:
+        out.append("<p>None: every scenario that ran behaved as the policy requires.</p>")
+    for entry in found:
+        rows = [("Kind", entry["kind"]), ("Risk", entry["risk"]), ("Requirement", entry["requirement"]),
+                *[("Observed", text) for text in entry["observed"]], ("Where it went wrong", entry["step"]),
+                ("What the app did", entry["did"]), ("Declared in the profile", entry["declared"]),
+                ("Settings", entry["settings"]), ("Scenario", entry["scenario"])]
+        shots = "".join(f"<figure><img alt='{e(p.name)}' src='data:image/png;base64,"
+                        f"{base64.b64encode(p.read_bytes()).decode()}'><figcaption>{e(p.name)}</figcaption></figure>"
+                        for p in entry["evidence"] if p.suffix == ".png")
+        traces = ", ".join(e(p.name) for p in entry["evidence"] if p.suffix == ".zip")
+        out.append(f"<div class=finding><h3><span class='sev {entry['severity']}'>{entry['severity'].upper()}</span> "
+                   f"{entry['number']}. {e(entry['title'])}</h3><dl>"
+                   + "".join(f"<dt>{k}</dt><dd>{e(v)}</dd>" for k, v in rows if v)
+                   + (f"<dt>Playwright traces</dt><dd>{traces} (open with <code>playwright show-trace</code>)</dd>"
+                      if traces else "") + f"</dl>{shots}</div>")
+    if buckets.fixed:
+        out.append("<h2>Known findings that now pass</h2><ul>" + "".join(f"<li><code>{e(n)}</code></li>"
+                                                                          for n in buckets.fixed) + "</ul>")
+    out.append("<h2>Not covered (product features the app lacks)</h2><ul>"
+               + ("".join(f"<li>{e(why)}: {n} runs</li>" for why, n in _lacks(buckets)) or "<li>none</li>") + "</ul>")
+    waived = _waived(buckets)
+    if waived:
+        out.append("<h2>Waived checks</h2><ul>" + "".join(f"<li>{e(c)} ({n}x)</li>" for c, n in waived) + "</ul>")
+    return "\n".join(out) + "\n</html>\n"
+
+
+def write(folder: Path, merge: list[Path] | None = None) -> Path:
+    """Write ``folder/findings.md`` and ``folder/findings.html`` from the run's reports there (and
+    those of ``merge``); returns the Markdown file's path."""
+    summary, buckets, home = load([folder, *(merge or [])])
+    found = entries(buckets, home, folder)
+    (folder / "findings.html").write_text(page(summary, buckets, found))
     path = folder / "findings.md"
-    path.write_text("\n".join(out) + "\n")
+    path.write_text(markdown(summary, buckets, found, folder))
     return path
 
 
 if __name__ == "__main__":
-    print(write(Path(sys.argv[1] if len(sys.argv) > 1 else "reports/bdd")))
+    folders = [Path(arg) for arg in sys.argv[1:]] or [Path("reports/bdd")]
+    print(write(folders[0], folders[1:]))

@@ -24,7 +24,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Sequence
 
-from steps.buckets import Buckets, annotate_cucumber
+from steps.buckets import Buckets, annotate_cucumber, mark_known_findings_failed
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "reports" / "bdd"
@@ -52,21 +52,26 @@ def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Seque
 
 
 def summarize(buckets: Buckets) -> dict[str, Any]:
-    """Counts, the four buckets and the 7-day scenario's time, from the buckets of a run."""
+    """Counts, the buckets, every result and the 7-day scenario's time, from the buckets of a run."""
     seven_day = next((buckets.seconds[name] for name in buckets.passed if SEVEN_DAYS in name), None)
-    return {"scenarios": buckets.total, "passed": len(buckets.passed),
+    return {"scenarios": buckets.total, "executed": buckets.executed, "passed": len(buckets.passed),
             "failed": len(buckets.failed) + len(buckets.fixed), "expected_failures": len(buckets.expected),
-            "skipped": len(buckets.not_covered), "not_covered": buckets.not_covered,
+            "errors": buckets.errors, "skipped": len(buckets.not_covered), "not_covered": buckets.not_covered,
             "waived": [list(w) for w in buckets.waived], "failures": buckets.failed + buckets.fixed,
             "expected": buckets.expected, "expected_reasons": buckets.expected_reasons, "seven_day_s": seven_day,
-            "lines": buckets.describe()}
+            "findings_by_severity": {level: sum(1 for r in buckets.findings() if r.severity == level)
+                                     for level in ("high", "medium", "low")},
+            "gaps": sorted({r.gap for r in buckets.findings() if r.gap}),
+            "lines": buckets.describe(), "results": buckets.to_results()}
 
 
 def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[str] = (), quiet: bool = False,
         target: str = "reference", target_cmd: str | None = None, clock: str | None = None,
-        reports: Path = REPORTS) -> dict[str, Any]:
+        reports: Path = REPORTS, fail_on: str = "new", merge: Sequence[Path] = ()) -> dict[str, Any]:
     """Run the suite (starting the target when ``target_cmd`` is given); the summary as a dict, with
-    ``exit_code``, ``wall_s`` and the ``preflight`` paragraph."""
+    ``exit_code`` (by ``fail_on``: new, high, medium or any finding), ``wall_s``, the ``preflight``
+    paragraph and the one-sentence ``headline``. The reports of ``merge`` folders (another configuration
+    of the same target) are merged into the findings report."""
     from targets.loader import load
     from targets.preflight import run as preflight
 
@@ -103,13 +108,23 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
     summary = summarize(buckets)
     if junit.exists():
         annotate_cucumber(reports / "cucumber.json", buckets)
-    summary.update(exit_code=done.returncode, wall_s=round(time.perf_counter() - started, 1),
-                   workers=1 if base_url else workers, reports=str(reports), preflight=paragraph, target=profile.name)
+        mark_known_findings_failed(junit)
+    summary.update(wall_s=round(time.perf_counter() - started, 1), workers=1 if base_url else workers,
+                   reports=str(reports), preflight=paragraph, target=profile.name)
     (reports / "summary.json").write_text(json.dumps(summary, indent=2))
-    if base_url or target_cmd:  # someone else's app: the findings report a QA lead reads first
+    if merge:  # other configurations of the same target: one verdict for all of them
+        from steps.findings import load
+
+        buckets = load([reports, *merge])[1]
+    code, why = buckets.gate(fail_on)
+    if done.returncode not in (0, 1) and not buckets.total:  # pytest itself could not run (usage, collection)
+        code, why = done.returncode, f"pytest exited {done.returncode} before any scenario ran"
+    summary.update(exit_code=code, gate=f"exit code {code}: {why}", headline=buckets.headline(profile.name))
+    (reports / "summary.json").write_text(json.dumps(summary, indent=2))
+    if base_url or target_cmd or merge:  # someone else's app: the findings report a QA lead reads first
         from steps.findings import write
 
-        summary["findings"] = str(write(reports))
+        summary["findings"] = str(write(reports, list(merge)))
     return summary
 
 
@@ -120,10 +135,11 @@ def describe(summary: dict[str, Any]) -> str:
     lines = list(summary["lines"])
     if lines:
         lines[0] += f" in {summary['wall_s']} s ({summary['workers']} workers)"
+    lines = [summary.get("headline", ""), *lines, f"  CI {summary.get('gate', '')}"]
     if summary.get("seven_day_s") is not None:
         lines.append(f"  the 7-day timeout scenario took {summary['seven_day_s']:.2f} s")
     if summary.get("findings"):
-        lines.append(f"  findings report: {summary['findings']}")
+        lines.append(f"  findings report: {summary['findings']} (and findings.html beside it)")
     lines.append(f"  reports: {summary['reports']}/cucumber.json, junit.xml, summary.json"
                  + (", failures/ (trace + screenshot per device)" if summary["failed"] else ""))
     return "\n".join(lines)
@@ -140,12 +156,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reports", type=Path, default=REPORTS, help=f"where reports go (default {REPORTS})")
     parser.add_argument("--workers", type=int, default=WORKERS, help=f"pytest-xdist workers (default {WORKERS})")
     parser.add_argument("--serial", action="store_true", help="one process, no pytest-xdist (same as --workers 1)")
+    parser.add_argument("--fail-on", choices=["new", "high", "medium", "any"], default="new",
+                        help="what fails the run besides errors and unexpected results: new findings only (default), "
+                             "or any finding, known or new, of high, medium (and high) or any severity")
+    parser.add_argument("--merge", type=Path, action="append", default=[], metavar="DIR",
+                        help="merge another run's reports (another configuration of the target) into the findings report")
     args, extra = parser.parse_known_args(argv)
     from targets.loader import ProfileError
 
     try:
         summary = run(base_url=args.base_url, workers=1 if args.serial else args.workers, extra=extra,
-                      target=args.target, target_cmd=args.target_cmd, clock=args.clock, reports=args.reports)
+                      target=args.target, target_cmd=args.target_cmd, clock=args.clock, reports=args.reports,
+                      fail_on=args.fail_on, merge=args.merge)
     except ProfileError as exc:
         print(exc, file=sys.stderr)
         return 2

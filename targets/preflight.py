@@ -34,6 +34,7 @@ class Scenario:
     runs: int
     tags: frozenset[str]
     settings: tuple[dict, ...] = ()   # per run: the settings its Given asks for (targets.profile.Settings names)
+    roles: tuple[tuple[tuple[str, int], ...], ...] = ()  # per run: (role, how many of them) its steps name
 
 
 @dataclass
@@ -80,9 +81,11 @@ def scenarios(folder: Path = FEATURES) -> list[Scenario]:
             steps = background + [s["text"] for s in scenario["steps"]]
             rows = [dict(zip([c["value"] for c in e["tableHeader"]["cells"]], [c["value"] for c in row["cells"]]))
                     for e in scenario["examples"] for row in e["tableBody"]] or [{}]
-            wanted = tuple(_asked_settings([_fill(step, row) for step in steps]) for row in rows)
+            filled = [[_fill(step, row) for step in steps] for row in rows]
             found.append(Scenario(scenario["name"], len(rows),
-                                  frozenset(feature_tags | {t["name"].lstrip("@") for t in scenario["tags"]}), wanted))
+                                  frozenset(feature_tags | {t["name"].lstrip("@") for t in scenario["tags"]}),
+                                  tuple(_asked_settings(run) for run in filled),
+                                  tuple(_named_roles(run) for run in filled)))
     return found
 
 
@@ -105,6 +108,24 @@ def _seconds(words: str) -> float:
     from steps.support.time_machine import duration_ms
 
     return duration_ms(words) / 1000
+
+
+ROLE_NAMES = {"practitioner": "practitioner", "admin": "admin", "receptionist": "reception"}  # steps/common_steps.py
+
+
+def _named_roles(steps: list[str]) -> tuple[tuple[str, int], ...]:
+    """The people a run's steps need: "I am the clinic's receptionist", "my colleague" (a second practitioner)."""
+    needs = {"practitioner": 1}
+    for step in steps:
+        found = re.search(r"I am the clinic's (\w+)", step)
+        if found and found[1] in ROLE_NAMES:
+            role = ROLE_NAMES[found[1]]
+            needs[role] = max(needs.get(role, 0), 1)
+        if "my colleague" in step:
+            needs["practitioner"] = 2
+        if "the clinic's admin" in step:
+            needs["admin"] = 1
+    return tuple(sorted(needs.items()))
 
 
 def _asked_settings(steps: list[str]) -> dict:
@@ -137,20 +158,23 @@ def missing_for(scenario: Scenario, profile: Profile, *, has_clock: bool, harnes
     return lacks
 
 
-def settings_runs(scenario: Scenario, profile: Profile) -> int:
-    """How many of a @settings scenario's runs a profile with fixed settings can give (its Given names
-    settings; they must be the fixed ones). A profile that can set them: all."""
-    if "settings" not in scenario.tags or profile.has("settings"):
-        return scenario.runs
+def runs_given(scenario: Scenario, profile: Profile) -> int:
+    """How many of a scenario's runs the profile's people and settings allow: the people its steps name
+    (a receptionist, a colleague) must be in the profile, and a @settings scenario's settings must be the
+    profile's fixed ones unless it can set them. The same checks its Given steps make."""
     from targets.profile import NotCovered
 
+    people = profile.staff() if profile.fixed_settings is not None or not profile.has("settings") else None
     fine = 0
-    for wanted in scenario.settings:
-        try:
-            profile.require_settings(wanted)
-            fine += 1
-        except NotCovered:
-            pass
+    for wanted, roles in zip(scenario.settings or ({},) * scenario.runs, scenario.roles or ((),) * scenario.runs):
+        if people is not None and any(sum(1 for p in people if p.role == role) < count for role, count in roles):
+            continue
+        if "settings" in scenario.tags and not profile.has("settings"):
+            try:
+                profile.require_settings(wanted)
+            except NotCovered:
+                continue
+        fine += 1
     return fine
 
 
@@ -172,10 +196,10 @@ def run(profile: Profile, base_url: str, *, harness_started: bool = False, clock
                 for name in lacks:
                     report.missing[name] = report.missing.get(name, 0) + scenario.runs
                 continue
-            fine = settings_runs(scenario, profile)
+            fine = runs_given(scenario, profile)
             report.runnable += fine
             if fine < scenario.runs:
-                report.missing["settings"] = report.missing.get("settings", 0) + scenario.runs - fine
+                report.missing["people or settings"] = report.missing.get("people or settings", 0) + scenario.runs - fine
     report.seconds = time.perf_counter() - started
     return report
 

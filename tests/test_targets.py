@@ -54,9 +54,45 @@ def test_fixed_settings_run_only_the_scenarios_that_need_them() -> None:
     class Fixed(Profile):
         fixed_settings = Settings(idle_timeout_minutes=30, warning_seconds=120)
 
-    Fixed().require_settings({"idle_timeout_minutes": 30, "warning_seconds": 120})
+    Fixed().require_settings({"idle_timeout_s": 1800, "warning_s": 120})
     with pytest.raises(NotCovered, match="fixed"):
-        Fixed().require_settings({"idle_timeout_minutes": 15})
+        Fixed().require_settings({"idle_timeout_s": 900})
+
+
+def test_settings_are_in_seconds_and_may_declare_no_warning() -> None:
+    """A library's 30-second default can be declared; so can "no warning" (None), in either spelling."""
+    assert Settings(idle_timeout_s=30, warning_s=None).idle_ms == 30_000
+    assert Settings(idle_timeout_minutes=30, warning_seconds=None).warning_ms is None
+    assert Settings(idle_timeout_minutes=30) == Settings(idle_timeout_s=1800)
+    assert "no warning" in Settings(warning_s=None).describe()
+
+
+def test_the_timeline_maps_the_scenarios_durations_onto_the_apps_own_settings() -> None:
+    """Nominal 30 min with a 2 min warning onto a 10 min timeout with a 1 min warning, and onto a 30 s
+    timeout with none: the warning and the deadline fall on the app's, before stays before, after after."""
+    from steps.support.timeline import Timeline
+
+    onto = Timeline(Settings(), Settings(idle_timeout_s=600, warning_s=60))
+    assert onto.to_actual(28 * 60_000) == 540_000 and onto.to_actual(30 * 60_000) == 600_000
+    assert onto.left(120_000) == 60_000 and onto.to_actual(32 * 60_000) == 720_000
+    bare = Timeline(Settings(), Settings(idle_timeout_s=30, warning_s=None))
+    assert bare.to_actual(29 * 60_000 + 59_000) < 30_000 <= bare.to_actual(30 * 60_000)
+    assert bare.advance(20 * 60_000) == 20_000 and bare.advance(10 * 60_000) == 10_000
+    bare.activity()
+    assert bare.nominal_idle_ms == bare.actual_idle_ms == 0
+    same = Timeline(Settings(), Settings())
+    assert same.identity and same.to_actual(1234) == 1234 and same.scaled(45 * 60_000) == 45 * 60_000
+
+
+def test_severity_follows_the_observed_overrun_then_the_requirement() -> None:
+    from steps.buckets import severity
+
+    assert severity({"overrun_s": ["1200"]}) == "high" and severity({"overrun_s": ["inf"]}) == "high"
+    assert severity({"overrun_s": ["40"]}) == "medium" and severity({"overrun_s": ["3"]}) == "low"
+    assert severity({"requirement_tag": ["logout_everywhere"]}) == "high"
+    assert severity({"gap": ["clear_site_data"], "requirement_tag": ["no_store"]}) == "low"
+    assert severity({"low_risk": ["1"], "overrun_s": ["9999"]}) == "low"
+    assert severity({}) == "medium"
 
 
 def test_every_scenario_is_counted_with_its_runs_and_tags() -> None:
@@ -113,6 +149,50 @@ def test_four_buckets_from_junit(tmp_path: Path) -> None:
                                      "expectation, 1 not covered, 1 checks waived; unexpected results: 2")
 
 
+JUNIT_MORE = """<testsuites><testsuite>
+<testcase name="test_ok"/>
+<testcase name="test_crash"><properties><property name="error" value="TypeError: unsupported operand (at x.py:3)"/>
+</properties><failure message="TypeError: unsupported operand"/></testcase>
+<testcase name="test_gap"><properties><property name="gap" value="maximum_lifetime"/></properties>
+<failure message="AssertionError: still active 30 days later"/></testcase>
+<testcase name="test_late"><properties><property name="overrun_s" value="600"/>
+<property name="observed" value="patient data still shown 10 min after the deadline"/></properties>
+<skipped type="pytest.xfail" message="known finding: the page hides late"/></testcase>
+<testcase name="test_lacking"><skipped type="pytest.skip" message="not covered: app lacks warning"/></testcase>
+</testsuite></testsuites>"""
+
+
+def test_crashes_are_errors_never_findings_and_known_findings_show_as_failed(tmp_path: Path) -> None:
+    from steps.buckets import mark_known_findings_failed
+
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT_MORE)
+    buckets = Buckets.from_junit(path)
+    assert buckets.errors == {"test_crash": "TypeError: unsupported operand (at x.py:3)"}
+    assert buckets.failed == ["test_gap"] and buckets.expected == ["test_late"]
+    assert [(r.name, r.severity, r.gap) for r in buckets.findings()] == [("test_late", "high", None),
+                                                                          ("test_gap", "medium", "maximum_lifetime")]
+    assert buckets.headline("app").startswith("2 findings (1 high, 1 medium, 0 low), 1 of them gap")
+    assert "4 of 5 runs executed (1 passed), 1 not covered, 1 harness or profile error" in buckets.headline("app")
+    assert buckets.gate("new")[0] == 1 and "error" in buckets.gate("new")[1]
+    mark_known_findings_failed(path)
+    assert 'type="known-finding"' in path.read_text() and 'type="pytest.xfail"' not in path.read_text()
+    again = Buckets.from_junit(path)
+    assert again.expected == ["test_late"] and again.expected_reasons["test_late"] == "the page hides late"
+
+
+def test_the_gate_never_passes_quietly_while_findings_remain() -> None:
+    from steps.buckets import Result
+
+    buckets = Buckets()
+    buckets._add(Result("test_known", "expected", message="declared", props={"requirement_tag": ["no_store"]}))
+    buckets._add(Result("test_ok", "passed"))
+    code, why = buckets.gate("new")
+    assert code == 0 and "every finding is already known" in why and "1 remain" in why
+    assert buckets.gate("medium")[0] == 1 and buckets.gate("high")[0] == 0 and buckets.gate("any")[0] == 1
+    assert buckets.headline("app").startswith("1 finding (0 high, 1 medium, 0 low) on app")
+
+
 @pytest.mark.slow
 def test_a_run_through_a_reduced_profile_sorts_results_into_the_four_buckets(tmp_path: Path) -> None:
     """Against the reference server with a profile that claims less: Recently Logged In scenarios are
@@ -155,7 +235,7 @@ def test_the_adapting_guide_names_every_capability() -> None:
 def test_every_capability_tag_in_the_features_is_a_known_capability_or_area() -> None:
     from targets.capabilities import CAPABILITIES
 
-    areas = {"admin", "multi_device", "mobile", "waits"}
+    areas = {"admin", "multi_device", "mobile", "waits", "low_risk"}
     tags = {tag for scenario in preflight.scenarios() for tag in scenario.tags}
     assert tags - set(CAPABILITIES) - areas == set()
 
@@ -190,3 +270,31 @@ def test_people_can_come_from_a_csv_kept_out_of_the_profile(tmp_path: Path) -> N
     assert clinic.staff("admin").username == "boss@x.test" and not clinic.own
     with pytest.raises(NotCovered, match="no reception"):
         clinic.staff("reception")
+
+
+@pytest.mark.slow
+def test_a_target_with_no_warning_and_no_oracle_still_runs_every_timing_scenario(tmp_path: Path) -> None:
+    """The reference seen as a plain app (tests/profiles/plain_reference.py): a fixed 10-minute timeout,
+    no warning declared, no status oracle. Every @clock scenario that needs no product feature runs on
+    those settings (its durations mapped), none is lost to "not covered" at a late step, none crashes, and
+    none fails (the reference meets the policy: a failure here would be the harness's false finding)."""
+    profile_path = ROOT / "tests/profiles/plain_reference.py"
+    reports = tmp_path / "reports"
+    done = subprocess.run(
+        [sys.executable, "-m", "steps.run", "--target", str(profile_path), "--reports", str(reports), "--target-cmd",
+         f"{sys.executable} -m simulator serve --test-clock --port {{port}} --db {tmp_path / 'plain.db'}"],
+        cwd=ROOT, capture_output=True, text=True, timeout=900)
+    summary = json.loads((reports / "summary.json").read_text())
+    assert summary["errors"] == {}, summary["errors"]
+    assert summary["failures"] == [], (summary["failures"], done.stdout[-4000:])
+    from targets.capabilities import FEATURES
+    from targets.loader import load
+
+    plain = load(str(profile_path))
+    timing = [s for s in preflight.scenarios() if "clock" in s.tags
+              and not {t for t in s.tags if t in FEATURES and t != "clock" and not plain.has(t)}]
+    ran = {r["title"] for r in summary["results"] if r["bucket"] in ("passed", "failed", "expected")}
+    lost = [s.title for s in timing if s.title not in ran and not (s.roles and preflight.runs_given(s, plain) == 0)]
+    assert not lost, lost
+    assert len(timing) >= 12 and summary["executed"] >= 30, (len(timing), summary["executed"])
+    assert done.returncode == 0, done.stdout[-3000:]

@@ -61,7 +61,8 @@ class TimeMachine:
     """Moves the server clock and every attached browser clock together."""
 
     def __init__(self, server: ServerClock | None, *, tagged_clock: bool, wall_ms: Callable[[], int],
-                 follow_timers: bool = False, record: Callable[[str, str], None] = lambda key, value: None) -> None:
+                 follow_timers: bool = False, record: Callable[[str, str], None] = lambda key, value: None,
+                 literal: bool = False) -> None:
         self.server = server
         self.follow_timers = follow_timers
         self.tagged_clock = tagged_clock
@@ -70,6 +71,7 @@ class TimeMachine:
         self.devices: list[Device] = []
         self.timeline = Timeline(Settings(), Settings())  # the scenario's durations on the target's settings
         self._record = record
+        self.literal = literal  # the scenario's durations are already the target's own (@waits)
 
     def observe(self, text: str, *, overrun_s: float | None = None, requirement: str | None = None) -> None:
         """Note what was seen for the report ("patient data still shown 40 s after the deadline"); with the
@@ -83,7 +85,7 @@ class TimeMachine:
     # -- the scenario's time on the target's own settings (steps/support/timeline.py) ---------------
     def plan(self, nominal: Settings, actual: Settings) -> None:
         """The scenario speaks of ``nominal`` settings; the target runs on ``actual`` ones."""
-        self.timeline = Timeline(nominal, actual)
+        self.timeline = Timeline(actual if self.literal else nominal, actual)
 
     def pass_idle(self, nominal_ms: int, *, step_ms: int | None = None, jump: bool = False) -> int:
         """The scenario's "``nominal_ms`` pass without activity", on the target's settings; the actual ms."""
@@ -141,6 +143,18 @@ class TimeMachine:
         self._require_clock()
         self.timeline.moved(ms)
         self._advance(ms, step_ms=step_ms, jump=jump)
+
+    @property
+    def can_measure(self) -> bool:
+        """Whether the clocks can be moved on after a failed check, to measure how late (any scenario,
+        tagged @clock or not: the verdict is already given)."""
+        return self.server is not None and not self.real
+
+    def move_to_measure(self, ms: int) -> None:
+        """After a failed check: ``ms`` pass for everybody, as a jump (the page's timers fire once)."""
+        assert self.can_measure, "no server clock to move"
+        self.timeline.moved(ms)
+        self._advance(ms, jump=True)
 
     def _advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False) -> None:
         left = ms
