@@ -80,7 +80,7 @@ PEER_REPORTS := reports/peer/$(PEER)
 peer: venv system-deps
 	$(MAKE) --no-print-directory -C examples/$(PEER) migrate
 	CLINIC_EXPIRE_AFTER=604800 CLINIC_WARN_AFTER=604680 $(BIN)/python -m steps.run --target $(PEER) \
-		--reports $(PEER_REPORTS)/seven-days -k "long_automatic_logout and 7"
+		--reports $(PEER_REPORTS)/seven-days -k "(long_automatic_logout or every_choice) and 7"
 	$(BIN)/python -m steps.run --target $(PEER) --reports $(PEER_REPORTS) --merge $(PEER_REPORTS)/seven-days $(PEER_ARGS)
 
 # Load through the profile, at real time with a 60 s timeout and a 30 s warning (no test clock)

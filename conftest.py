@@ -101,9 +101,12 @@ def _scenario_title(item: pytest.Item) -> str | None:
 def _filled(title: str, item: pytest.Item) -> str:
     """An outline's title with its example's values in place of <placeholders>, for the reports."""
     example = getattr(getattr(item, "callspec", None), "params", {}).get("_pytest_bdd_example") or {}
+    filled = title
     for name, value in example.items():
-        title = title.replace(f"<{name}>", str(value))
-    return title
+        filled = filled.replace(f"<{name}>", str(value))
+    if example and filled == title:  # no placeholder in the title: name the example after it
+        filled += f" [{', '.join(str(v) for v in example.values())}]"
+    return filled
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

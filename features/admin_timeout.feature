@@ -22,7 +22,7 @@ Feature: The clinic's automatic logout setting
       | 7 days     | 10080   |
     And "Automatic logout after" is set to "30 minutes"
 
-  @clock @admin_api @countdown
+  @clock @settings @countdown @server_idle_timeout
   Scenario Outline: Every choice logs out exactly at its deadline, and not a second before
     Given the clinic's admin has set the automatic logout to <choice>
     And I am signed in on my computer

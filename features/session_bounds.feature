@@ -14,6 +14,25 @@ Feature: Only my own activity keeps my session open
     Then I see the Sign In page, told I was logged out for inactivity
     And my computer's old session cookie no longer opens the patient list
 
+  @server_idle_timeout
+  Scenario: A browser closed without logging out leaves a session the server ends at its deadline
+    Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
+    And I am signed in on my computer
+    When I close the browser on my computer without logging out
+    And 29 minutes 59 seconds pass
+    Then the server says my session on my computer is active
+    When 1 more second passes
+    Then my computer's old session cookie no longer opens the patient list
+
+  @data_hidden_at_deadline @no_store
+  Scenario: Back after the automatic logout shows no patient data
+    Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning
+    And I am signed in on my computer
+    When 30 minutes pass without activity
+    Then I see the Sign In page, told I was logged out for inactivity
+    When I press the browser's Back button
+    Then no patient data is shown
+
   @activity_reports @only_real_input_extends
   Scenario: Reports that nothing happened cannot keep a session open
     Given my clinic logs users out after 30 minutes without activity, with a 2 minute warning

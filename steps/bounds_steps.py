@@ -116,11 +116,11 @@ MOST_REPORTS = 5000  # more would take minutes: the check is waived instead
 @when("someone with my session cookie reports every few minutes that I am working, for as long as a session may "
       "last", target_fixture="kept_busy")
 def busy_with_forged_reports(my_device, profile, http, clinic, time_machine, waivers):
-    """A report of input "just now" at four fifths of the idle timeout, from sign-in until the clinic's
-    maximum session length (or the longest the policy allows, when the app declares none) has passed,
-    and one idle timeout more. What was sent and for how long, for the Then step."""
+    """A report of input "just now" a twentieth of the idle timeout before each deadline, from sign-in
+    until the clinic's maximum session length (or the longest the policy allows, when the app declares
+    none) has passed, and one idle timeout more. What was sent and for how long, for the Then step."""
     lifetime_s = clinic.settings.absolute_lifetime_s or POLICY_LONGEST_LIFETIME_S
-    every = max(clinic.settings.idle_ms * 4 // 5, 1000)
+    every = max(clinic.settings.idle_ms - max(clinic.settings.idle_ms // 20, 1000), 1000)  # well within each timeout
     horizon = round(lifetime_s * 1000) + clinic.settings.idle_ms
     if horizon // every > MOST_REPORTS:
         waivers.waive("a session kept busy past its maximum length",

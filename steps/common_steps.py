@@ -7,7 +7,9 @@ import pytest
 from playwright.sync_api import expect
 from pytest_bdd import given, parsers, then, when
 
-from steps.support.flows import DEVICE, expect_no_patient_data, expect_signin_page, shows_signin, sign_in
+from steps.support.flows import (DEVICE, data_hidden, expect_no_patient_data, expect_signin_page, shows_signin,
+                                 sign_in)
+from steps.support.lateness import no_warning_figure
 from steps.support.oracle import expect_active, expect_ended, timing
 from steps.support.time_machine import duration_ms
 from targets.profile import NotCovered, Settings
@@ -231,7 +233,12 @@ def no_warning_to_check(profile, waivers, check: str) -> bool:
 def warning_shown(my_device, profile, waivers, time_machine, duration):
     if no_warning_to_check(profile, waivers, "the inactivity warning is shown"):
         return
-    expect(profile.page("Warning", my_device.page).dialog).to_be_visible()
+    dialog = profile.page("Warning", my_device.page).dialog
+    my_device.settle()
+    try:
+        expect(dialog).to_be_visible(timeout=2000)  # the page has settled: it is there now or not at all
+    except AssertionError:
+        raise AssertionError(no_warning_figure(my_device, profile, lambda: data_hidden(my_device, profile))) from None
     expect_countdown(my_device.page, profile, waivers, time_machine, duration)
 
 

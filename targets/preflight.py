@@ -50,6 +50,7 @@ class Preflight:
     runnable: int = 0
     total: int = 0
     missing: dict[str, int] = field(default_factory=dict)  # capability -> runs it leaves out
+    gaps: list[str] = field(default_factory=list)  # requirements the profile's own declarations say are missing
     seconds: float = 0.0
 
     @property
@@ -63,7 +64,8 @@ class Preflight:
         lacks = "; ".join(f"{name} ({describe(name)}: {runs} runs)" for name, runs in
                           sorted(self.missing.items(), key=lambda item: -item[1]))
         return (head + " ".join(self.notes) + f" {self.runnable} of {self.total} scenario runs can run"
-                + (f"; not covered for lack of: {lacks}." if lacks else "."))
+                + (f"; not covered for lack of: {lacks}." if lacks else ".")
+                + (" " + " ".join(self.gaps) if self.gaps else ""))
 
 
 def scenarios(folder: Path = FEATURES) -> list[Scenario]:
@@ -99,6 +101,7 @@ SETTINGS_GIVENS = (
     (re.compile(r"my clinic logs users out after (.+) without activity, with an? (.+) warning$"),
      lambda m: {"idle_timeout_s": _seconds(m[1]), "warning_s": _seconds(m[2])}),
     (re.compile(r"my clinic allows (\d+) active sessions per user$"), lambda m: {"max_sessions_per_user": int(m[1])}),
+    (re.compile(r"the clinic's admin has set the automatic logout to (.+)$"), lambda m: {"idle_timeout_s": _seconds(m[1])}),
     (re.compile(r"my clinic makes everyone sign in again after (.+), whatever they do$"),
      lambda m: {"absolute_lifetime_s": _seconds(m[1])}),
 )
@@ -200,8 +203,24 @@ def run(profile: Profile, base_url: str, *, harness_started: bool = False, clock
             report.runnable += fine
             if fine < scenario.runs:
                 report.missing["people or settings"] = report.missing.get("people or settings", 0) + scenario.runs - fine
+        report.gaps = declared_gaps(profile)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def declared_gaps(profile: Profile) -> list[str]:
+    """What the profile itself says the app lacks of the policy, up front: each is judged by a scenario
+    that always runs, and reported as a gap if the app really lacks it."""
+    from targets.capabilities import REQUIREMENTS
+
+    said = [f"Requirements judged on every run, whatever the profile claims: {', '.join(REQUIREMENTS)}."]
+    fixed = profile.fixed_settings
+    if fixed is not None and fixed.absolute_lifetime_s is None:
+        said.append("Its settings declare no maximum session lifetime: expect a gap (maximum_lifetime) unless the app "
+                    "ends a busy session within the 30 days the policy allows.")
+    if fixed is not None and fixed.warning_s is None:
+        said.append("It declares no inactivity warning: timing scenarios still run, their warning checks waived.")
+    return said
 
 
 def _probe_pages(http: httpx.Client, profile: Profile, report: Preflight) -> None:

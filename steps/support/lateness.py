@@ -92,3 +92,26 @@ def server_overrun(machine, ended: Callable[[], bool], *, what: str) -> str:
         text = f"{what}: the server session lived {total} without activity under a {policy} policy"
         machine.observe(text, overrun_s=lived / 1000, requirement="server_idle_timeout")
     return text
+
+
+def no_warning_figure(device, profile: Profile, hidden: Callable[[], bool]) -> str:
+    """The warning did not come: follow the page to the deadline and beyond, to say how long patient data
+    stayed on screen with no warning (recorded as the observed value); the sentence."""
+    machine = getattr(device, "time_machine", None)
+    if machine is None or not machine.can_measure or not machine.tagged_clock:
+        return "no warning was shown"
+    to_deadline = -machine.timeline.past_deadline_ms()
+    if to_deadline > 0:
+        machine.move_to_measure(to_deadline)
+    if hidden():
+        text = "no warning was shown before the page signed out at the deadline"
+        machine.observe(text)
+        return text
+    shown = measure(machine, hidden, start_ms=max(machine.timeline.past_deadline_ms(), 0))
+    if shown is None:
+        text = f"no warning was shown, and patient data was still on screen {words(CAP_MS / 1000)} after the deadline"
+        machine.observe(text, overrun_s=float("inf"), requirement="data_hidden_at_deadline")
+    else:
+        text = f"no warning was shown, and patient data stayed on screen {words(shown / 1000)} after the deadline"
+        machine.observe(text, overrun_s=shown / 1000, requirement="data_hidden_at_deadline")
+    return text
