@@ -301,15 +301,13 @@ def waivers(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture
-def clinic(request: pytest.FixtureRequest, profile: Any, http: Any, time_machine: Any) -> Any:
+def clinic(profile: Any, http: Any, time_machine: Any) -> Any:
     """A fresh clinic with the default settings (steps that say otherwise replace it); the scenario's
     durations then run on its settings (the target's own, when it cannot set them)."""
     from targets.profile import Settings
 
     chosen = profile.clinic(http)
     time_machine.plan(Settings(), chosen.settings)
-    if not time_machine.timeline.identity:
-        request.node.user_properties.append(("settings", time_machine.timeline.describe()))
     return chosen
 
 
@@ -353,7 +351,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Any:
 
 def _last_frame(excinfo: Any) -> str:
     """A crash in a step or a profile, for the report: the exception and the last frame it came from."""
-    entry = excinfo.traceback[-1]
+    ours = [e for e in excinfo.traceback if "site-packages" not in str(e.path)]  # the step's or the profile's
+    entry = (ours or list(excinfo.traceback))[-1]
     where = f"{Path(str(entry.path)).name}:{entry.lineno + 1}"
     from targets.profile import NotCovered
 

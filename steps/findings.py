@@ -110,7 +110,7 @@ def finding_entry(result: Result, number: int, folder: Path, cache: dict[str, st
             "risk": risk, "requirement": f"{rule.statement} ({rule.sources})" if rule else "",
             "observed": result.props.get("observed", []), "step": step, "did": did,
             "declared": result.message if result.bucket == "expected" else "",
-            "settings": (result.props.get("settings") or [""])[0],
+            "settings": (result.props.get("settings") or [""])[-1],
             "scenario": f"{result.name} in {result.feature or '?'} (line {result.line or '?'})",
             "evidence": _evidence(folder, result), "folder": folder}
 

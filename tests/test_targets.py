@@ -4,6 +4,7 @@ profile that claims less than its target has (not covered, waived, expected resu
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -273,6 +274,31 @@ def test_people_can_come_from_a_csv_kept_out_of_the_profile(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+def test_a_crash_in_a_profile_is_an_error_never_a_finding(tmp_path: Path) -> None:
+    """tests/profiles/crashing_reference.py: its "Stay Logged In" raises a TypeError. The scenario lands in
+    the errors bucket with the profile's own line, first in findings.md, and counts as no finding."""
+    from steps.support.server import start_subprocess
+
+    target = start_subprocess(tmp_path)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "steps.run", "--target", str(ROOT / "tests/profiles/crashing_reference.py"),
+             "--base-url", target.base_url, "--reports", str(tmp_path / "reports"), "-k",
+             "resets_the_timer_and_the_server_agrees or the_old_session_cookie_is_dead"],
+            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        target.stop()
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    (name, why), = summary["errors"].items()
+    assert "stay_logged_in_resets" in name and why.startswith("TypeError") and "crashing_reference.py:" in why, why
+    assert summary["failures"] == [] and summary["expected"] == [] and summary["passed"] == 1, summary
+    assert done.returncode == 1 and "harness or profile error" in summary["gate"], summary["gate"]
+    report = (tmp_path / "reports" / "findings.md").read_text()
+    assert report.index("Harness or profile errors") < report.index("Findings, worst first"), report
+    assert "0 findings (0 high, 0 medium, 0 low)" in report and "1 harness or profile error" in report, report[:300]
+
+
+@pytest.mark.slow
 def test_a_target_with_no_warning_and_no_oracle_still_runs_every_timing_scenario(tmp_path: Path) -> None:
     """The reference seen as a plain app (tests/profiles/plain_reference.py): a fixed 10-minute timeout,
     no warning declared, no status oracle. Every @clock scenario that needs no product feature runs on
@@ -293,7 +319,8 @@ def test_a_target_with_no_warning_and_no_oracle_still_runs_every_timing_scenario
     plain = load(str(profile_path))
     timing = [s for s in preflight.scenarios() if "clock" in s.tags
               and not {t for t in s.tags if t in FEATURES and t != "clock" and not plain.has(t)}]
-    ran = {r["title"] for r in summary["results"] if r["bucket"] in ("passed", "failed", "expected")}
+    ran = {re.sub(r" \[.*\]$", "", r["title"]) for r in summary["results"]  # an outline's example: " [...]"
+           if r["bucket"] in ("passed", "failed", "expected")}
     lost = [s.title for s in timing if s.title not in ran and not (s.roles and preflight.runs_given(s, plain) == 0)]
     assert not lost, lost
     assert len(timing) >= 12 and summary["executed"] >= 30, (len(timing), summary["executed"])

@@ -84,8 +84,10 @@ class TimeMachine:
 
     # -- the scenario's time on the target's own settings (steps/support/timeline.py) ---------------
     def plan(self, nominal: Settings, actual: Settings) -> None:
-        """The scenario speaks of ``nominal`` settings; the target runs on ``actual`` ones."""
+        """The scenario speaks of ``nominal`` settings; the target runs on ``actual`` ones (noted for the
+        report: the last plan of a scenario is the one it ran on)."""
         self.timeline = Timeline(actual if self.literal else nominal, actual)
+        self._record("settings", self.timeline.describe())
 
     def pass_idle(self, nominal_ms: int, *, step_ms: int | None = None, jump: bool = False) -> int:
         """The scenario's "``nominal_ms`` pass without activity", on the target's settings; the actual ms."""
