@@ -100,7 +100,7 @@ def test_every_scenario_is_counted_with_its_runs_and_tags() -> None:
     found = preflight.scenarios()
     assert sum(s.runs for s in found) >= 74
     outline = next(s for s in found if s.title.startswith("Every choice logs out exactly"))
-    assert outline.runs == 9 and {"clock", "admin_api", "admin"} <= outline.tags
+    assert outline.runs == 9 and {"clock", "settings", "admin", "server_idle_timeout"} <= outline.tags
 
 
 def test_preflight_of_something_that_is_not_the_target_says_so_and_nothing_runs(tmp_path: Path) -> None:
