@@ -173,8 +173,12 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         status, detail, headers = exc.status_code, str(exc.detail), dict(exc.headers or {})
-        if status == 405:
-            headers["Allow"] = allowed_methods(app, request.scope)
+        if isinstance(exc.__cause__, HttpProblem):  # raised while FastAPI read the body: the size limit
+            cause = exc.__cause__
+            return JSONResponse(cause.body(), cause.status, {**cause.headers, "Connection": "close"})
+        if status == 405:  # every route's methods (Starlette names only the first route's); under a mount
+            # (/static) no app route matches the mounted path and StaticFiles' own Allow stays
+            headers["Allow"] = allowed_methods(app, request.scope) or headers.get("Allow", "")
         if status == 400 and request.url.path in JSON_BODY_PATHS:  # FastAPI could not decode the body
             return JSONResponse({"error": "malformed JSON: the body is not UTF-8 JSON", "field": "body"}, 422)
         if wants_html(request):
