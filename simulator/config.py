@@ -98,7 +98,7 @@ class ServerConfig(BaseSettings):
                             lock_after=self.signin_lock_after, lock_ms=lock_ms, per_hour=self.signin_failures_per_hour),
             "address": Rule(free_failures=self.address_free_failures, max_delay_ms=max_delay_ms,
                             lock_after=self.address_lock_after, lock_ms=lock_ms,
-                            per_hour=self.address_failures_per_hour),
+                            per_hour=self.address_failures_per_hour, success_halves=True),
             "otp": Rule(free_failures=min(3, self.otp_lock_after), max_delay_ms=max_delay_ms,
                         lock_after=self.otp_lock_after, lock_ms=lock_ms, per_hour=100),
         }

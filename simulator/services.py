@@ -128,7 +128,8 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
 
     Throttled (``simulator.signin_guard``): while the account, the client ``address`` or the
     user's second factor is blocked, every attempt is refused unchecked (``throttled``, with
-    ``retry_after_s``), the right password included. Only failures count; each is audited
+    ``retry_after_s``), the right password included. Only failures count (a right password ends its
+    account's streak and halves its address's); each is audited
     (``signin.failed``, ``otp.failed``, ``signin.locked``), logged and counted in the metrics.
     An unknown user costs one password check, as a known one does. A store with no user at all
     (lost data) is ``not_set_up`` (503), not a wrong password (``simulator.setup_check``).
@@ -154,6 +155,8 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
                        address=address, now=now)
         raise AuthError("bad_credentials", "Incorrect email or password.")
     deps.guard.succeed(deps.store, ACCOUNT, name)
+    if address:
+        deps.guard.succeed(deps.store, ADDRESS, address)  # halves the address's streak (simulator.throttle)
     if user.totp_secret:
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)

@@ -4,7 +4,8 @@
 the records live in the store, so every process sharing the store shares them):
 
 * ``account``: the normalised username, known or not;
-* ``address``: the client's address (looser: a clinic's staff may share one);
+* ``address``: the client's address (looser: a clinic's staff may share one, so a success there
+  halves the streak rather than ending it);
 * ``otp``: a user's second factor (TOTP codes after the right password, enrolment codes).
 
 and the argon2 gate: password checks run in ``hash_workers`` dedicated threads (never the
@@ -66,8 +67,11 @@ class FailureLedger:
                                      lambda record, stored: (True, decide_after_failure(record, rule, now=now)))
 
     def succeed(self, store: "Store", scope: str, key: str) -> None:
-        """A success ends ``key``'s streak (the hourly count stays: the cap is on failures per hour)."""
-        self._compare_and_set(store, scope, key, lambda record, stored: (stored and after_success(record), None))
+        """A success ends ``key``'s streak, or halves it in a scope whose rule says so (client addresses);
+        the hourly count stays: the cap is on failures per hour."""
+        rule = self.rules[scope]
+        self._compare_and_set(store, scope, key,
+                              lambda record, stored: (stored and after_success(record, rule), None))
 
     def _compare_and_set(self, store: "Store", scope: str, key: str,
                          change: Callable[[FailureRecord, bool], tuple[bool, R]]) -> R:
@@ -96,7 +100,8 @@ class SignInGuard:
 
     def __init__(self, rules: dict[str, Rule] | None = None, *, hash_workers: int = 1,
                  hash_wait_s: float = 2.0) -> None:
-        self.ledger = FailureLedger({ACCOUNT: Rule(), ADDRESS: Rule(free_failures=20, lock_after=100, per_hour=1000),
+        self.ledger = FailureLedger({ACCOUNT: Rule(), ADDRESS: Rule(free_failures=20, lock_after=100, per_hour=1000,
+                                                                     success_halves=True),
                                      OTP: Rule(), **(rules or {})})
         self._slots = threading.BoundedSemaphore(max(hash_workers, 1))
         self._hashers = ThreadPoolExecutor(max(hash_workers, 1), thread_name_prefix="argon2",
@@ -112,7 +117,7 @@ class SignInGuard:
         return self.ledger.fail(store, scope, key, now=now)
 
     def succeed(self, store: "Store", scope: str, key: str) -> None:
-        """A success ends ``key``'s streak in ``scope``."""
+        """A success ends ``key``'s streak in ``scope`` (halves it for a client address)."""
         self.ledger.succeed(store, scope, key)
 
     def hashing(self) -> "_Slot":
