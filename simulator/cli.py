@@ -1,4 +1,4 @@
-"""``sessionsim``: run the reference session server, or fill a store for load tests."""
+"""``sessionsim``: run the reference session server, fill a store for load tests, or unlock a user."""
 
 from __future__ import annotations
 
@@ -178,6 +178,29 @@ def seed(args: argparse.Namespace) -> None:
     print(f"seeded {args.clinics} clinics, {len(credentials)} users into {url}; credentials in {args.out}")
 
 
+def unlock(args: argparse.Namespace) -> None:
+    """End a user's sign-in lock now (their account's and second factor's failures), audited in their
+    clinic with the actor ``operator``; works while servers use the store."""
+    from simulator import services
+    from simulator.clock import SteadyClock
+    from simulator.metrics import Metrics
+    from simulator.signin_guard import SignInGuard
+
+    url = _store_url(args)
+    _check_db_path(url)
+    store = open_store(url)
+    try:
+        deps = services.Deps(store=store, clock=SteadyClock(), metrics=Metrics(store.count_active),
+                             guard=SignInGuard(ServerConfig(store=url).throttle_rules()))
+        try:
+            user, cleared = services.unlock_user(deps, username=args.username, actor="operator")
+        except services.NotFound as exc:
+            raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    print(f"unlocked {user.username} (cleared: {', '.join(cleared) or 'nothing was locked'})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     parser = argparse.ArgumentParser(prog="sessionsim", description=__doc__)
@@ -248,6 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--out", default="users.csv", help="CSV file for the users' credentials (default users.csv)")
     store_options(fill)
     fill.set_defaults(func=seed)
+
+    release = commands.add_parser("unlock", help="end a user's sign-in lock now (audited)",
+                                  description="Forget a user's failed sign-ins and codes, so a lock or delay that "
+                                              "someone else's guesses caused ends at once; audited in the user's "
+                                              "clinic (signin.unlocked, actor operator). Client addresses are not "
+                                              "unlocked: they are not one user's.")
+    release.add_argument("username", help="the user's username (any case)")
+    store_options(release)
+    release.set_defaults(func=unlock)
     return parser
 
 

@@ -404,6 +404,24 @@ def revoke(deps: Deps, *, account_id: int, session_id: str, actor: str) -> Sessi
     return ended
 
 
+def unlock_user(deps: Deps, *, username: str, actor: str, account_id: int | None = None) -> tuple[User, list[str]]:
+    """End a user's sign-in lock or delay at once: their account's and their second factor's failures are
+    forgotten (not their addresses': an address is not theirs alone). Audited (``signin.unlocked``) in
+    their clinic, whether or not anything was locked. ``account_id``: only a user of that clinic
+    (an admin's own), else NotFound; None for the operator (any clinic). Returns the user and the
+    scopes that had failures."""
+    user = deps.store.find_user(normal_username(username or ""))
+    if user is None or (account_id is not None and user.account_id != account_id):
+        raise NotFound(f"no user {normal_username(username or '')} in this clinic" if account_id is not None
+                       else f"no user {normal_username(username or '')} in this store")
+    scopes = [scope for scope, key in ((ACCOUNT, normal_username(user.username)), (OTP, str(user.id)))
+              if deps.guard.unlock(deps.store, scope, key)]
+    _audit(deps, account_id=user.account_id, actor=actor, action="signin.unlocked", now=deps.clock.now_ms(),
+           username=user.username, cleared=scopes)
+    log.warning("signin.unlocked username=%r by=%r cleared=%s", user.username, actor, ",".join(scopes) or "-")
+    return user, scopes
+
+
 def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping[str, Any]) -> Settings:
     """Change an account's settings (all or nothing; PolicyError when refused), audited.
 

@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from simulator.store.protocol import StoreUnavailable
-from simulator.throttle import FailureRecord, Rule, Verdict, after_success, block_until, decide_after_failure, forget_at
+from simulator.throttle import (FailureRecord, Rule, Verdict, after_success, block_until, cleared, decide_after_failure,
+                                forget_at)
 
 if TYPE_CHECKING:
     from simulator.store.protocol import Store
@@ -73,6 +74,14 @@ class FailureLedger:
         self._compare_and_set(store, scope, key,
                               lambda record, stored: (stored and after_success(record, rule), None))
 
+    def clear(self, store: "Store", scope: str, key: str) -> bool:
+        """Forget ``key``'s failures in ``scope`` (an administrator's unlock); True when it had any."""
+        def forget(record: FailureRecord, stored: bool) -> tuple[bool, bool]:
+            changed = stored and cleared(record)
+            return changed, changed
+
+        return self._compare_and_set(store, scope, key, forget)
+
     def _compare_and_set(self, store: "Store", scope: str, key: str,
                          change: Callable[[FailureRecord, bool], tuple[bool, R]]) -> R:
         """Read ``key``'s record (a fresh one when none is stored), let ``change(record, stored)`` update
@@ -119,6 +128,10 @@ class SignInGuard:
     def succeed(self, store: "Store", scope: str, key: str) -> None:
         """A success ends ``key``'s streak in ``scope`` (halves it for a client address)."""
         self.ledger.succeed(store, scope, key)
+
+    def unlock(self, store: "Store", scope: str, key: str) -> bool:
+        """Forget ``key``'s failures in ``scope``: its delay or lock ends now. True when it had any."""
+        return self.ledger.clear(store, scope, key)
 
     def hashing(self) -> "_Slot":
         """``with guard.hashing():`` holds a password-check slot (HashingBusy when none frees up)."""

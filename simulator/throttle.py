@@ -16,7 +16,7 @@ refused, so a success from an address *halves* its streak instead (``Rule.succes
 a burst of typos fades after a few sign-ins, while an address that keeps failing between
 successes still reaches the lock (see docs/security.md for the choice).
 
-``decide_after_failure``, ``after_success``, ``block_until`` and ``forget_at`` are pure: they
+``decide_after_failure``, ``after_success``, ``cleared``, ``block_until`` and ``forget_at`` are pure: they
 receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
 ``save_throttle_record``), so every server process sharing it counts the same failures;
 ``simulator.signin_guard.FailureLedger`` reads them, asks these functions, and writes them back.
@@ -128,6 +128,16 @@ def after_success(record: FailureRecord, rule: Rule) -> bool:
         return False
     record.streak = 0
     record.blocked_until_ms = 0
+    return True
+
+
+def cleared(record: FailureRecord) -> bool:
+    """An administrator's unlock: the streak, any delay or lock and the hourly count are forgotten
+    (changed in place). True when there was anything to forget."""
+    if record.streak == 0 and record.blocked_until_ms == 0 and not record.recent:
+        return False
+    record.streak, record.last_failure_ms, record.blocked_until_ms = 0, 0, 0
+    record.recent.clear()
     return True
 
 

@@ -123,6 +123,13 @@ class AdminSessions(BaseModel):
     sessions: list[AdminSession]
 
 
+class UnlockAnswer(BaseModel):
+    """A user unlocked: the scopes whose failures were forgotten."""
+
+    username: str
+    cleared: list[Literal["account", "otp"]]
+
+
 class AuditEventBody(BaseModel):
     """One audit event."""
 
