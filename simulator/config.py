@@ -90,12 +90,14 @@ class ServerConfig(BaseSettings):
         return _items(self.forwarded_allow_ips)
 
     def throttle_rules(self) -> dict[str, Rule]:
-        """The throttling rules of the three scopes (account, address, otp) as configured."""
+        """The throttling rules of the scopes (account, address, otp, device) as configured."""
         lock_ms = int(self.signin_lock_minutes * 60_000)
         max_delay_ms = int(self.signin_max_delay_s * 1000)
+        account = Rule(free_failures=self.signin_free_failures, max_delay_ms=max_delay_ms,
+                       lock_after=self.signin_lock_after, lock_ms=lock_ms, per_hour=self.signin_failures_per_hour)
         return {
-            "account": Rule(free_failures=self.signin_free_failures, max_delay_ms=max_delay_ms,
-                            lock_after=self.signin_lock_after, lock_ms=lock_ms, per_hour=self.signin_failures_per_hour),
+            "account": account,
+            "device": account,  # a device that signed the user in before: its own attempts, the same rule
             "address": Rule(free_failures=self.address_free_failures, max_delay_ms=max_delay_ms,
                             lock_after=self.address_lock_after, lock_ms=lock_ms,
                             per_hour=self.address_failures_per_hour, success_halves=True),

@@ -6,7 +6,9 @@ the records live in the store, so every process sharing the store shares them):
 * ``account``: the normalised username, known or not;
 * ``address``: the client's address (looser: a clinic's staff may share one, so a success there
   halves the streak rather than ending it);
-* ``otp``: a user's second factor (TOTP codes after the right password, enrolment codes).
+* ``otp``: a user's second factor (TOTP codes after the right password, enrolment codes);
+* ``device``: a device that signed the user in before (``simulator.device_cookies``): its attempts
+  count here instead of under ``account``, so another's guesses do not lock it out.
 
 and the argon2 gate: password checks run in ``hash_workers`` dedicated threads (never the
 event loop: the web routes call the services from the thread pool, which wait for them),
@@ -31,11 +33,11 @@ from simulator.throttle import (FailureRecord, Rule, Verdict, after_success, blo
 if TYPE_CHECKING:
     from simulator.store.protocol import Store
 
-ACCOUNT, ADDRESS, OTP = "account", "address", "otp"
+ACCOUNT, ADDRESS, OTP, DEVICE = "account", "address", "otp", "device"
 HASH_NICENESS = 10
 T = TypeVar("T")
 R = TypeVar("R")
-SCOPES = (ACCOUNT, ADDRESS, OTP)
+SCOPES = (ACCOUNT, ADDRESS, OTP, DEVICE)
 
 
 class HashingBusy(RuntimeError):
@@ -111,7 +113,7 @@ class SignInGuard:
                  hash_wait_s: float = 2.0) -> None:
         self.ledger = FailureLedger({ACCOUNT: Rule(), ADDRESS: Rule(free_failures=20, lock_after=100, per_hour=1000,
                                                                      success_halves=True),
-                                     OTP: Rule(), **(rules or {})})
+                                     OTP: Rule(), DEVICE: Rule(), **(rules or {})})
         self._slots = threading.BoundedSemaphore(max(hash_workers, 1))
         self._hashers = ThreadPoolExecutor(max(hash_workers, 1), thread_name_prefix="argon2",
                                            initializer=_lower_priority)
