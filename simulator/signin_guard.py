@@ -1,6 +1,6 @@
 """What stands between a sign-in flood and the server: throttling and bounded password hashing.
 
-``SignInGuard`` holds the failure ledger with its three scopes (the policy is ``simulator.throttle``;
+``SignInGuard`` holds the failure ledger with its four scopes (the policy is ``simulator.throttle``;
 the records live in the store, so every process sharing the store shares them):
 
 * ``account``: the normalised username, known or not;

@@ -8,7 +8,8 @@ even the right one does not help. A hard cap (``per_hour``) bounds the failures 
 make in any hour whatever the other figures are (OWASP ASVS 2.2.1: at most 100 per account).
 
 Keys are per account (the normalised username, known or not, so a lock tells nothing about
-whether the account exists), per client address and per user's second factor.
+whether the account exists), per client address, per user's second factor and per known device
+(a device cookie's nonce, whose attempts count there instead of under the account).
 
 A success ends its account's (or second factor's) streak. A client address is shared by a
 whole clinic, whose honest typos would otherwise add up all day until everyone there is
