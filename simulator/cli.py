@@ -1,4 +1,4 @@
-"""``sessionsim``: run the reference session server, or fill a store for load tests."""
+"""``sessionsim``: run the reference session server, fill a store for load tests, or unlock a user."""
 
 from __future__ import annotations
 
@@ -127,6 +127,8 @@ def serve(args: argparse.Namespace) -> None:
     env["SESSIONSIM_AUDIT_RETENTION_DAYS"] = str(args.audit_retention_days)
     if args.sweep_interval is not None:
         env["SESSIONSIM_SWEEP_INTERVAL_S"] = str(args.sweep_interval)
+    if args.forwarded_allow_ips is not None:
+        env["SESSIONSIM_FORWARDED_ALLOW_IPS"] = args.forwarded_allow_ips
     if args.secret_key_file is not None:
         env["SESSIONSIM_SECRET_KEY_FILE"] = str(Path(args.secret_key_file).resolve())
     os.environ.update(env)
@@ -150,7 +152,9 @@ def serve(args: argparse.Namespace) -> None:
     if config.test_clock:
         print(BANNER_TEST_CLOCK, file=sys.stderr, flush=True)
     http = "simulator.web.slow_clients:HeaderTimeoutH11Protocol" if args.http == "h11" else args.http
-    limits = {"log_level": args.log_level, "access_log": False, "http": http,
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default
+    # forwarded_allow_ips); the app itself trusts only --forwarded-allow-ips (ClinicApp.trust_proxies)
+    limits = {"log_level": args.log_level, "access_log": False, "http": http, "proxy_headers": False,
               "h11_max_incomplete_event_size": config.max_header_kb * 1024,
               "limit_concurrency": args.max_connections, "timeout_keep_alive": args.keep_alive_timeout}
     if args.workers > 1:
@@ -172,6 +176,29 @@ def seed(args: argparse.Namespace) -> None:
     write_credentials(Path(args.out), credentials)
     store.close()
     print(f"seeded {args.clinics} clinics, {len(credentials)} users into {url}; credentials in {args.out}")
+
+
+def unlock(args: argparse.Namespace) -> None:
+    """End a user's sign-in lock now (their account's and second factor's failures), audited in their
+    clinic with the actor ``operator``; works while servers use the store."""
+    from simulator import services
+    from simulator.clock import SteadyClock
+    from simulator.metrics import Metrics
+    from simulator.signin_guard import SignInGuard
+
+    url = _store_url(args)
+    _check_db_path(url)
+    store = open_store(url)
+    try:
+        deps = services.Deps(store=store, clock=SteadyClock(), metrics=Metrics(store.count_active),
+                             guard=SignInGuard(ServerConfig(store=url).throttle_rules()))
+        try:
+            user, cleared = services.unlock_user(deps, username=args.username, actor="operator")
+        except services.NotFound as exc:
+            raise CliError(str(exc)) from None
+    finally:
+        store.close()
+    print(f"unlocked {user.username} (cleared: {', '.join(cleared) or 'nothing was locked'})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--audit-retention-days", type=int, default=2192, metavar="DAYS",
                      help="audit events older than this are deleted by the sweeper, in batches (default 2192, "
                           "6 years: HIPAA's retention for required documentation; see docs/security.md)")
+    run.add_argument("--forwarded-allow-ips", metavar="IPS",
+                     help="proxies whose X-Forwarded-For and X-Forwarded-Proto are believed: comma-separated "
+                          "addresses or networks, or * (default: SESSIONSIM_FORWARDED_ALLOW_IPS, else none; "
+                          "with a proxy, /metrics needs SESSIONSIM_METRICS_TOKEN)")
     run.add_argument("--secure-cookies", action="store_true", help="always mark cookies Secure (behind https)")
     run.add_argument("--no-demo", action="store_true", help="do not create the demo clinic in an empty store")
     run.add_argument("--log-level", default="warning", choices=["critical", "error", "warning", "info", "debug"],
@@ -240,6 +271,15 @@ def build_parser() -> argparse.ArgumentParser:
     fill.add_argument("--out", default="users.csv", help="CSV file for the users' credentials (default users.csv)")
     store_options(fill)
     fill.set_defaults(func=seed)
+
+    release = commands.add_parser("unlock", help="end a user's sign-in lock now (audited)",
+                                  description="Forget a user's failed sign-ins and codes, so a lock or delay that "
+                                              "someone else's guesses caused ends at once; audited in the user's "
+                                              "clinic (signin.unlocked, actor operator). Client addresses are not "
+                                              "unlocked: they are not one user's.")
+    release.add_argument("username", help="the user's username (any case)")
+    store_options(release)
+    release.set_defaults(func=unlock)
     return parser
 
 

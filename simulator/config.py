@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -43,7 +45,10 @@ class ServerConfig(BaseSettings):
     otp_lock_after: int = Field(10, ge=1, le=10, description="wrong 2FA codes in a row that lock the user's "
                                 "second factor (at most 10)")
     metrics_token: SecretStr | None = Field(None, description="bearer token that may read /metrics (default: "
-                                            "loopback clients only)")
+                                            "loopback clients only, and nobody behind a proxy)")
+    forwarded_allow_ips: str = Field("", description="proxies whose X-Forwarded-For and X-Forwarded-Proto are "
+                                     "believed: comma-separated IP addresses or networks, or * for any peer "
+                                     "(default: none, the peer's own address is the client's)")
     store_busy_timeout_ms: int = Field(400, ge=1, le=60_000, description="how long a SQLite call waits for another "
                                        "process's write lock before it fails (503); the hot path runs on the event loop")
     store_breaker_s: float = Field(2.0, ge=0, le=300, description="after a store failure, calls fail at once (503) for "
@@ -66,16 +71,36 @@ class ServerConfig(BaseSettings):
             raise ValueError("store must be memory, sqlite:PATH or redis://HOST:PORT/DB")
         return value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxy_addresses(cls, value: str) -> str:
+        for item in _items(value):
+            if item == "*":
+                continue
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"--forwarded-allow-ips: {item!r} is not an IP address or network "
+                                 "(a comma-separated list of them, or *)") from None
+        return value
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        """The peers whose forwarded headers are believed (empty: none)."""
+        return _items(self.forwarded_allow_ips)
+
     def throttle_rules(self) -> dict[str, Rule]:
-        """The throttling rules of the three scopes (account, address, otp) as configured."""
+        """The throttling rules of the scopes (account, address, otp, device) as configured."""
         lock_ms = int(self.signin_lock_minutes * 60_000)
         max_delay_ms = int(self.signin_max_delay_s * 1000)
+        account = Rule(free_failures=self.signin_free_failures, max_delay_ms=max_delay_ms,
+                       lock_after=self.signin_lock_after, lock_ms=lock_ms, per_hour=self.signin_failures_per_hour)
         return {
-            "account": Rule(free_failures=self.signin_free_failures, max_delay_ms=max_delay_ms,
-                            lock_after=self.signin_lock_after, lock_ms=lock_ms, per_hour=self.signin_failures_per_hour),
+            "account": account,
+            "device": account,  # a device that signed the user in before: its own attempts, the same rule
             "address": Rule(free_failures=self.address_free_failures, max_delay_ms=max_delay_ms,
                             lock_after=self.address_lock_after, lock_ms=lock_ms,
-                            per_hour=self.address_failures_per_hour),
+                            per_hour=self.address_failures_per_hour, success_halves=True),
             "otp": Rule(free_failures=min(3, self.otp_lock_after), max_delay_ms=max_delay_ms,
                         lock_after=self.otp_lock_after, lock_ms=lock_ms, per_hour=100),
         }
@@ -86,3 +111,8 @@ class ServerConfig(BaseSettings):
         if self.sweep_interval_s is not None:
             return self.sweep_interval_s
         return max(1.0 / self.time_scale, 0.02)
+
+
+def _items(value: str) -> list[str]:
+    """The entries of a comma-separated option (an empty entry is kept, so it can be refused)."""
+    return [item.strip() for item in value.split(",")] if value.strip() else []

@@ -24,7 +24,7 @@ from simulator.policy import Deadlines, Settings
 from simulator.keys import ServerKeys, is_encrypted
 from simulator.pending_ends import PendingEnd, PendingEnds
 from simulator.setup_check import NOT_SET_UP, SetupWatch
-from simulator.signin_guard import ACCOUNT, ADDRESS, OTP, HashingBusy, SignInGuard
+from simulator.signin_guard import ACCOUNT, ADDRESS, DEVICE, OTP, HashingBusy, SignInGuard
 from simulator.store.common import normal_username
 from simulator.store.protocol import Store, StoreUnavailable
 
@@ -123,19 +123,26 @@ def _record_end(deps: Deps, ended: Session, *, actor: str, now: int, **details: 
            reason=ended.reason, username=ended.username, kind=ended.kind, device=ended.device, **details)
 
 
-def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, address: str | None = None) -> User:
+def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, address: str | None = None,
+                 device_nonce: str | None = None) -> User:
     """The user these credentials prove, or AuthError (``enrol_required`` carries the user).
 
     Throttled (``simulator.signin_guard``): while the account, the client ``address`` or the
     user's second factor is blocked, every attempt is refused unchecked (``throttled``, with
-    ``retry_after_s``), the right password included. Only failures count; each is audited
+    ``retry_after_s``), the right password included. Only failures count (a right password ends its
+    account's streak and halves its address's); each is audited
     (``signin.failed``, ``otp.failed``, ``signin.locked``), logged and counted in the metrics.
     An unknown user costs one password check, as a known one does. A store with no user at all
     (lost data) is ``not_set_up`` (503), not a wrong password (``simulator.setup_check``).
+
+    ``device_nonce``: the nonce of a genuine device cookie for this username (``simulator.device_cookies``).
+    Such a device's attempts count under its nonce instead of the account: a lock that others' wrong
+    passwords put on the account does not refuse it, and its own failures lock only itself.
     """
     now = deps.clock.now_ms()
     name = normal_username(username or "")
-    _refuse_if_blocked(deps, ((ACCOUNT, name), (ADDRESS, address)), now=now)
+    who = (DEVICE, device_nonce) if device_nonce else (ACCOUNT, name)
+    _refuse_if_blocked(deps, (who, (ADDRESS, address)), now=now)
     user = deps.store.find_user(name) if name else None
     if user is None and deps.setup.store_is_empty(deps.store):
         raise AuthError("not_set_up", NOT_SET_UP, retry_after_s=60)  # not the password's fault: nobody exists
@@ -150,10 +157,12 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
         raise AuthError("busy", "Sign-in is busy. Try again in a moment.", retry_after_s=1) from None
     account = deps.store.get_account(user.account_id) if user is not None and good else None
     if user is None or account is None:
-        _count_failure(deps, "password", ((ACCOUNT, name), (ADDRESS, address)), user=user, username=name,
-                       address=address, now=now)
+        _count_failure(deps, "password", (who, (ADDRESS, address)), user=user, username=name,
+                       address=address, now=now, **({"known_device": True} if device_nonce else {}))
         raise AuthError("bad_credentials", "Incorrect email or password.")
-    deps.guard.succeed(deps.store, ACCOUNT, name)
+    deps.guard.succeed(deps.store, *who)
+    if address:
+        deps.guard.succeed(deps.store, ADDRESS, address)  # halves the address's streak (simulator.throttle)
     if user.totp_secret:
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
@@ -399,6 +408,24 @@ def revoke(deps: Deps, *, account_id: int, session_id: str, actor: str) -> Sessi
     if ended is None:
         raise NotFound("no active session with that id in this clinic")
     return ended
+
+
+def unlock_user(deps: Deps, *, username: str, actor: str, account_id: int | None = None) -> tuple[User, list[str]]:
+    """End a user's sign-in lock or delay at once: their account's and their second factor's failures are
+    forgotten (not their addresses': an address is not theirs alone). Audited (``signin.unlocked``) in
+    their clinic, whether or not anything was locked. ``account_id``: only a user of that clinic
+    (an admin's own), else NotFound; None for the operator (any clinic). Returns the user and the
+    scopes that had failures."""
+    user = deps.store.find_user(normal_username(username or ""))
+    if user is None or (account_id is not None and user.account_id != account_id):
+        raise NotFound(f"no user {normal_username(username or '')} in this clinic" if account_id is not None
+                       else f"no user {normal_username(username or '')} in this store")
+    scopes = [scope for scope, key in ((ACCOUNT, normal_username(user.username)), (OTP, str(user.id)))
+              if deps.guard.unlock(deps.store, scope, key)]
+    _audit(deps, account_id=user.account_id, actor=actor, action="signin.unlocked", now=deps.clock.now_ms(),
+           username=user.username, cleared=scopes)
+    log.warning("signin.unlocked username=%r by=%r cleared=%s", user.username, actor, ",".join(scopes) or "-")
+    return user, scopes
 
 
 def update_settings(deps: Deps, *, account_id: int, actor: str, changes: Mapping[str, Any]) -> Settings:

@@ -1,11 +1,14 @@
 """What stands between a sign-in flood and the server: throttling and bounded password hashing.
 
-``SignInGuard`` holds the failure ledger with its three scopes (the policy is ``simulator.throttle``;
+``SignInGuard`` holds the failure ledger with its four scopes (the policy is ``simulator.throttle``;
 the records live in the store, so every process sharing the store shares them):
 
 * ``account``: the normalised username, known or not;
-* ``address``: the client's address (looser: a clinic's staff may share one);
-* ``otp``: a user's second factor (TOTP codes after the right password, enrolment codes).
+* ``address``: the client's address (looser: a clinic's staff may share one, so a success there
+  halves the streak rather than ending it);
+* ``otp``: a user's second factor (TOTP codes after the right password, enrolment codes);
+* ``device``: a device that signed the user in before (``simulator.device_cookies``): its attempts
+  count here instead of under ``account``, so another's guesses do not lock it out.
 
 and the argon2 gate: password checks run in ``hash_workers`` dedicated threads (never the
 event loop: the web routes call the services from the thread pool, which wait for them),
@@ -24,16 +27,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from simulator.store.protocol import StoreUnavailable
-from simulator.throttle import FailureRecord, Rule, Verdict, after_success, block_until, decide_after_failure, forget_at
+from simulator.throttle import (FailureRecord, Rule, Verdict, after_success, block_until, cleared, decide_after_failure,
+                                forget_at)
 
 if TYPE_CHECKING:
     from simulator.store.protocol import Store
 
-ACCOUNT, ADDRESS, OTP = "account", "address", "otp"
+ACCOUNT, ADDRESS, OTP, DEVICE = "account", "address", "otp", "device"
 HASH_NICENESS = 10
 T = TypeVar("T")
 R = TypeVar("R")
-SCOPES = (ACCOUNT, ADDRESS, OTP)
+SCOPES = (ACCOUNT, ADDRESS, OTP, DEVICE)
 
 
 class HashingBusy(RuntimeError):
@@ -66,8 +70,19 @@ class FailureLedger:
                                      lambda record, stored: (True, decide_after_failure(record, rule, now=now)))
 
     def succeed(self, store: "Store", scope: str, key: str) -> None:
-        """A success ends ``key``'s streak (the hourly count stays: the cap is on failures per hour)."""
-        self._compare_and_set(store, scope, key, lambda record, stored: (stored and after_success(record), None))
+        """A success ends ``key``'s streak, or halves it in a scope whose rule says so (client addresses);
+        the hourly count stays: the cap is on failures per hour."""
+        rule = self.rules[scope]
+        self._compare_and_set(store, scope, key,
+                              lambda record, stored: (stored and after_success(record, rule), None))
+
+    def clear(self, store: "Store", scope: str, key: str) -> bool:
+        """Forget ``key``'s failures in ``scope`` (an administrator's unlock); True when it had any."""
+        def forget(record: FailureRecord, stored: bool) -> tuple[bool, bool]:
+            changed = stored and cleared(record)
+            return changed, changed
+
+        return self._compare_and_set(store, scope, key, forget)
 
     def _compare_and_set(self, store: "Store", scope: str, key: str,
                          change: Callable[[FailureRecord, bool], tuple[bool, R]]) -> R:
@@ -96,8 +111,9 @@ class SignInGuard:
 
     def __init__(self, rules: dict[str, Rule] | None = None, *, hash_workers: int = 1,
                  hash_wait_s: float = 2.0) -> None:
-        self.ledger = FailureLedger({ACCOUNT: Rule(), ADDRESS: Rule(free_failures=20, lock_after=100, per_hour=1000),
-                                     OTP: Rule(), **(rules or {})})
+        self.ledger = FailureLedger({ACCOUNT: Rule(), ADDRESS: Rule(free_failures=20, lock_after=100, per_hour=1000,
+                                                                     success_halves=True),
+                                     OTP: Rule(), DEVICE: Rule(), **(rules or {})})
         self._slots = threading.BoundedSemaphore(max(hash_workers, 1))
         self._hashers = ThreadPoolExecutor(max(hash_workers, 1), thread_name_prefix="argon2",
                                            initializer=_lower_priority)
@@ -112,8 +128,12 @@ class SignInGuard:
         return self.ledger.fail(store, scope, key, now=now)
 
     def succeed(self, store: "Store", scope: str, key: str) -> None:
-        """A success ends ``key``'s streak in ``scope``."""
+        """A success ends ``key``'s streak in ``scope`` (halves it for a client address)."""
         self.ledger.succeed(store, scope, key)
+
+    def unlock(self, store: "Store", scope: str, key: str) -> bool:
+        """Forget ``key``'s failures in ``scope``: its delay or lock ends now. True when it had any."""
+        return self.ledger.clear(store, scope, key)
 
     def hashing(self) -> "_Slot":
         """``with guard.hashing():`` holds a password-check slot (HashingBusy when none frees up)."""

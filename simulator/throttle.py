@@ -8,9 +8,16 @@ even the right one does not help. A hard cap (``per_hour``) bounds the failures 
 make in any hour whatever the other figures are (OWASP ASVS 2.2.1: at most 100 per account).
 
 Keys are per account (the normalised username, known or not, so a lock tells nothing about
-whether the account exists), per client address and per user's second factor.
+whether the account exists), per client address, per user's second factor and per known device
+(a device cookie's nonce, whose attempts count there instead of under the account).
 
-``decide_after_failure``, ``after_success``, ``block_until`` and ``forget_at`` are pure: they
+A success ends its account's (or second factor's) streak. A client address is shared by a
+whole clinic, whose honest typos would otherwise add up all day until everyone there is
+refused, so a success from an address *halves* its streak instead (``Rule.success_halves``):
+a burst of typos fades after a few sign-ins, while an address that keeps failing between
+successes still reaches the lock (see docs/security.md for the choice).
+
+``decide_after_failure``, ``after_success``, ``cleared``, ``block_until`` and ``forget_at`` are pure: they
 receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
 ``save_throttle_record``), so every server process sharing it counts the same failures;
 ``simulator.signin_guard.FailureLedger`` reads them, asks these functions, and writes them back.
@@ -36,6 +43,7 @@ class Rule:
     lock_ms: int = 15 * 60_000  # how long a lock lasts (each failure after it locks again)
     per_hour: int = 100  # failures one key may make in any hour, whatever the rest says
     forget_after_ms: int = HOUR_MS  # a streak without failures this long starts again from zero
+    success_halves: bool = False  # a success halves the streak (client addresses) instead of ending it
 
 
 @dataclass
@@ -103,13 +111,34 @@ def decide_after_failure(record: FailureRecord, rule: Rule, *, now: int) -> Verd
     return Verdict(until_ms=max(until, now + wait), locked=locked or capped, streak=record.streak)
 
 
-def after_success(record: FailureRecord) -> bool:
-    """A success ends the streak and any delay (changed in place; the hourly count stays: the cap is on
-    failures per hour). True when that changed anything (so it needs storing)."""
+def after_success(record: FailureRecord, rule: Rule) -> bool:
+    """Count one success in ``record`` (changed in place); True when that changed anything (so it needs
+    storing). The hourly count always stays: the cap is on failures per hour.
+
+    By default a success ends the streak and any delay: the key (an account, a second factor) has just
+    proved itself. With ``rule.success_halves`` (a client address, shared by many people) it halves the
+    streak, rounding down, and leaves a running delay or lock alone: one person's success says nothing
+    about the other attempts from the address, and a lock must not be lifted by a sign-in that was
+    already being checked when it began."""
+    if rule.success_halves:
+        if record.streak == 0:
+            return False
+        record.streak //= 2
+        return True
     if record.streak == 0 and record.blocked_until_ms == 0:
         return False
     record.streak = 0
     record.blocked_until_ms = 0
+    return True
+
+
+def cleared(record: FailureRecord) -> bool:
+    """An administrator's unlock: the streak, any delay or lock and the hourly count are forgotten
+    (changed in place). True when there was anything to forget."""
+    if record.streak == 0 and record.blocked_until_ms == 0 and not record.recent:
+        return False
+    record.streak, record.last_failure_ms, record.blocked_until_ms = 0, 0, 0
+    record.recent.clear()
     return True
 
 

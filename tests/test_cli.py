@@ -77,12 +77,15 @@ def test_seed_is_deterministic_for_a_given_seed(tmp_path: Path) -> None:
     (["--max-header-kb", "0"], "max_header_kb: Input should be greater than or equal to 1"),
     (["--test-clock", "--host", "0.0.0.0"], "--test-clock lets anyone move time and create clinics: refused on "
      "0.0.0.0, which is not a loopback address (add --allow-test-clock-on-network if you mean it)"),
+    (["--forwarded-allow-ips", "proxy.example"], "forwarded_allow_ips: Value error, --forwarded-allow-ips: "
+     "'proxy.example' is not an IP address or network (a comma-separated list of them, or *)"),
 ])
 def test_option_values_that_would_break_the_server_are_one_line_errors(
         options: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("SESSIONSIM_MAX_HEADER_KB", "SESSIONSIM_MAX_BODY_KB", "SESSIONSIM_STORE", "SESSIONSIM_TEST_CLOCK",
-                 "SESSIONSIM_TIME_SCALE", "SESSIONSIM_DEMO", "SESSIONSIM_SECURE_COOKIES"):
+                 "SESSIONSIM_TIME_SCALE", "SESSIONSIM_DEMO", "SESSIONSIM_SECURE_COOKIES",
+                 "SESSIONSIM_FORWARDED_ALLOW_IPS"):
         monkeypatch.setenv(name, "")  # serve sets them: restored after the test
         monkeypatch.delenv(name)
     with socket.socket() as probe:

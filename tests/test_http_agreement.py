@@ -42,6 +42,14 @@ def test_405_answers_carry_allow_with_every_method_of_the_path(server: Server, p
     assert expected <= allowed and "PATCH" not in allowed
 
 
+@pytest.mark.parametrize("path", ["/static/session.js", "/static/no-such-file.css"])
+def test_405_on_static_files_names_get_and_head(server: Server, path: str) -> None:
+    with server.client() as client:
+        answer = client.post(path)
+    assert answer.status_code == 405
+    assert {m.strip() for m in answer.headers["allow"].split(",")} == {"GET", "HEAD"}
+
+
 @pytest.mark.parametrize(("method", "path"), JSON_BODY_ROUTES)
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
 def test_json_routes_refuse_other_media_types_with_415(server: Server, method: str, path: str,

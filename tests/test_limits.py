@@ -8,7 +8,7 @@ import time
 import pytest
 
 from simulator.signin_guard import HashingBusy, SignInGuard
-from tests.conftest import PRACTITIONER, Server, mobile_sign_in, web_sign_in
+from tests.conftest import ADMIN, PRACTITIONER, Server, mobile_sign_in, web_sign_in
 
 BIG = b"x" * (64 * 1024 + 1)
 
@@ -31,6 +31,24 @@ def test_a_chunked_body_over_the_limit_is_refused_while_it_is_read(server: Serve
     with server.client() as client:
         answer = client.post("/signin", content=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert answer.status_code == 413
+
+
+@pytest.mark.parametrize("method, path", [("POST", "/api/mobile/sessions"), ("POST", "/api/session/heartbeat"),
+                                          ("PUT", "/api/admin/settings"), ("POST", "/__test__/clock"),
+                                          ("POST", "/signin")])
+def test_a_chunked_json_body_over_the_limit_is_a_413_not_a_422(server: Server, method: str, path: str) -> None:
+    def chunks():
+        yield b'{"username": "'
+        for _ in range(100):
+            yield b"x" * 8192
+        yield b'"}'
+
+    with server.client() as client:
+        token = mobile_sign_in(client, *ADMIN)
+        answer = client.request(method, path, content=chunks(),
+                                headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    assert answer.status_code == 413, answer.text
+    assert "request body too large" in answer.json()["error"]
 
 
 def test_bodies_under_the_limit_still_work(server: Server) -> None:

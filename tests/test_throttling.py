@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from simulator import accounts, services
 from simulator.accounts import totp_now
@@ -10,7 +11,9 @@ from simulator.bootstrap import bootstrap, prepare_store
 from simulator.clock import ManualClock
 from simulator.config import ServerConfig
 from simulator.store.memory import MemoryStore
-from simulator.throttle import HOUR_MS, FailureRecord, Rule, decide_after_failure
+from simulator.models import Settings
+from simulator.population import create_clinic
+from simulator.throttle import HOUR_MS, FailureRecord, Rule, after_success, block_until, decide_after_failure
 from simulator.web.app import build_app
 from tests.conftest import ADMIN, PRACTITIONER, START_MS, Server, bearer, mobile_sign_in, web_sign_in
 
@@ -126,6 +129,79 @@ def test_one_address_trying_many_accounts_is_locked() -> None:
         refused = client.post("/api/mobile/sessions", json={"username": ADMIN[0], "password": ADMIN[1]})
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 800
     assert 'sessionsim_signin_locks_total{scope="address"} 1.0' in server.client().get("/metrics").text
+
+
+STAFF = [(f"staff{n:02d}@typo.clinic", f"password-of-staff-{n:02d}", "practitioner") for n in range(12)]
+
+
+def test_a_day_of_honest_typos_at_one_clinic_address_refuses_nobody() -> None:
+    """Issue 15: a day of 12 typos an hour at one clinic address, each put right by its typist 30 s
+    later, with 6 more colleagues signing in each hour. Before successes reduced the address's streak
+    it only grew: colleagues were refused from about the 26th typo, and the 100th locked everyone out."""
+    server = _server()  # the default rules: 20 free failures per address, a lock at 100
+    create_clinic(server.deps.store, name="Typo Clinic", settings=Settings(max_sessions_per_user=5), users=STAFF,
+                  seed=15, patients=1, cheap_hashes=True)
+    refused: list[str] = []
+    clinic = TestClient(server.app, client=("198.51.100.20", 40000))  # the clinic's one address
+
+    def sign_in(username: str, password: str, expected: int, what: str) -> None:
+        answer = clinic.post("/api/mobile/sessions", json={"username": username, "password": password})
+        if answer.status_code != expected:
+            refused.append(f"{what}: {answer.status_code} {answer.text}")
+
+    typos = 0
+    for hour in range(24):
+        for slot in range(12):  # every 5 minutes a typo, put right 30 s later
+            username, password, _ = STAFF[(hour + slot) % len(STAFF)]
+            typos += 1
+            sign_in(username, password + "x", 401, f"typo {typos} (hour {hour})")
+            server.advance(seconds=30)
+            sign_in(username, password, 201, f"its correction (hour {hour})")
+            if slot % 2:  # and every 10 minutes a colleague signs in
+                colleague, colleague_password, _ = STAFF[(hour + slot + 5) % len(STAFF)]
+                server.advance(seconds=60)
+                sign_in(colleague, colleague_password, 201, f"a colleague after typo {typos}")
+                server.advance(minutes=3, seconds=30)
+            else:
+                server.advance(minutes=4, seconds=30)
+    assert typos == 288
+    assert refused == [], f"{len(refused)} answers refused, the first: {refused[0]}"
+
+
+def test_a_success_halves_an_address_streak_and_resets_an_account_streak() -> None:
+    address, account = Rule(free_failures=20, lock_after=100, success_halves=True), Rule()
+    record = FailureRecord()
+    for n in range(7):
+        decide_after_failure(record, address, now=n)
+    assert after_success(record, address) and record.streak == 3
+    assert after_success(record, address) and record.streak == 1
+    assert after_success(record, address) and record.streak == 0
+    assert not after_success(record, address)  # nothing left to change
+    for n in range(7):
+        decide_after_failure(record, account, now=n)
+    assert after_success(record, account) and record.streak == 0 and record.blocked_until_ms == 0
+
+
+def test_a_success_does_not_lift_an_address_lock_already_running() -> None:
+    rule = Rule(free_failures=2, lock_after=3, lock_ms=15 * 60_000, success_halves=True)
+    record = FailureRecord()
+    for n in range(3):
+        verdict = decide_after_failure(record, rule, now=n)
+    assert verdict.locked
+    after_success(record, rule)  # a colleague's sign-in that was already being checked
+    assert block_until(record, rule, now=10) == verdict.until_ms
+
+
+def test_an_address_failing_between_successes_still_locks() -> None:
+    """Halving, not resetting: whoever signs in between guesses from one address still locks it
+    after at most twice the lock's count in a row (here: the 4th failure after a success at 3)."""
+    rule = Rule(free_failures=100, lock_after=4, success_halves=True)
+    record = FailureRecord()
+    for n in range(3):
+        decide_after_failure(record, rule, now=n)
+    after_success(record, rule)  # streak 3 -> 1
+    verdicts = [decide_after_failure(record, rule, now=10 + n) for n in range(3)]
+    assert [v.locked for v in verdicts] == [False, False, True]
 
 
 def test_at_most_10_wrong_codes_then_even_the_right_code_waits() -> None:

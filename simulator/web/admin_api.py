@@ -1,17 +1,18 @@
-"""Admin JSON API: account settings, active sessions (list, revoke) and the audit log (paged)."""
+"""Admin JSON API: account settings, active sessions (list, revoke), unlocking a locked-out user and the
+audit log (paged)."""
 
 from __future__ import annotations
 
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from simulator import policy, services
 from simulator.store.protocol import AUDIT_PAGE_MAX
 from simulator.web.dependencies import AdminDep, DepsDep
 from simulator.web.http import HttpProblem, JSONResponse, json_object
-from simulator.web.schemas import AdminSessions, AuditLog, ErrorBody, SettingsBody, whole_number
+from simulator.web.schemas import AdminSessions, AuditLog, ErrorBody, SettingsBody, UnlockAnswer, whole_number
 
 MAX_JSON_INT = 2**53 - 1  # the largest integer every JSON client reads exactly (and SQLite stores)
 
@@ -66,6 +67,21 @@ def revoke_session(session_id: str, admin: AdminDep, deps: DepsDep) -> JSONRespo
     except services.NotFound as exc:
         raise HttpProblem(404, str(exc), "id") from None
     return JSONResponse({"id": ended.key, "state": "ended", "reason": ended.reason})
+
+
+@router.post("/users/{username}/unlock", response_model=UnlockAnswer, responses={404: {"model": ErrorBody}})
+def unlock_user(username: Annotated[str, Path(max_length=320, description="the user's username (any case)")],
+                admin: AdminDep, deps: DepsDep) -> JSONResponse:
+    """End a user's sign-in lock or delay now (someone else's wrong passwords or codes can lock a user
+    out): their account's and second factor's failures are forgotten, audited (``signin.unlocked``).
+    ``cleared`` names the scopes that had failures (``account``, ``otp``); 404 for a username that is
+    not a user of this clinic."""
+    try:
+        user, cleared = services.unlock_user(deps, username=username, actor=admin.user.username,
+                                             account_id=admin.user.account_id)
+    except services.NotFound as exc:
+        raise HttpProblem(404, str(exc), "username") from None
+    return JSONResponse({"username": user.username, "cleared": cleared})
 
 
 AUDIT_PAGE_DEFAULT = 500  # events per page unless the client asks for another number (1..AUDIT_PAGE_MAX)

@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from simulator import services
 from simulator.clock import Clock, ScaledClock, SteadyClock, SystemClock
@@ -63,13 +64,29 @@ class ObservedRequests:
 
 
 class ClinicApp(FastAPI):
-    """The FastAPI app, except that the hot path's routes go straight to ``session_api.FastLane``."""
+    """The FastAPI app, except that the hot path's routes go straight to ``session_api.FastLane``.
+
+    Behind configured proxies (``forwarded_allow_ips``), uvicorn's ``ProxyHeadersMiddleware`` first
+    takes the client's address and scheme from their ``X-Forwarded-For`` and ``X-Forwarded-Proto``;
+    from anyone else those headers change nothing (uvicorn's own handling is off: ``cli.serve``)."""
 
     fast_lane: session_api.FastLane | None = None
     limits: RequestLimits = RequestLimits()
     tarpit: Tarpit | None = None
+    forwarded: ProxyHeadersMiddleware | None = None
+
+    def trust_proxies(self, proxies: list[str]) -> None:
+        """Believe forwarded headers from these peers (addresses, networks or ``*``); none when empty."""
+        serve: ASGIApp = self._serve
+        self.forwarded = ProxyHeadersMiddleware(serve, trusted_hosts=proxies) if proxies else None  # type: ignore
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.forwarded is not None and scope["type"] == "http":
+            await self.forwarded(scope, receive, send)  # type: ignore[arg-type]
+        else:
+            await self._serve(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             bounded = await self.limits.admit(scope, receive, send)
             if bounded is None:
@@ -156,8 +173,12 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         status, detail, headers = exc.status_code, str(exc.detail), dict(exc.headers or {})
-        if status == 405:
-            headers["Allow"] = allowed_methods(app, request.scope)
+        if isinstance(exc.__cause__, HttpProblem):  # raised while FastAPI read the body: the size limit
+            cause = exc.__cause__
+            return JSONResponse(cause.body(), cause.status, {**cause.headers, "Connection": "close"})
+        if status == 405:  # every route's methods (Starlette names only the first route's); under a mount
+            # (/static) no app route matches the mounted path and StaticFiles' own Allow stays
+            headers["Allow"] = allowed_methods(app, request.scope) or headers.get("Allow", "")
         if status == 400 and request.url.path in JSON_BODY_PATHS:  # FastAPI could not decode the body
             return JSONResponse({"error": "malformed JSON: the body is not UTF-8 JSON", "field": "body"}, 422)
         if wants_html(request):
@@ -180,7 +201,8 @@ def allowed_methods(app: FastAPI, scope: Scope) -> str:
 
 def metrics_refusal(request: Request, config: ServerConfig) -> Response | None:
     """Who may read /metrics: with ``metrics_token`` set, whoever sends it as a bearer token;
-    without, loopback clients only (a Prometheus on the same host, or behind a proxy that adds it)."""
+    without, loopback clients only (a Prometheus on the same host), and nobody when a proxy is
+    configured (``forwarded_allow_ips``): a proxy on the same host makes every client look local."""
     token = config.metrics_token.get_secret_value() if config.metrics_token else None
     if token:
         presented = bearer_token(request.headers.get("authorization", "")) or ""
@@ -188,6 +210,10 @@ def metrics_refusal(request: Request, config: ServerConfig) -> Response | None:
             return None
         return JSONResponse({"error": "send the metrics token as Authorization: Bearer", "field": None}, 401,
                             {"WWW-Authenticate": 'Bearer realm="metrics"'})
+    if config.trusted_proxies:
+        return JSONResponse({"error": "behind a proxy (--forwarded-allow-ips) metrics need a token: set "
+                                      "SESSIONSIM_METRICS_TOKEN and send it as Authorization: Bearer",
+                             "field": None}, 403)
     host = request.client.host if request.client else ""
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -257,6 +283,7 @@ def build_app(deps: services.Deps, config: ServerConfig) -> FastAPI:
     app.add_middleware(ObservedRequests, deps=deps)
     app.fast_lane = session_api.FastLane(deps)
     app.tarpit = Tarpit(deps, max_s=config.tarpit_max_s)
+    app.trust_proxies(config.trusted_proxies)
     app.limits = RequestLimits(max_body_bytes=config.max_body_kb * 1024, max_header_bytes=config.max_header_kb * 1024)
     return app
 

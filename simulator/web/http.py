@@ -62,7 +62,7 @@ class JSONResponse(Response):
 
 
 def client_address(request: Request) -> str | None:
-    """The client's address as the server saw it (uvicorn applies trusted proxy headers)."""
+    """The client's address: the peer's, or the one a configured proxy forwarded (``ClinicApp``)."""
     return request.client.host if request.client else None
 
 
@@ -136,8 +136,8 @@ def optional_ms(body: dict[str, Any], field: str) -> int | None:
 
 
 def is_https(request: Request) -> bool:
-    """True when the request came over https (directly or as the proxy says)."""
-    return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
+    """True when the request came over https (directly, or as a configured proxy says: ``ClinicApp``)."""
+    return request.url.scheme == "https"
 
 
 class LabelledRoute(Route):

@@ -4,7 +4,10 @@
 larger than ``max_header_bytes`` in total are answered 431, a declared ``Content-Length``
 above ``max_body_bytes`` 413 before a byte of the body is read, and a body that grows past
 the limit without declaring it (chunked) stops being read with 413 (``HttpProblem``, which
-every route's error handling turns into the JSON error body).
+every route's error handling turns into the JSON error body). A request that declares both
+``Content-Length`` and ``Transfer-Encoding`` is refused with 400 and its connection closed
+(RFC 9112 section 6.1: a server may, and a proxy in front may have read the other length, which
+is how requests are smuggled); httptools does so itself, h11 would read the body as chunked.
 
 The HTTP server bounds what it reads of the header block itself (``--http h11`` with
 ``h11_max_incomplete_event_size``, see ``simulator.cli``); this check also holds behind
@@ -50,11 +53,16 @@ class RequestLimits:
 
     async def admit(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """A ``receive`` that enforces the body limit, or None when the request was refused (answered)."""
-        size, declared = 0, None
+        size, declared, encoded = 0, None, False
         for name, value in scope["headers"]:
             size += len(name) + len(value) + 4
             if name == b"content-length":
                 declared = value
+            elif name == b"transfer-encoding":
+                encoded = True
+        if declared is not None and encoded:
+            await refuse(send, 400, "a request may not carry both Content-Length and Transfer-Encoding", "headers")
+            return None
         if size > self.max_header_bytes:
             await refuse(send, 431, f"request headers too large (at most {self.max_header_bytes} bytes)")
             return None

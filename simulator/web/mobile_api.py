@@ -7,9 +7,10 @@ import functools
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from simulator import services
+from simulator import device_cookies, services
 from simulator.models import User
 from simulator.web.limits import slow_down
+from simulator.store.common import normal_username
 from simulator.store.protocol import StoreUnavailable
 from simulator.web.dependencies import DepsDep, get_signed_in
 from simulator.web.http import HttpProblem, JSONResponse, client_address, credentials, retry_after
@@ -29,11 +30,14 @@ async def mobile_sign_in(body: MobileSignIn, request: Request, deps: DepsDep) ->
 
     Throttled as the web form: 429 with Retry-After while the account, the address or the
     second factor is locked (the right password included); 503 when password checks are busy.
+    The answer's ``device_token``, sent back as ``device_token`` at the next sign-in, makes this
+    phone a known device: a lock others' guesses put on the account does not refuse it.
     """
     try:
         user = await run_in_threadpool(functools.partial(
             services.authenticate, deps, username=body.username, password=body.password, otp=body.otp,
-            address=client_address(request)))
+            address=client_address(request), device_nonce=device_cookies.nonce_for(
+                device_cookies.read(deps.keys.signing, body.device_token), normal_username(body.username))))
     except services.AuthError as exc:
         if exc.code == "throttled":
             await slow_down(deps, exc.retry_after_s, max_s=request.app.state.config.tarpit_max_s)
@@ -48,7 +52,8 @@ async def mobile_sign_in(body: MobileSignIn, request: Request, deps: DepsDep) ->
 def _start(deps: services.Deps, user: User, device: str) -> JSONResponse:
     token, _ = services.start_session(deps, user=user, kind="mobile", device=device)
     current = services.view(deps, token=token)
-    return JSONResponse({"token": token, **current.status()}, 201)
+    device_token = device_cookies.renewed(deps.keys.signing, [], normal_username(user.username))
+    return JSONResponse({"token": token, **current.status(), "device_token": device_token}, 201)
 
 
 @router.delete("/sessions/current", response_model=StatusBody,

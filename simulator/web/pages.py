@@ -17,8 +17,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
-from simulator import accounts, policy, services
+from simulator import accounts, device_cookies, policy, services
 from simulator.models import User
+from simulator.store.common import normal_username
 from simulator.store.protocol import StoreUnavailable
 from simulator.web.dependencies import DepsDep, SignedIn
 from simulator.web.limits import slow_down
@@ -164,11 +165,24 @@ def _signed_in_response(request: Request, deps: services.Deps, user: User, remem
                                       device=request.headers.get("user-agent", "web browser"))
     response = redirect("/patients")
     response.set_cookie(SESSION_COOKIE, token, path="/", httponly=True, samesite="lax", secure=_secure(request))
+    _renew_device_cookie(request, response, user)
     entries = [e for e in remembered(request) if e["u"] != user.username]
     if remember:
         entries.insert(0, {"u": user.username, "n": user.display_name})
     _set_remembered(request, response, entries)
     return response
+
+
+def _device_entries(request: Request) -> device_cookies.Entries:
+    return device_cookies.read(request.app.state.secret_key, request.cookies.get(device_cookies.DEVICE_COOKIE))
+
+
+def _renew_device_cookie(request: Request, response: Response, user: User) -> None:
+    """This browser signed ``user`` in: its device cookie gets a fresh entry for them (OWASP device cookies)."""
+    value = device_cookies.renewed(request.app.state.secret_key, _device_entries(request),
+                                   normal_username(user.username))
+    response.set_cookie(device_cookies.DEVICE_COOKIE, value, max_age=device_cookies.MAX_AGE_S, path="/",
+                        httponly=True, samesite="strict", secure=_secure(request))
 
 
 async def _form_or_json(request: Request) -> dict[str, Any]:
@@ -193,8 +207,10 @@ async def signin_submit(request: Request, deps: DepsDep) -> Response:
     otp = str(form.get("otp", "") or "")[:12] or None
     remember = form.get("remember") in ("on", "true", "1", "yes", True)
     try:
-        user = await run_in_threadpool(functools.partial(services.authenticate, deps, username=username,
-                                                         password=password, otp=otp, address=client_address(request)))
+        user = await run_in_threadpool(functools.partial(
+            services.authenticate, deps, username=username, password=password, otp=otp,
+            address=client_address(request),
+            device_nonce=device_cookies.nonce_for(_device_entries(request), normal_username(username))))
     except services.AuthError as exc:
         if exc.code == "enrol_required" and exc.user is not None:
             return _enrol_page(request, exc.user, remember, accounts.new_totp_secret())

@@ -96,12 +96,16 @@ class MobileSignIn(Strict):
     password: str = Field(min_length=1, max_length=1024)
     otp: str | None = Field(None, max_length=12)
     device: str = Field("mobile", min_length=1, max_length=120)
+    device_token: str | None = Field(None, max_length=4096, description="the device_token of this phone's "
+                                     "last sign-in: a lock others' wrong passwords put on the account does not "
+                                     "refuse it")
 
 
 class MobileSession(StatusBody):
     """A new mobile session: the bearer token and its status."""
 
     token: str
+    device_token: str = Field(description="send it back as device_token at the next sign-in (a known device)")
 
 
 class AdminSession(BaseModel):
@@ -121,6 +125,13 @@ class AdminSessions(BaseModel):
     """The clinic's active sessions, oldest first."""
 
     sessions: list[AdminSession]
+
+
+class UnlockAnswer(BaseModel):
+    """A user unlocked: the scopes whose failures were forgotten."""
+
+    username: str
+    cleared: list[Literal["account", "otp"]]
 
 
 class AuditEventBody(BaseModel):
