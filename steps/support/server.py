@@ -84,7 +84,8 @@ class EmbeddedServer:
         self._socket = free_socket()
         self.url = "http://127.0.0.1:%d" % self._socket.getsockname()[1]
         self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False,
-                                                     lifespan="on", timeout_graceful_shutdown=1))
+                                                     lifespan="on", timeout_graceful_shutdown=1,
+                                                     proxy_headers=False))  # as `sessionsim serve`: no proxy
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]},
                                         name="embedded-sessionsim", daemon=True)
         self._thread.start()
