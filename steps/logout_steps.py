@@ -10,6 +10,7 @@ from steps.common_steps import TOLD, TOLD_RE
 from steps.support.flows import DEVICE, expect_no_patient_data, expect_signin_page, shows_signin
 from steps.support.oracle import expect_active, expect_ended
 from steps.support.lateness import measure
+from targets.pages import log_out
 from targets.profile import NotCovered, words
 
 
@@ -27,17 +28,17 @@ def on_screen(my_device, profile, screen):
 @given('I click "Log out" in the header')
 @when('I click "Log out" in the header')
 def log_out_header(my_device, profile):
-    profile.page("Shell", my_device.page).log_out()
+    log_out(profile.page("Shell", my_device.page))
 
 
 @when(parsers.re(rf'^I click "Log out" in the header on {DEVICE}$'))
 def log_out_header_on(devices, profile, device_name):
-    profile.page("Shell", devices.get(device_name).page).log_out()
+    log_out(profile.page("Shell", devices.get(device_name).page))
 
 
 @when('I click "Log out" in the header of the first tab')
 def log_out_first_tab(my_device, profile):
-    profile.page("Shell", my_device.tab(1)).log_out()
+    log_out(profile.page("Shell", my_device.tab(1)))
 
 
 @when('I open the profile menu and choose "Log out"')

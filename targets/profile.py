@@ -17,6 +17,8 @@ from typing import Any, ClassVar, Mapping
 
 import httpx
 
+from targets.pages import PlainShell
+
 REASONS = ("idle", "logout", "evicted", "absolute", "revoked")
 
 
@@ -206,7 +208,7 @@ class Profile:
 
     # page classes: each takes a Playwright Page
     SignIn: ClassVar[type] = object
-    Shell: ClassVar[type] = object
+    Shell: ClassVar[type] = PlainShell   # its Log out (or Sign out) button or link, unless the profile says otherwise
     Protected: ClassVar[type] = object
     Warning: ClassVar[type] = object
 

@@ -66,14 +66,19 @@ def hide_in_time(device, profile: Profile, hidden: Callable[[], bool]) -> None:
             machine.observe(f"the page hid patient data {words(late / 1000)} after the deadline (tolerance "
                             f"{profile.hide_tolerance_s:g} s)")
             return
-    shown = measure(machine, hidden, start_ms=late)
-    if shown is None:
-        text = f"patient data still shown {words(CAP_MS / 1000)} after the deadline, when the harness stopped looking"
-        machine.observe(text, overrun_s=float("inf"), requirement="data_hidden_at_deadline")
-    else:
-        text = f"patient data still shown {words(shown / 1000)} after the deadline"
-        machine.observe(text, overrun_s=shown / 1000, requirement="data_hidden_at_deadline")
+    text = data_stayed(machine, hidden, start_ms=late)
     raise AssertionError(f"{text} (the profile allows {profile.hide_tolerance_s:g} s)")
+
+
+def data_stayed(machine, hidden: Callable[[], bool], *, start_ms: int, lead: str = "") -> str:
+    """Past the deadline and the data still on screen: how long it stays (moving the clocks), recorded as
+    the observed value with its overrun; the sentence, after ``lead``."""
+    shown = measure(machine, hidden, start_ms=start_ms)
+    how_long = f"{words(CAP_MS / 1000)}, when the harness stopped looking" if shown is None else words(shown / 1000)
+    text = f"{lead}patient data still shown {how_long} after the deadline"
+    machine.observe(text, overrun_s=float("inf") if shown is None else shown / 1000,
+                    requirement="data_hidden_at_deadline")
+    return text
 
 
 def server_overrun(machine, ended: Callable[[], bool], *, what: str) -> str:
@@ -99,19 +104,13 @@ def no_warning_figure(device, profile: Profile, hidden: Callable[[], bool]) -> s
     stayed on screen with no warning (recorded as the observed value); the sentence."""
     machine = getattr(device, "time_machine", None)
     if machine is None or not machine.can_measure or not machine.tagged_clock:
-        return "no warning was shown"
+        return "no warning was on screen"
     to_deadline = -machine.timeline.past_deadline_ms()
     if to_deadline > 0:
         machine.move_to_measure(to_deadline)
     if hidden():
-        text = "no warning was shown before the page signed out at the deadline"
+        text = "no warning was on screen before the page signed out at the deadline"
         machine.observe(text)
         return text
-    shown = measure(machine, hidden, start_ms=max(machine.timeline.past_deadline_ms(), 0))
-    if shown is None:
-        text = f"no warning was shown, and patient data was still on screen {words(CAP_MS / 1000)} after the deadline"
-        machine.observe(text, overrun_s=float("inf"), requirement="data_hidden_at_deadline")
-    else:
-        text = f"no warning was shown, and patient data stayed on screen {words(shown / 1000)} after the deadline"
-        machine.observe(text, overrun_s=shown / 1000, requirement="data_hidden_at_deadline")
-    return text
+    return data_stayed(machine, hidden, start_ms=max(machine.timeline.past_deadline_ms(), 0),
+                       lead="no warning was on screen, and ")
