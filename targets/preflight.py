@@ -117,7 +117,8 @@ ROLE_NAMES = {"practitioner": "practitioner", "admin": "admin", "receptionist": 
 
 
 def _named_roles(steps: list[str]) -> tuple[tuple[str, int], ...]:
-    """The people a run's steps need: "I am the clinic's receptionist", "my colleague" (a second practitioner)."""
+    """The people a run's steps need ("I am the clinic's receptionist", "my colleague": a second practitioner),
+    and the screens other than the patient list they go to ("screen:Settings")."""
     needs = {"practitioner": 1}
     for step in steps:
         found = re.search(r"I am the clinic's (\w+)", step)
@@ -128,6 +129,9 @@ def _named_roles(steps: list[str]) -> tuple[tuple[str, int], ...]:
             needs["practitioner"] = 2
         if "the clinic's admin" in step:
             needs["admin"] = 1
+        screen = re.search(r"I am on the (\w+) screen", step)
+        if screen and screen[1] != "Patients":
+            needs[f"screen:{screen[1]}"] = 1
     return tuple(sorted(needs.items()))
 
 
@@ -170,8 +174,11 @@ def runs_given(scenario: Scenario, profile: Profile) -> int:
     people = profile.staff() if profile.fixed_settings is not None or not profile.has("settings") else None
     fine = 0
     for wanted, roles in zip(scenario.settings or ({},) * scenario.runs, scenario.roles or ((),) * scenario.runs):
-        if people is not None and any(sum(1 for p in people if p.role == role) < count for role, count in roles):
+        if people is not None and any(sum(1 for p in people if p.role == role) < count for role, count in roles
+                                      if not role.startswith("screen:")):
             continue
+        if any(role.startswith("screen:") for role, _ in roles) and not hasattr(profile.Shell, "go_to"):
+            continue  # "I am on the Settings screen": the profile's shell must know the way (steps/logout_steps.py)
         if "settings" in scenario.tags and not profile.has("settings"):
             try:
                 profile.require_settings(wanted)
