@@ -1,5 +1,5 @@
 """Root fixtures of the browser scenarios: the target profile, the server under test, the browser
-launch, the time machine, the oracle, and the four buckets of results.
+launch, the time machine, the oracle, and the buckets of results (findings, gaps, not covered, errors).
 
 The Gherkin lives in features/, the step definitions in steps/ (pulled in below), and the
 scenarios are bound by steps/test_browser_scenarios.py. ``make bdd`` runs them (README, "Browser
@@ -373,8 +373,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """The four buckets a person (or `make demo`) reads: passed, failed (findings about the target,
-    expected or not), not covered (with the missing capability), waived checks; and the reports."""
+    """The buckets a person (or `make demo`) reads: passed, failed (findings about the target, known or
+    new), not covered (with the missing feature), errors (ours or the profile's), waived checks; and the
+    reports."""
     from steps.buckets import Buckets
 
     stats = terminalreporter.stats

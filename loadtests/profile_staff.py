@@ -53,7 +53,7 @@ class ProfileStaff(User):
         self.tolerance_s = options.tolerance_s
         self.returns = options.returns
         settings = self.profile.fixed_settings
-        self.timeout_s = (settings.idle_timeout_minutes if settings and settings.idle_timeout_minutes else 30) * 60
+        self.timeout_s = settings.idle_ms / 1000 if settings else 1800.0  # the app's own idle timeout, in seconds
         self.http = httpx.Client(base_url=self.host, timeout=30, follow_redirects=False)
         self.absences = self._absences()
 

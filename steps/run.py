@@ -1,14 +1,15 @@
-"""Run the browser scenarios against a target and print the four buckets.
+"""Run the browser scenarios against a target and print the verdict: headline, buckets, CI gate.
 
     python -m steps.run [--target NAME_OR_MODULE] [--base-url URL | --target-cmd "CMD {port}"]
-                        [--clock contract|faketime|real|none] [--workers N | --serial] [pytest options ...]
+                        [--clock contract|faketime|real|none] [--workers N | --serial]
+                        [--fail-on new|high|medium|any] [--merge DIR] [pytest options ...]
 
 Without ``--base-url`` or ``--target-cmd`` the reference server is started in the pytest process.
 With ``--target-cmd`` this starts the target itself on a free port (``{port}`` in the command), under
 libfaketime when the profile's (or ``--clock``'s) strategy is ``faketime``, and stops it afterwards.
 Before any browser starts, a preflight says what the target has and lacks; when nothing can run
-it exits 2 with that paragraph. The exit code then reflects unexpected results only: a known
-finding the profile declares does not fail the run, an expected failure that passes does.
+it exits 2 with that paragraph. The exit code is 1 on harness or profile errors, new findings and
+known findings that now pass; ``--fail-on`` also fails it on known findings of a severity or worse.
 Reports land in reports/bdd/ (or ``--reports DIR``): cucumber.json, junit.xml, summary.json and
 failures/<scenario>/ with a Playwright trace and a screenshot of every tab of every failed scenario.
 """
@@ -129,7 +130,7 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
 
 
 def describe(summary: dict[str, Any]) -> str:
-    """The summary in a few lines: the four buckets, then where the reports are."""
+    """The summary in a few lines: the headline and the buckets, then where the reports are."""
     if not summary["scenarios"] and summary.get("preflight"):
         return f"Browser scenarios: none ran (the preflight above says why); exit code {summary['exit_code']}"
     lines = list(summary["lines"])

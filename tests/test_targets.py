@@ -1,4 +1,4 @@
-"""Target profiles: loading, wording, the preflight, the four buckets, and a whole run through a
+"""Target profiles: loading, wording, the preflight, the buckets (findings, gaps, not covered, errors), and a whole run through a
 profile that claims less than its target has (not covered, waived, expected results)."""
 
 from __future__ import annotations
