@@ -124,7 +124,8 @@ def run_bdd(name: str, launcher: Path, reports: Path, extra: Sequence[str]) -> d
     summary_path = reports / "bdd" / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     names = scenario_names(reports / "bdd" / "junit.xml")
-    result = {"exit_code": code, "failed": sorted(names.get(t, t) for t in summary.get("failures", [])), "scenarios": summary.get("scenarios", 0),
+    failing = [*summary.get("failures", []), *summary.get("errors", {})]  # on the reference, a crash is a catch too
+    result = {"exit_code": code, "failed": sorted(names.get(t, t) for t in failing), "scenarios": summary.get("scenarios", 0),
               "passed": summary.get("passed", 0), "not_covered": len(summary.get("not_covered", [])),
               "wall_s": round(time.perf_counter() - started, 1)}
     if not summary or not result["scenarios"]:

@@ -16,6 +16,7 @@ from pytest_bdd import given, parsers, then, when
 
 from steps.support.flows import DEVICE
 from steps.support.lateness import Gap
+from targets.profile import ProfileMismatch
 
 FORGED_FROM = "https://attacker.example"
 FORGED_HEADERS = {"Origin": FORGED_FROM, "Referer": FORGED_FROM + "/"}  # what a browser adds to another site's request
@@ -165,7 +166,8 @@ def not_signed_in_as_colleague(my_device, profile):
 def cleared(my_device, profile):
     method, path = profile.logout_request
     answers = [r for r in my_device.responses if r[0] == method and r[1] == path]
-    assert answers, f"no {method} {path} was seen"
+    if not answers:
+        raise ProfileMismatch(f"the Log out button sent no {method} {path}: check the profile's logout_request")
     header = answers[-1][2].all_headers().get("clear-site-data", "")  # .headers hides security headers
     if not header:
         raise Gap("clear_site_data", f"the logout ({method} {path}) sent no Clear-Site-Data header: the browser keeps "

@@ -31,6 +31,12 @@ class NotCovered(Exception):
     """The scenario needs something the target lacks: reported as *not covered*, with this reason."""
 
 
+class ProfileMismatch(Exception):
+    """The target does not do what its profile says at a step that only sets the scenario up (signing in
+    with the profile's people and pages, the session cookie it names, the logout request it names): a
+    harness or profile error, never a finding about the app."""
+
+
 @dataclass(frozen=True)
 class Status:
     """The oracle's normalised record of one session. ``None`` means the app cannot tell."""

@@ -78,7 +78,7 @@ class DjangoSessionSecurity(Profile):
     start_env, expectations_file = {"CLINIC_TEST_CLOCK": "1"}, HERE / "known_findings.toml"
     people = (Person("practitioner@demo.clinic", "demo-practitioner", "practitioner"),
               Person("practitioner2@demo.clinic", "demo-practitioner-2", "practitioner"),
-              Person("admin@demo.clinic", "demo-admin", "admin"))
+              Person("admin@demo.clinic", "demo-admin", "admin"), Person("reception@demo.clinic", "demo-reception", "reception"))
     SignIn, Shell, Protected, Warning = SignIn, Shell, Protected, Warning
 
     def status(self, http, credentials):  # idle seconds come back modulo a day (the library's timedelta.seconds)

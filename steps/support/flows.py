@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 from steps.support.devices import Device
 from steps.support.lateness import hide_in_time
 from steps.support.oracle import Oracle, Waivers
-from targets.profile import Person, Profile
+from targets.pages import open_path
+from targets.profile import Person, Profile, ProfileMismatch
 
 DEVICE = r"(?P<device_name>my (?:computer|laptop|phone)|the [a-z ]+? computer)"
 
@@ -20,14 +21,22 @@ def sign_in(device: Device, person: Person, oracle: Oracle, *, remember: bool = 
     and note the session it got."""
     profile = oracle.profile
     signin = profile.page("SignIn", device.page)
-    signin.open()
+    signin.open() if hasattr(signin, "open") else open_path(device.page, profile.signin_path)
     signin.sign_in(person.username, person.password, **({"remember": True} if remember else {}))
-    expect(device.page).not_to_have_url(profile.signin_url)
+    try:
+        expect(device.page).not_to_have_url(profile.signin_url)
+    except AssertionError:
+        raise ProfileMismatch(f"signing in as {person.username} never left the sign-in page ({device.page.url}): "
+                              "check the profile's people, its SignIn page object and signin_url") from None
     device.page.wait_for_load_state("load")
     protected = profile.page("Protected", device.page)
     if not protected.data.count():  # the app landed elsewhere: open the protected page
-        protected.open()
-    expect(protected.data).to_be_visible()
+        protected.open() if hasattr(protected, "open") else open_path(device.page, profile.protected_path)
+    try:
+        expect(protected.data).to_be_visible()
+    except AssertionError:
+        raise ProfileMismatch(f"signed in as {person.username}, but the profile's Protected.data is not on "
+                              f"{device.page.url}: check its locator and protected_path") from None
     device.activity()
     note_sign_in(device, oracle)
     device.person = person
@@ -36,7 +45,9 @@ def sign_in(device: Device, person: Person, oracle: Oracle, *, remember: bool = 
 
 def note_sign_in(device: Device, oracle: Oracle) -> None:
     cookie = device.remember_session()
-    assert cookie, f"signed in, but the browser holds none of the session cookies {device.cookie_names}"
+    if not cookie:
+        raise ProfileMismatch(f"signed in, but the browser holds none of the session cookies {device.cookie_names} "
+                              "the profile names (session_cookies)")
     device.settle()
     device.requests_at_sign_in = len(device.requests)
     device.signed_in_wall_ms = device.wall_ms

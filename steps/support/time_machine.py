@@ -36,6 +36,7 @@ from targets.profile import Settings
 
 SECOND = 1000
 TIMER_STEP_MS = 1000  # following timers: never a step shorter than this (a 16 ms animation frame would crawl)
+MOST_MOVES = 120  # nor more moves than this for one span: a report then reaches the server within 1/120 of it
 # ms until the earliest timer of Playwright's fake clock in this page (its in-page controller), or null
 NEXT_TIMER = """() => { const c = globalThis.__pwClock && globalThis.__pwClock.controller;
   const t = c && c._firstTimer && c._firstTimer(); return t ? Math.max(t.callAt - c._now.ticks, 0) : null; }"""
@@ -160,10 +161,11 @@ class TimeMachine:
 
     def _advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False) -> None:
         left = ms
+        shortest = max(TIMER_STEP_MS, ms // MOST_MOVES)  # a page ticking every second: at most MOST_MOVES moves
         while left > 0:
             if step_ms is None and self.follow_timers and not jump and not self.real:
                 due = self._next_timer_ms()
-                move = left if due is None else min(left, max(due, TIMER_STEP_MS))
+                move = left if due is None else min(left, max(due, shortest))
             else:
                 move = min(left, step_ms or left)
             self._move(move)

@@ -13,6 +13,7 @@ ACCOUNTS = (
     ("admin@demo.clinic", "demo-admin", "admin"),
     ("practitioner@demo.clinic", "demo-practitioner", "practitioner"),
     ("practitioner2@demo.clinic", "demo-practitioner-2", "practitioner"),
+    ("reception@demo.clinic", "demo-reception", "reception"),
 )
 
 # (record number, name, date of birth, last visit): invented people
@@ -33,7 +34,7 @@ PATIENTS = (
 class Command(BaseCommand):
     """Create or reset the demo accounts (known passwords) and the patients; print the accounts."""
 
-    help = "Seed the example clinic: an admin, two practitioners and ten patients (idempotent)."
+    help = "Seed the example clinic: an admin, two practitioners, a receptionist and ten patients (idempotent)."
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
