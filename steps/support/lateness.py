@@ -90,11 +90,11 @@ def server_overrun(machine, ended: Callable[[], bool], *, what: str) -> str:
     lived = measure(machine, ended, start_ms=start)
     policy = words(machine.timeline.actual.idle_ms / 1000)
     if lived is None:
-        text = f"{what}: still active {words(CAP_MS / 1000)} past its deadline (policy: {policy} idle)"
+        text = f"the server kept {what} active {words(CAP_MS / 1000)} past its deadline (policy: {policy} idle)"
         machine.observe(text, overrun_s=float("inf"), requirement="server_idle_timeout")
     else:
         total = words((machine.timeline.actual.idle_ms + lived) / 1000)
-        text = f"{what}: the server session lived {total} without activity under a {policy} policy"
+        text = f"the server kept {what} for {total} without activity under a {policy} policy"
         machine.observe(text, overrun_s=lived / 1000, requirement="server_idle_timeout")
     return text
 
