@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -194,22 +195,28 @@ def test_the_gate_never_passes_quietly_while_findings_remain() -> None:
     assert buckets.headline("app").startswith("1 finding (0 high, 1 medium, 0 low) on app")
 
 
-@pytest.mark.slow
-def test_a_run_through_a_reduced_profile_sorts_results_into_the_four_buckets(tmp_path: Path) -> None:
-    """Against the reference server with a profile that claims less: Recently Logged In scenarios are
-    not covered, notices and end reasons are waived, a declared finding that passes fails the run."""
+def _run_against_the_reference(profile_file: str, tmp_path: Path, selection: str) -> tuple[Any, dict]:
+    """``steps.run`` through ``tests/profiles/<profile_file>`` against a fresh reference server, on the
+    scenarios ``-k selection`` picks; the finished process and its summary.json."""
     from steps.support.server import start_subprocess
 
     target = start_subprocess(tmp_path)
     try:
-        done = subprocess.run(
-            [sys.executable, "-m", "steps.run", "--target", str(ROOT / "tests/profiles/reduced_reference.py"),
-             "--base-url", target.base_url, "--reports", str(tmp_path / "reports"), "-k",
-             "profile_menu or remembered or log_out_now or ignoring_the_warning or phone_left_alone"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300)
+        done = subprocess.run([sys.executable, "-m", "steps.run", "--target", str(ROOT / "tests/profiles" / profile_file),
+                               "--base-url", target.base_url, "--reports", str(tmp_path / "reports"), "-k", selection],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
     finally:
         target.stop()
-    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    return done, json.loads((tmp_path / "reports" / "summary.json").read_text())
+
+
+@pytest.mark.slow
+def test_a_run_through_a_reduced_profile_sorts_results_into_the_four_buckets(tmp_path: Path) -> None:
+    """Against the reference server with a profile that claims less: Recently Logged In scenarios are
+    not covered, notices and end reasons are waived, a declared finding that passes fails the run."""
+    done, summary = _run_against_the_reference("reduced_reference.py", tmp_path,
+                                               "profile_menu or remembered or log_out_now or ignoring_the_warning "
+                                               "or phone_left_alone")
     assert "Preflight of reduced-reference" in done.stdout, done.stdout[-2000:]
     reasons = set(summary["not_covered"].values())
     assert reasons == {"reduced-reference lacks remember_me (\"Recently Logged In\" with \"Remember me on this device\")",
@@ -277,18 +284,8 @@ def test_people_can_come_from_a_csv_kept_out_of_the_profile(tmp_path: Path) -> N
 def test_a_crash_in_a_profile_is_an_error_never_a_finding(tmp_path: Path) -> None:
     """tests/profiles/crashing_reference.py: its "Stay Logged In" raises a TypeError. The scenario lands in
     the errors bucket with the profile's own line, first in findings.md, and counts as no finding."""
-    from steps.support.server import start_subprocess
-
-    target = start_subprocess(tmp_path)
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "steps.run", "--target", str(ROOT / "tests/profiles/crashing_reference.py"),
-             "--base-url", target.base_url, "--reports", str(tmp_path / "reports"), "-k",
-             "resets_the_timer_and_the_server_agrees or the_old_session_cookie_is_dead"],
-            cwd=ROOT, capture_output=True, text=True, timeout=300)
-    finally:
-        target.stop()
-    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    done, summary = _run_against_the_reference("crashing_reference.py", tmp_path,
+                                               "resets_the_timer_and_the_server_agrees or the_old_session_cookie_is_dead")
     (name, why), = summary["errors"].items()
     assert "stay_logged_in_resets" in name and why.startswith("TypeError") and "crashing_reference.py:" in why, why
     assert summary["failures"] == [] and summary["expected"] == [] and summary["passed"] == 1, summary
