@@ -324,3 +324,41 @@ def test_a_target_with_no_warning_and_no_oracle_still_runs_every_timing_scenario
     promised = re.search(r"(\d+) of (\d+) scenario runs can run", summary["preflight"])
     assert (int(promised[1]), int(promised[2])) == (summary["executed"], summary["scenarios"]), summary["preflight"]
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def _page_object_uses() -> set[str]:
+    """``Kind.attribute`` for every attribute the steps read on a page object: on ``profile.page("Kind", ...)``
+    itself, or on a name it was assigned to in the same function (read from the steps' source)."""
+    import ast
+
+    def kind_of(call: ast.AST) -> str | None:
+        if (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "page"
+                and call.args and isinstance(call.args[0], ast.Constant)):
+            return str(call.args[0].value)
+        return None
+
+    found: set[str] = set()
+    for path in [*ROOT.glob("steps/*.py"), *ROOT.glob("steps/support/*.py")]:
+        for func in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(func, ast.FunctionDef):
+                continue
+            names = {target.id: kind_of(node.value) for node in ast.walk(func) if isinstance(node, ast.Assign)
+                     for target in node.targets if isinstance(target, ast.Name) and kind_of(node.value)}
+            for node in ast.walk(func):
+                if isinstance(node, ast.Attribute):
+                    kind = kind_of(node.value) or (names.get(node.value.id) if isinstance(node.value, ast.Name) else None)
+                    if kind:
+                        found.add(f"{kind}.{node.attr}")
+    return found
+
+
+def test_the_adapting_guide_names_every_page_object_attribute_the_steps_use() -> None:
+    guide = (ROOT / "docs" / "adapting.md").read_text()
+    table = guide[guide.index("### Page objects: every attribute"):guide.index("## 3. Features and requirements")]
+    named = set(re.findall(r"`(\w+)\.(\w+)", table))
+    named |= {(kind, attr) for kind, rest in re.findall(r"`(\w+)\.\w+[^`]*`((?:, `\.\w+[^`]*`)+)", table)
+              for attr in re.findall(r"`\.(\w+)", rest)}
+    uses = _page_object_uses()
+    assert len(uses) >= 30, uses  # the scan itself works
+    missing = sorted(use for use in uses if tuple(use.split(".")) not in named)
+    assert not missing, f"steps use page-object attributes docs/adapting.md does not list: {missing}"
