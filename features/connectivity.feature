@@ -64,6 +64,7 @@ Feature: Lost connections and wrong clocks
       | 10 minutes slow |
       | 3 hours fast    |
 
+  @low_risk
   Scenario: My computer's clock jumping ahead on its own changes nothing
     Given I am signed in on my computer
     When my computer's clock jumps 45 minutes ahead on its own

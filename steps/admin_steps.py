@@ -14,7 +14,6 @@ from playwright.sync_api import expect
 from pytest_bdd import given, parsers, then, when
 
 from steps.support.flows import sign_in
-from targets.pages import work_in
 from steps.support.time_machine import duration_ms
 
 ADMIN_DEVICE = "the clinic office computer"
@@ -194,7 +193,7 @@ def keep_working(my_device, profile, time_machine, duration):
         left -= step
         protected = profile.page("Protected", my_device.page)
         if protected.data.count() and left > 0:
-            work_in(protected, "type")
+            protected.type_something()
             my_device.settle()
 
 

@@ -6,14 +6,13 @@ from playwright.sync_api import expect
 from pytest_bdd import given, parsers, then, when
 
 from steps.support.flows import DEVICE
-from targets.pages import work_in
 from targets.profile import words
 
 
 def _work(page, profile, work):
     protected = profile.page("Protected", page)
     expect(protected.data).to_be_visible()
-    work_in(protected, work)
+    protected.type_something() if work == "type" else protected.click_something()
 
 
 @when('I click "Stay Logged In"')

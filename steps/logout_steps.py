@@ -10,8 +10,7 @@ from steps.common_steps import TOLD, TOLD_RE
 from steps.support.flows import DEVICE, expect_no_patient_data, expect_signin_page, shows_signin
 from steps.support.oracle import expect_active, expect_ended
 from steps.support.lateness import measure
-from targets.pages import log_out
-from targets.profile import NotCovered, words
+from targets.profile import NotCovered
 
 
 @given(parsers.parse("I am on the {screen} screen"))
@@ -28,17 +27,17 @@ def on_screen(my_device, profile, screen):
 @given('I click "Log out" in the header')
 @when('I click "Log out" in the header')
 def log_out_header(my_device, profile):
-    log_out(profile.page("Shell", my_device.page))
+    profile.page("Shell", my_device.page).log_out()
 
 
 @when(parsers.re(rf'^I click "Log out" in the header on {DEVICE}$'))
 def log_out_header_on(devices, profile, device_name):
-    log_out(profile.page("Shell", devices.get(device_name).page))
+    profile.page("Shell", devices.get(device_name).page).log_out()
 
 
 @when('I click "Log out" in the header of the first tab')
 def log_out_first_tab(my_device, profile):
-    log_out(profile.page("Shell", my_device.tab(1)))
+    profile.page("Shell", my_device.tab(1)).log_out()
 
 
 @when('I open the profile menu and choose "Log out"')
@@ -122,10 +121,8 @@ def second_tab_hides(my_device, profile, time_machine):
     my_device.settle()
     if data.count() and time_machine.can_measure:
         shown = measure(time_machine, lambda: (my_device.settle(), data.count() == 0)[1], start_ms=0)
-        seen = "until the harness stopped looking" if shown is None else f"for {words(shown / 1000)}"
-        text = f"patient data still shown in the other tab {seen} after the logout"
-        time_machine.observe(text, overrun_s=float("inf") if shown is None else shown / 1000,
-                             requirement="logout_everywhere")
+        text = f"patient data still shown in the other tab {shown.words()} after the logout"
+        time_machine.observe(text, overrun_s=shown.overrun_s, requirement="logout_everywhere")
         raise AssertionError(text)
     expect(data).to_have_count(0)
 

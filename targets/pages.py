@@ -1,5 +1,5 @@
 """Helpers every profile's page objects share: navigation that checks its answer, and the gestures a
-page object may leave out (typing, clicking, logging out), done the plain way."""
+page object may leave out (opening, typing, clicking, logging out), done the plain way."""
 
 from __future__ import annotations
 
@@ -25,25 +25,26 @@ def open_path(page: Page, path: str) -> None:
 LOG_OUT = re.compile(r"^\s*(log ?out|sign ?out)\s*$", re.IGNORECASE)
 
 
-def log_out(shell: Any) -> None:
-    """The shell's own ``log_out()``; a profile without one gets the page's Log out (or Sign out) control."""
-    if hasattr(shell, "log_out"):
-        shell.log_out()
-        return
-    page = shell.page
-    page.get_by_role("button", name=LOG_OUT).or_(page.get_by_role("link", name=LOG_OUT)).first.click()
+def plain_gestures(obj: Any, kind: str, page: Page, *, signin_path: str, protected_path: str) -> Any:
+    """Give a page object the gestures its profile left out, done the plain way: ``open()`` for SignIn and
+    Protected (the profile's path), ``type_something()`` (a key typed on the page) and ``click_something()``
+    (a click on the data) for Protected, ``log_out()`` (the Log out button or link) for Shell. Returns it."""
+    def opener(path: str) -> Any:
+        return lambda: (open_path(page, path), obj)[1]
+
+    plain = {"SignIn": {"open": opener(signin_path)},
+             "Shell": {"log_out": lambda: plain_logout_control(page).click()},
+             "Protected": {"open": opener(protected_path), "type_something": lambda: page.keyboard.type("a"),
+                           "click_something": lambda: obj.data.click()}}
+    for name, gesture in plain.get(kind, {}).items():
+        if not hasattr(obj, name):
+            setattr(obj, name, gesture)
+    return obj
 
 
-def work_in(protected: Any, work: str) -> None:
-    """Type or click in the protected page as a person would: the page object's own ``type_something()``
-    or ``click_something()``, else a key typed on the page, or a click on the patient data."""
-    verb = getattr(protected, "type_something" if work == "type" else "click_something", None)
-    if verb is not None:
-        verb()
-    elif work == "type":
-        protected.page.keyboard.type("a")
-    else:
-        protected.data.click()
+def plain_logout_control(page: Page) -> Any:
+    """The page's Log out (or Sign out) button or link."""
+    return page.get_by_role("button", name=LOG_OUT).or_(page.get_by_role("link", name=LOG_OUT)).first
 
 
 class PlainShell:
@@ -51,7 +52,7 @@ class PlainShell:
 
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.logout_control = page.get_by_role("button", name=LOG_OUT).or_(page.get_by_role("link", name=LOG_OUT)).first
+        self.logout_control = plain_logout_control(page)
 
     def log_out(self) -> None:
         self.logout_control.click()

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Mapping
 
 import httpx
 
-from targets.pages import PlainShell
+from targets.pages import PlainShell, plain_gestures
 
 REASONS = ("idle", "logout", "evicted", "absolute", "revoked")
 
@@ -236,7 +236,7 @@ class Profile:
         cls = getattr(self, kind, None)
         if not isinstance(cls, type) or cls is object:
             raise NotCovered(f"the target's profile has no {kind} page")
-        return cls(page)
+        return plain_gestures(cls(page), kind, page, signin_path=self.signin_path, protected_path=self.protected_path)
 
     # -- the passive oracle -----------------------------------------------------------------------
     def status(self, http: httpx.Client, credentials: Mapping[str, str]) -> Status:

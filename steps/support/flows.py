@@ -10,7 +10,6 @@ from playwright.sync_api import Page, expect
 from steps.support.devices import Device
 from steps.support.lateness import hide_in_time
 from steps.support.oracle import Oracle, Waivers
-from targets.pages import open_path
 from targets.profile import Person, Profile, ProfileMismatch
 
 DEVICE = r"(?P<device_name>my (?:computer|laptop|phone)|the [a-z ]+? computer)"
@@ -21,7 +20,7 @@ def sign_in(device: Device, person: Person, oracle: Oracle, *, remember: bool = 
     and note the session it got."""
     profile = oracle.profile
     signin = profile.page("SignIn", device.page)
-    signin.open() if hasattr(signin, "open") else open_path(device.page, profile.signin_path)
+    signin.open()
     signin.sign_in(person.username, person.password, **({"remember": True} if remember else {}))
     try:
         expect(device.page).not_to_have_url(profile.signin_url)
@@ -31,7 +30,7 @@ def sign_in(device: Device, person: Person, oracle: Oracle, *, remember: bool = 
     device.page.wait_for_load_state("load")
     protected = profile.page("Protected", device.page)
     if not protected.data.count():  # the app landed elsewhere: open the protected page
-        protected.open() if hasattr(protected, "open") else open_path(device.page, profile.protected_path)
+        protected.open()
     try:
         expect(protected.data).to_be_visible()
     except AssertionError:

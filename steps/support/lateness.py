@@ -8,6 +8,7 @@ check has failed, so it cannot change a verdict; it only moves the clocks forwar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 from targets.profile import Profile, words
@@ -15,7 +16,6 @@ from targets.profile import Profile, words
 # After the tolerance: steps of growing length (ms), until the cap. About 70 moves to reach 14 days.
 SCHEDULE = [(10_000, 1000), (60_000, 5000), (300_000, 30_000), (3_600_000, 300_000), (86_400_000, 3_600_000),
             (14 * 86_400_000, 86_400_000)]
-CAP_MS = SCHEDULE[-1][0]
 
 
 class Gap(AssertionError):
@@ -37,15 +37,37 @@ def _steps_from(start_ms: int):
             at += move
 
 
-def measure(time_machine, done: Callable[[], bool], *, start_ms: int) -> int | None:
-    """Move the clocks until ``done()``; how far past the deadline that was (ms), or None at the cap."""
+@dataclass(frozen=True)
+class Span:
+    """How long something lasted past a moment: still there at ``seen_ms``, gone by ``gone_ms`` (None:
+    still there at the cap). The clocks move in growing steps, so the two can differ."""
+
+    seen_ms: int
+    gone_ms: int | None
+
+    def words(self) -> str:
+        """ "40 s", "1 min (gone by 1 min 30 s)", or "14 days, when the harness stopped looking"."""
+        if self.gone_ms is None:
+            return f"{words(self.seen_ms / 1000)}, when the harness stopped looking"
+        if self.gone_ms - self.seen_ms <= 1000:
+            return words(self.gone_ms / 1000)
+        return f"{words(self.seen_ms / 1000)} (gone by {words(self.gone_ms / 1000)})"
+
+    @property
+    def overrun_s(self) -> float:
+        """What was certainly seen, for the severity: the last moment it was still there."""
+        return float("inf") if self.gone_ms is None else self.seen_ms / 1000
+
+
+def measure(time_machine, done: Callable[[], bool], *, start_ms: int) -> Span:
+    """Move the clocks until ``done()``: how far past the moment it was still not done, and by when it was."""
     late = start_ms
     for move in _steps_from(start_ms):
         time_machine.move_to_measure(move)  # the page's timers fire once per move, as after a sleep
-        late += move
         if done():
-            return late
-    return None
+            return Span(late, late + move)
+        late += move
+    return Span(late, None)
 
 
 def hide_in_time(device, profile: Profile, hidden: Callable[[], bool]) -> None:
@@ -74,10 +96,8 @@ def data_stayed(machine, hidden: Callable[[], bool], *, start_ms: int, lead: str
     """Past the deadline and the data still on screen: how long it stays (moving the clocks), recorded as
     the observed value with its overrun; the sentence, after ``lead``."""
     shown = measure(machine, hidden, start_ms=start_ms)
-    how_long = f"{words(CAP_MS / 1000)}, when the harness stopped looking" if shown is None else words(shown / 1000)
-    text = f"{lead}patient data still shown {how_long} after the deadline"
-    machine.observe(text, overrun_s=float("inf") if shown is None else shown / 1000,
-                    requirement="data_hidden_at_deadline")
+    text = f"{lead}patient data still shown {shown.words()} after the deadline"
+    machine.observe(text, overrun_s=shown.overrun_s, requirement="data_hidden_at_deadline")
     return text
 
 
@@ -89,13 +109,12 @@ def server_overrun(machine, ended: Callable[[], bool], *, what: str) -> str:
     start = max(machine.timeline.past_deadline_ms(), 0)
     lived = measure(machine, ended, start_ms=start)
     policy = words(machine.timeline.actual.idle_ms / 1000)
-    if lived is None:
-        text = f"the server kept {what} active {words(CAP_MS / 1000)} past its deadline (policy: {policy} idle)"
-        machine.observe(text, overrun_s=float("inf"), requirement="server_idle_timeout")
+    if lived.gone_ms is None:
+        text = f"the server kept {what} active {lived.words()} past its deadline (policy: {policy} idle)"
     else:
-        total = words((machine.timeline.actual.idle_ms + lived) / 1000)
-        text = f"the server kept {what} for {total} without activity under a {policy} policy"
-        machine.observe(text, overrun_s=lived / 1000, requirement="server_idle_timeout")
+        total = Span(machine.timeline.actual.idle_ms + lived.seen_ms, machine.timeline.actual.idle_ms + lived.gone_ms)
+        text = f"the server kept {what} for {total.words()} without activity under a {policy} policy"
+    machine.observe(text, overrun_s=lived.overrun_s, requirement="server_idle_timeout")
     return text
 
 
