@@ -204,6 +204,14 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault("mobile-logout-noop", "logout", "the mobile app's logout answers `logout` but leaves the session active",
           _p(MOBILE_API, "    ended = services.end_session(deps, session=signed_in.session, reason=\"logout\", "
                          "actor=signed_in.user.username)\n", "    ended = None\n")),
+    Fault("cookie-beats-bearer", "logout", "a request carrying both a session cookie and a bearer token acts on "
+          "the cookie's session: a mobile app whose web view shares the browser's cookies cannot log out (403, "
+          "its token stays valid)",
+          _p(HTTP, "    auth = request.headers.get(\"authorization\")\n    if auth:\n        return bearer_token(auth), False\n"
+                   "    return request.cookies.get(SESSION_COOKIE), True\n",
+             "    cookie = request.cookies.get(SESSION_COOKIE)\n    if cookie:  # the browser's own session first\n"
+             "        return cookie, True\n    auth = request.headers.get(\"authorization\")\n"
+             "    return (bearer_token(auth), False) if auth else (None, True)\n")),
     Fault("test-clock-no-sweep", "sessions that end only on request", "`POST /__test__/clock` moves the clock "
           "without sweeping",
           _p(TESTING_API, "    services.sweep(deps)\n    return JSONResponse({\"now_ms\": now})",
