@@ -27,6 +27,7 @@ DEPENDENCIES = "simulator/web/dependencies.py"
 TESTING_API = "simulator/web/testing_api.py"
 APP_HTML = "simulator/web/templates/app.html"
 SESSION_JS = "simulator/web/static/session.js"
+SQLITE = "simulator/store/sqlite.py"
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,14 @@ CATALOGUE: tuple[Fault, ...] = (
              "    evicted = [e for e in (deps.store.end_session(k, reason=\"evicted\", ended_ms=now) for k in\n"
              "               policy.sessions_to_evict(others, limit=account.settings.max_sessions_per_user)) if e]\n"),
           load=True),
+
+    Fault("signin-restarts-lifetime", "deadline timing", "a sign-in counts as re-authenticating the user's other "
+          "active sessions: their maximum session length starts again (SQLite store)",
+          _p(SQLITE, "                if ended:\n                    evicted.append(ended)\n",
+             "                if ended:\n                    evicted.append(ended)\n"
+             "            # the user has just proved who they are: their other sessions count from this sign-in\n"
+             "            db.execute(\"UPDATE sessions SET created_ms = ? WHERE user_id = ? AND state = 'active'\",\n"
+             "                       (now, session.user_id))\n")),
 
     # --- what counts as activity -------------------------------------------------------------------------
     Fault("heartbeat-without-input-extends", "status polls that extend", "a heartbeat with `input_ms_ago: null` "
