@@ -248,6 +248,11 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault("js-no-broadcastchannel", "idle timer (session.js)", "tabs no longer share status, answers and logout",
           _p(SESSION_JS, "const channel = \"BroadcastChannel\" in window ? new BroadcastChannel(\"clinic-session\") : null;",
              "const channel = null;"), where="page"),
+    Fault("js-ended-elsewhere-stops-timer", "idle timer (session.js)", "a tab told by another tab that the server "
+          "ended the session (revoked, evicted, idle) only stops its own timer: its patient list stays on screen",
+          _p(SESSION_JS, "      else if (data.type === \"ended\") leave(data.reason);\n",
+             "      else if (data.type === \"ended\") ended = true;  // the tab that asked is leaving: stop our timer\n"),
+          where="page"),
     Fault("js-typing-not-reported", "activity not counted", "key presses are not input (only pointer, wheel "
           "and touch)",
           _p(SESSION_JS, "const INPUT_EVENTS = [\"keydown\", \"pointerdown\", \"wheel\", \"touchstart\", \"input\"];",

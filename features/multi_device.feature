@@ -12,6 +12,13 @@ Feature: Signing in on more than one device
     And the front desk computer still shows the patient list
     And the server says my session on my computer ended with the reason "evicted"
 
+  @clock @eviction @status_polls @logout_everywhere
+  Scenario: Signing in on a second computer signs out every tab of the first within 30 seconds
+    Given I am signed in on my computer
+    And I open the patient list in a second tab
+    When I sign in on the front desk computer
+    Then within 30 seconds every tab of my computer shows the Sign In page, told my account signed in on another device
+
   @clock @eviction @session_limit_settable @status_polls
   Scenario: With two sessions allowed, a third sign-in signs out the oldest
     Given my clinic allows 2 active sessions per user
