@@ -225,6 +225,16 @@ CATALOGUE: tuple[Fault, ...] = (
           "without sweeping",
           _p(TESTING_API, "    services.sweep(deps)\n    return JSONResponse({\"now_ms\": now})",
              "    return JSONResponse({\"now_ms\": now})")),
+    Fault("sweeper-late", "sessions that end only on request", "the server's own expiry (the sweeper) gives every "
+          "session a second's grace: it ends sessions 1 s after their deadline (a request still ends them on time)",
+          (Patch(SERVICES, "        while self._upcoming and self._upcoming[0][0] <= now:\n",
+                 "        while self._upcoming and self._upcoming[0][0] + SWEEP_GRACE_MS <= now:\n"),
+           Patch(SERVICES, "            if deadline <= now:\n                due.append((session, settings))\n",
+                 "            if deadline + SWEEP_GRACE_MS <= now:\n                due.append((session, settings))\n"),
+           Patch(SERVICES, "SETTINGS_VERSION = \"settings_version\"  # meta key, changed with any account's settings\n",
+                 "SETTINGS_VERSION = \"settings_version\"  # meta key, changed with any account's settings\n"
+                 "SWEEP_GRACE_MS = 1000  # let a heartbeat in flight land before the sweeper ends its session\n")),
+          load=True),
     Fault("notice-idle-generic", "end reasons", "the inactivity notice says only \"You have been logged out.\"",
           _p(POLICY, "\"idle\": \"You were logged out due to inactivity.\",", "\"idle\": \"You have been logged out.\",")),
     Fault("preset-missing", "UI hooks", "the \"12 hours\" choice is missing from \"Automatic logout after\"",
