@@ -27,6 +27,7 @@ DEPENDENCIES = "simulator/web/dependencies.py"
 TESTING_API = "simulator/web/testing_api.py"
 APP_HTML = "simulator/web/templates/app.html"
 SESSION_JS = "simulator/web/static/session.js"
+SQLITE = "simulator/store/sqlite.py"
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,14 @@ CATALOGUE: tuple[Fault, ...] = (
              "    evicted = [e for e in (deps.store.end_session(k, reason=\"evicted\", ended_ms=now) for k in\n"
              "               policy.sessions_to_evict(others, limit=account.settings.max_sessions_per_user)) if e]\n"),
           load=True),
+
+    Fault("signin-restarts-lifetime", "deadline timing", "a sign-in counts as re-authenticating the user's other "
+          "active sessions: their maximum session length starts again (SQLite store)",
+          _p(SQLITE, "                if ended:\n                    evicted.append(ended)\n",
+             "                if ended:\n                    evicted.append(ended)\n"
+             "            # the user has just proved who they are: their other sessions count from this sign-in\n"
+             "            db.execute(\"UPDATE sessions SET created_ms = ? WHERE user_id = ? AND state = 'active'\",\n"
+             "                       (now, session.user_id))\n")),
 
     # --- what counts as activity -------------------------------------------------------------------------
     Fault("heartbeat-without-input-extends", "status polls that extend", "a heartbeat with `input_ms_ago: null` "
@@ -204,10 +213,28 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault("mobile-logout-noop", "logout", "the mobile app's logout answers `logout` but leaves the session active",
           _p(MOBILE_API, "    ended = services.end_session(deps, session=signed_in.session, reason=\"logout\", "
                          "actor=signed_in.user.username)\n", "    ended = None\n")),
+    Fault("cookie-beats-bearer", "logout", "a request carrying both a session cookie and a bearer token acts on "
+          "the cookie's session: a mobile app whose web view shares the browser's cookies cannot log out (403, "
+          "its token stays valid)",
+          _p(HTTP, "    auth = request.headers.get(\"authorization\")\n    if auth:\n        return bearer_token(auth), False\n"
+                   "    return request.cookies.get(SESSION_COOKIE), True\n",
+             "    cookie = request.cookies.get(SESSION_COOKIE)\n    if cookie:  # the browser's own session first\n"
+             "        return cookie, True\n    auth = request.headers.get(\"authorization\")\n"
+             "    return (bearer_token(auth), False) if auth else (None, True)\n")),
     Fault("test-clock-no-sweep", "sessions that end only on request", "`POST /__test__/clock` moves the clock "
           "without sweeping",
           _p(TESTING_API, "    services.sweep(deps)\n    return JSONResponse({\"now_ms\": now})",
              "    return JSONResponse({\"now_ms\": now})")),
+    Fault("sweeper-late", "sessions that end only on request", "the server's own expiry (the sweeper) gives every "
+          "session a second's grace: it ends sessions 1 s after their deadline (a request still ends them on time)",
+          (Patch(SERVICES, "        while self._upcoming and self._upcoming[0][0] <= now:\n",
+                 "        while self._upcoming and self._upcoming[0][0] + SWEEP_GRACE_MS <= now:\n"),
+           Patch(SERVICES, "            if deadline <= now:\n                due.append((session, settings))\n",
+                 "            if deadline + SWEEP_GRACE_MS <= now:\n                due.append((session, settings))\n"),
+           Patch(SERVICES, "SETTINGS_VERSION = \"settings_version\"  # meta key, changed with any account's settings\n",
+                 "SETTINGS_VERSION = \"settings_version\"  # meta key, changed with any account's settings\n"
+                 "SWEEP_GRACE_MS = 1000  # let a heartbeat in flight land before the sweeper ends its session\n")),
+          load=True),
     Fault("notice-idle-generic", "end reasons", "the inactivity notice says only \"You have been logged out.\"",
           _p(POLICY, "\"idle\": \"You were logged out due to inactivity.\",", "\"idle\": \"You have been logged out.\",")),
     Fault("preset-missing", "UI hooks", "the \"12 hours\" choice is missing from \"Automatic logout after\"",
@@ -231,6 +258,11 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault("js-no-broadcastchannel", "idle timer (session.js)", "tabs no longer share status, answers and logout",
           _p(SESSION_JS, "const channel = \"BroadcastChannel\" in window ? new BroadcastChannel(\"clinic-session\") : null;",
              "const channel = null;"), where="page"),
+    Fault("js-ended-elsewhere-stops-timer", "idle timer (session.js)", "a tab told by another tab that the server "
+          "ended the session (revoked, evicted, idle) only stops its own timer: its patient list stays on screen",
+          _p(SESSION_JS, "      else if (data.type === \"ended\") leave(data.reason);\n",
+             "      else if (data.type === \"ended\") ended = true;  // the tab that asked is leaving: stop our timer\n"),
+          where="page"),
     Fault("js-typing-not-reported", "activity not counted", "key presses are not input (only pointer, wheel "
           "and touch)",
           _p(SESSION_JS, "const INPUT_EVENTS = [\"keydown\", \"pointerdown\", \"wheel\", \"touchstart\", \"input\"];",

@@ -28,6 +28,13 @@ Feature: The audit log and revoked sessions
       | who | reason  |
       | me  | revoked |
 
+  @clock @revoke @admin_ui @status_polls @logout_everywhere
+  Scenario: An administrator's revoke signs out every tab of my computer within 30 seconds
+    Given I am signed in on my computer
+    And I open the patient list in a second tab
+    When the clinic's admin revokes my session from the clinic settings
+    Then within 30 seconds every tab of my computer shows the Sign In page, told an administrator ended my session
+
   @admin_ui
   Scenario: Changing the automatic logout is audited
     Given I am the clinic's admin

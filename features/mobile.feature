@@ -56,3 +56,13 @@ Feature: Logging out on a phone
     Given I am signed in on the mobile app
     When I log out in the mobile app
     Then the mobile app's session is refused with the reason "logout"
+
+  @mobile_api @session_limit_settable @logout_everywhere
+  Scenario: Logging out of the mobile app ends its session while its web view also holds my browser session
+    Given my clinic allows 2 active sessions per user
+    And I am signed in on my phone
+    And I am signed in on the mobile app
+    And the mobile app's web view shares the cookies of my phone's browser
+    When I log out in the mobile app
+    Then the mobile app's session is refused with the reason "logout"
+    And the server says my session on my phone is active

@@ -12,6 +12,13 @@ Feature: Signing in on more than one device
     And the front desk computer still shows the patient list
     And the server says my session on my computer ended with the reason "evicted"
 
+  @clock @eviction @status_polls @logout_everywhere
+  Scenario: Signing in on a second computer signs out every tab of the first within 30 seconds
+    Given I am signed in on my computer
+    And I open the patient list in a second tab
+    When I sign in on the front desk computer
+    Then within 30 seconds every tab of my computer shows the Sign In page, told my account signed in on another device
+
   @clock @eviction @session_limit_settable @status_polls
   Scenario: With two sessions allowed, a third sign-in signs out the oldest
     Given my clinic allows 2 active sessions per user
@@ -49,3 +56,16 @@ Feature: Signing in on more than one device
     And I am signed in on the front desk computer
     When I type in the patient list on my computer
     Then within a second my computer shows the Sign In page, told my account signed in on another device
+
+  @clock @session_limit_settable @settings @maximum_lifetime
+  Scenario: Signing in on a second computer does not lengthen my first session's maximum length
+    Given my clinic allows 2 active sessions per user and makes everyone sign in again after 1 hour, whatever they do
+    And I am signed in on my computer
+    When I keep working for 40 minutes
+    And I sign in on my laptop
+    And I keep working on my computer and my laptop for 19 minutes 59 seconds
+    Then my computer still shows the patient list
+    When I keep working on my computer and my laptop for 1 more second
+    Then my computer shows the Sign In page, told my session reached its maximum length
+    And the server says my session on my computer ended with the reason "absolute"
+    And my laptop still shows the patient list

@@ -12,6 +12,15 @@ Feature: What the clinic's IT sees while nobody is looking
     And 1 more minute passes
     Then the admin's list of active sessions no longer shows me
 
+  @clock @session_list @server_idle_timeout
+  Scenario: The server ends a session nobody touches on its own, within seconds of its deadline
+    Given I am signed in on my computer
+    When I close the browser on my computer without logging out
+    And 29 minutes pass
+    And the clinic's admin opens the list of active sessions
+    And 1 more minute passes with nobody asking the server about my session
+    Then within 5 seconds the admin's list of active sessions no longer shows me
+
   @metrics @logout
   Scenario: The server's metrics count a logout
     Given I am signed in on my computer

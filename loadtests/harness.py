@@ -54,6 +54,9 @@ def _options(parser: Any) -> None:
                        help="fail when the expiry-lag p99 misses --lag-goal-ms")
     group.add_argument("--sweep-lag-source", choices=["audit", "metrics", "none"], default="audit",
                        help="where the verdict reads the server's own sweep lag (default audit)")
+    group.add_argument("--sweep-p10-goal-ms", type=float, default=500.0,
+                       help="sweep_late unless the promptest tenth of the server's own expiries (read from the audit "
+                       "log, at least 10) ended within this many virtual ms of their deadline (default 500)")
 
 
 @dataclass

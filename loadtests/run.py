@@ -298,7 +298,7 @@ def report(path: Path, code: int) -> int:
           f"{v.get('race_rounds', 0)} sign-in races judged ({v.get('race_rounds_failed', 0)} failed), "
           f"violations {v['violations']}; "
           f"expiry lag p50/p95/p99/max {lag['p50']}/{lag['p95']}/{lag['p99']}/{lag['max']} ms virtual "
-          f"(goal p99 <= {v['lag_goal_ms']:.0f}); sweep lag p50/p99/max {sweep['p50']}/{sweep['p99']}/{sweep['max']} ms; "
+          f"(goal p99 <= {v['lag_goal_ms']:.0f}); sweep lag p10/p50/p99/max {sweep.get('p10')}/{sweep['p50']}/{sweep['p99']}/{sweep['max']} ms; "
           f"{v['rps']} rps, heartbeat p50/p99 {v['heartbeat_p50_ms']}/{v['heartbeat_p99_ms']} ms; "
           f"{v['duration_s']} s at scale {v['time_scale']:g}", flush=True)
     for sample in v.get("violation_samples", [])[:5]:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 KINDS = ("early", "late", "missed_eviction", "wrong_reason", "bad_status", "settings_unexplained",
-         "ended_only_on_request", "signin_race")
+         "ended_only_on_request", "signin_race", "sweep_late")
 REASONS = ("idle", "logout", "evicted", "absolute", "revoked")
 STATUS_FIELDS = ("state", "reason", "server_time_ms", "last_activity_ms", "warn_at_ms", "idle_deadline_ms",
                  "absolute_deadline_ms", "idle_timeout_s", "warning_s", "csrf_token")

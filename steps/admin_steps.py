@@ -186,15 +186,28 @@ def migration_audited(my_device, profile):
 # -- the maximum session length --------------------------------------------------------------------
 @when(parsers.re(r"^I keep working for (?P<duration>.+)$"))
 def keep_working(my_device, profile, time_machine, duration):
+    _keep_working([my_device], profile, time_machine, duration)
+
+
+@when(parsers.re(r"^I keep working on (?P<names>.+? and .+?) for (?P<duration>.+)$"))
+def keep_working_on(devices, profile, time_machine, names, duration):
+    _keep_working([devices.get(name.strip()) for name in re.split(r",| and ", names) if name.strip()], profile,
+                  time_machine, duration)
+
+
+def _keep_working(busy, profile, time_machine, duration):
+    """Time passes in steps of 5 minutes, and I type in each device's patient list after every step but the
+    last (so every session has had activity well within its idle timeout)."""
     left = duration_ms(duration.replace("more ", ""))
     while left > 0:
         step = min(left, 5 * 60_000)
         time_machine.advance(step)
         left -= step
-        protected = profile.page("Protected", my_device.page)
-        if protected.data.count() and left > 0:
-            protected.type_something()
-            my_device.settle()
+        for device in busy:
+            protected = profile.page("Protected", device.page)
+            if protected.data.count() and left > 0:
+                protected.type_something()
+                device.settle()
 
 
 # -- two-factor authentication ---------------------------------------------------------------------

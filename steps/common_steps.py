@@ -77,6 +77,13 @@ def clinic_with_lifetime(request, profile, http, devices, time_machine, lifetime
     return _clinic_with(request, profile, http, devices, time_machine, absolute_lifetime_s=duration_ms(lifetime) / 1000)
 
 
+@given(parsers.parse("my clinic allows {count:d} active sessions per user and makes everyone sign in again after "
+                     "{lifetime}, whatever they do"), target_fixture="clinic")
+def clinic_with_sessions_and_lifetime(request, profile, http, devices, time_machine, count, lifetime):
+    return _clinic_with(request, profile, http, devices, time_machine, max_sessions_per_user=count,
+                        absolute_lifetime_s=duration_ms(lifetime) / 1000)
+
+
 @given(parsers.parse("I am the clinic's {role}"), target_fixture="me")
 def i_am(clinic, role):
     return clinic.staff(ROLES[role])

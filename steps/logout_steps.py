@@ -10,6 +10,7 @@ from steps.common_steps import TOLD, TOLD_RE
 from steps.support.flows import DEVICE, expect_no_patient_data, expect_signin_page, shows_signin
 from steps.support.oracle import expect_active, expect_ended
 from steps.support.lateness import measure
+from steps.support.time_machine import duration_ms
 from targets.profile import NotCovered
 
 
@@ -125,6 +126,39 @@ def second_tab_hides(my_device, profile, time_machine):
         time_machine.observe(text, overrun_s=shown.overrun_s, requirement="logout_everywhere")
         raise AssertionError(text)
     expect(data).to_have_count(0)
+
+
+@then(parsers.re(rf"^within (?P<limit>\d+ seconds) every tab of {DEVICE} shows the Sign In page, told {TOLD_RE}$"))
+def every_tab_signed_out(devices, profile, waivers, time_machine, limit, device_name, told):
+    """A session the server ended (revoked, evicted): every tab of the device, not only the one that asked
+    the server first, leaves the patient list within ``limit`` of clock time. When a tab does not, the
+    clocks move on to measure how long its patient data stays (the finding's observed value)."""
+    device, reason, within = devices.get(device_name), TOLD[told], duration_ms(limit)
+
+    def showing() -> list[int]:  # the tabs (numbered from 1) still showing patient data
+        device.settle()
+        return [n for n, tab in enumerate(device.tabs, 1) if profile.page("Protected", tab).data.count()]
+
+    waited = 0
+    while waited < within and not all(shows_signin(tab, profile, reason) for tab in device.tabs):
+        time_machine.advance(1000)
+        waited += 1000
+    left = showing()
+    if left and time_machine.can_measure:
+        shown = measure(time_machine, lambda: not showing(), start_ms=within)
+        text = (f"patient data still shown in tab {', '.join(map(str, left))} of {device_name} {shown.words()} after "
+                f"the server ended the session ({reason})")
+        time_machine.observe(text, overrun_s=shown.overrun_s, requirement="logout_everywhere")
+        raise AssertionError(text)
+    notice = profile.wording.notice(reason)
+    if notice is None:
+        waivers.waive(f"the notice for {reason}", f"{profile.name} shows no notice saying why")
+    for tab in device.tabs:
+        expect(tab).to_have_url(profile.signin_url)
+        expect(profile.page("SignIn", tab).form).to_be_visible()
+        if notice is not None:
+            expect(profile.page("SignIn", tab).notice).to_have_text(notice)
+        expect(profile.page("Protected", tab).data).to_have_count(0)
 
 
 @then("the second tab shows a sign-in page within a second")

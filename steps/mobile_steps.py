@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
-from pytest_bdd import then, when
+from pytest_bdd import given, parsers, then, when
 
+from steps.support.flows import DEVICE
 from steps.support.oracle import expect_ended
+from targets.profile import cookie_header
 
 # The OS hides a backgrounded app; headless Chromium has no such switch, so the page is told the
 # way the browser tells it: document.visibilityState, then a "visibilitychange" event.
@@ -41,9 +44,27 @@ def back_to_foreground(my_device, time_machine):
     my_device.settle()
 
 
+@pytest.fixture
+def app_http(http):
+    """The mobile app's own HTTP client: the harness's, with no cookies, unless a step says otherwise."""
+    return http
+
+
+@given(parsers.re(rf"^the mobile app's web view shares the cookies of {DEVICE}'s browser$"), target_fixture="app_http")
+def web_view_cookies(request, target, devices, device_name):
+    """An app whose web view shares the phone browser's cookie jar: every request the app makes (its
+    bearer token in ``Authorization``) also carries that browser's session cookies."""
+    cookies = devices.get(device_name).session_cookie()
+    assert cookies, f"{device_name}'s browser holds no session cookie to share"
+    client = target.http(headers={"Cookie": cookie_header(cookies)})
+    request.addfinalizer(client.close)
+    return client
+
+
 @when("I log out in the mobile app")
-def mobile_logout(profile, http, mobile_app):
-    assert profile.mobile_logout(http, mobile_app) == 200
+def mobile_logout(profile, app_http, mobile_app):
+    answer = profile.mobile_logout(app_http, mobile_app)
+    assert answer == 200, f"the mobile app's logout answered {answer}, not 200"
 
 
 @then('the mobile app\'s session is refused with the reason "logout"')

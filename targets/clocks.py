@@ -34,8 +34,11 @@ class HttpClock:
     def now_ms(self) -> int:
         return int(self._http.get(self._path).raise_for_status().json()["now_ms"])
 
-    def advance(self, ms: int) -> int:
-        return int(self._http.post(self._path, json={"advance_ms": ms}).raise_for_status().json()["now_ms"])
+    def advance(self, ms: int, *, sweep: bool = True) -> int:
+        """``sweep=False`` (the reference's addition to the contract): move without the clock's own sweep,
+        so what comes due is left to the server's own expiry."""
+        body = {"advance_ms": ms} if sweep else {"advance_ms": ms, "sweep": False}
+        return int(self._http.post(self._path, json=body).raise_for_status().json()["now_ms"])
 
 
 class RealTimeClock:

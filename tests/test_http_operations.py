@@ -53,6 +53,18 @@ def test_test_clock_moves_forward_only_and_sweeps(server: Server) -> None:
     assert server.deps.store.count_active() == 0
 
 
+def test_test_clock_can_move_without_sweeping(server: Server) -> None:
+    """``"sweep": false`` leaves what came due to the server's own expiry (or a request about it)."""
+    with server.client() as client:
+        mobile_sign_in(client, *PRACTITIONER)
+        assert client.post("/__test__/clock", json={"advance_ms": 30 * MINUTE_MS, "sweep": False}).status_code == 200
+        assert server.deps.store.count_active() == 1  # due, but nobody ended it
+        assert client.post("/__test__/clock", json={"advance_ms": 0, "sweep": "no"}).status_code == 422
+        assert client.post("/__test__/clock", json={"sweep": False}).status_code == 422
+        client.post("/__test__/clock", json={"advance_ms": 0, "sweep": True})
+    assert server.deps.store.count_active() == 0
+
+
 def test_test_endpoints_do_not_exist_without_the_test_clock() -> None:
     app = create_app(ServerConfig(store="memory"), store=MemoryStore())
     with TestClient(app) as client:

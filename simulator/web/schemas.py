@@ -162,6 +162,8 @@ class ClockChange(Strict):
 
     advance_ms: WholeNumber = optional(ge=0, le=MAX_JSON_INT)
     set_ms: WholeNumber = optional(ge=0, le=MAX_JSON_INT)
+    sweep: bool = Field(True, description="false: move the clock without sweeping, so only the server's own "
+                        "expiry (its sweeper) or a request about a session ends what came due")
 
 
 class ClockBody(BaseModel):

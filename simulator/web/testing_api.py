@@ -34,7 +34,8 @@ def read_clock(deps: DepsDep) -> JSONResponse:
 
 @router.post("/clock", response_model=ClockBody, responses=BODY_REFUSED, openapi_extra=PUBLIC)
 def move_clock(change: ClockChange, deps: DepsDep) -> JSONResponse:
-    """Move the clock forward (``advance_ms``) or to a time (``set_ms``), then sweep at once."""
+    """Move the clock forward (``advance_ms``) or to a time (``set_ms``), then sweep at once (unless
+    ``sweep`` is false: then the server's own sweeper, on its own schedule, ends what came due)."""
     clock = _manual(deps)
     if (change.advance_ms is None) == (change.set_ms is None):
         raise HttpProblem(422, "send exactly one of advance_ms and set_ms", "body")
@@ -42,7 +43,8 @@ def move_clock(change: ClockChange, deps: DepsDep) -> JSONResponse:
         now = clock.advance(change.advance_ms) if change.advance_ms is not None else clock.set(change.set_ms or 0)
     except ClockError as exc:
         raise HttpProblem(422, str(exc), "advance_ms" if change.advance_ms is not None else "set_ms") from None
-    services.sweep(deps)
+    if change.sweep:
+        services.sweep(deps)
     return JSONResponse({"now_ms": now})
 
 

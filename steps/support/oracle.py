@@ -21,15 +21,17 @@ SWEEP_WAIT_S = 10  # how long a server may take to end a due session on its own 
 T = TypeVar("T")
 
 
-def read_until(read: Callable[[], T], done: Callable[[T], bool], *, at_once: bool = False) -> T:
+def read_until(read: Callable[[], T], done: Callable[[T], bool], *, at_once: bool = False,
+               within_s: float = SWEEP_WAIT_S, every_s: float = 0.25) -> T:
     """``read()`` until ``done(value)``: once when ``at_once`` (the clock's move already ended the due
-    sessions: the contract's clock), else for up to SWEEP_WAIT_S real seconds, since a clock moved
-    from outside (libfaketime) has no sweep of its own and the server's background expiry runs on its
-    own schedule (the reference: every second). The last value read."""
+    sessions: the contract's clock), else for up to ``within_s`` real seconds (SWEEP_WAIT_S unless a
+    step states its own bound), since a clock moved from outside (libfaketime), or a move that asked
+    for no sweep, leaves expiry to the server's background sweeper, on its own schedule (the
+    reference: every second). The last value read."""
     value = read()
-    waited = time.monotonic() + (0 if at_once else SWEEP_WAIT_S)
+    waited = time.monotonic() + (0 if at_once else within_s)
     while not done(value) and time.monotonic() < waited:
-        time.sleep(0.25)
+        time.sleep(every_s)  # real time: the server's own sweeper works meanwhile (session time stands still)
         value = read()
     return value
 

@@ -38,11 +38,12 @@ class EmbeddedClock:
     def now_ms(self) -> int:
         return self._deps.clock.now_ms()
 
-    def advance(self, ms: int) -> int:
+    def advance(self, ms: int, *, sweep: bool = True) -> int:
         from simulator import services
 
         now = self._deps.clock.advance(ms)
-        services.sweep(self._deps)
+        if sweep:
+            services.sweep(self._deps)
         return now
 
 

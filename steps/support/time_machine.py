@@ -140,12 +140,14 @@ class TimeMachine:
             pytest.skip("the target has no /__test__/clock")
         return self.server
 
-    def advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False) -> None:
+    def advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False, sweep: bool = True) -> None:
         """``ms`` pass for everybody: the server and every open browser, in steps of ``step_ms``, or
-        from one page timer to the next when following timers (never for a ``jump``: a sleep)."""
+        from one page timer to the next when following timers (never for a ``jump``: a sleep).
+        ``sweep=False``: a clock whose moves end due sessions (the contract's) is asked not to, so only
+        the server's own expiry ends them (clocks that never sweep are moved as always)."""
         self._require_clock()
         self.timeline.moved(ms)
-        self._advance(ms, step_ms=step_ms, jump=jump)
+        self._advance(ms, step_ms=step_ms, jump=jump, sweep=sweep)
 
     @property
     def can_measure(self) -> bool:
@@ -159,7 +161,7 @@ class TimeMachine:
         self.timeline.moved(ms)
         self._advance(ms, jump=True)
 
-    def _advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False) -> None:
+    def _advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False, sweep: bool = True) -> None:
         left = ms
         shortest = max(TIMER_STEP_MS, ms // MOST_MOVES)  # a page ticking every second: at most MOST_MOVES moves
         while left > 0:
@@ -168,12 +170,15 @@ class TimeMachine:
                 move = left if due is None else min(left, max(due, shortest))
             else:
                 move = min(left, step_ms or left)
-            self._move(move)
+            self._move(move, sweep=sweep)
             left -= move
 
-    def _move(self, move: int) -> None:
+    def _move(self, move: int, *, sweep: bool = True) -> None:
         assert self.server is not None
-        self.server.advance(move)
+        if sweep:
+            self.server.advance(move)
+        else:
+            self.server.advance(move, sweep=False)  # type: ignore[call-arg]  # a sweeping (contract) clock
         for device in self._open():
             if self.real:
                 pass  # real time passed for the browser too
