@@ -28,8 +28,13 @@ def django_setup():
     from django.conf import settings
 
     if not settings.configured:
+        set_here = "DJANGO_SETTINGS_MODULE" not in os.environ
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
-        django.setup()
+        try:
+            django.setup()
+        finally:
+            if set_here:  # read once by setup; processes started later (the example's make) must not inherit it
+                del os.environ["DJANGO_SETTINGS_MODULE"]
     if settings.ROOT_URLCONF != "tests.apps.django_project.urls":
         pytest.skip("Django is already configured with other settings in this process")
 
