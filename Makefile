@@ -18,10 +18,12 @@ help:
 	@echo "make serve  - run the reference server with the demo clinic on http://127.0.0.1:$(PORT)/"
 	@echo "make load   - 2-minute Locust timing run on loopback (USERS= DURATION= SCALE= STORE= LOAD_ARGS=)"
 
-$(STAMP): pyproject.toml
+# The drop-in test clocks (clocks/: their own distribution, clinic-session-testclock) come from this
+# checkout, editable, so their tests run the source here.
+$(STAMP): pyproject.toml clocks/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e './clocks[django]' -e '.[dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)

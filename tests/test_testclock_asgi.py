@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from testclock import core
-from testclock.asgi import TestClockMiddleware
+from clinic_session_testclock import core
+from clinic_session_testclock.asgi import TestClockMiddleware
 from tests.apps.running import free_port, serve
 
 START = 1_700_000_000_000

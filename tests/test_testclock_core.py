@@ -1,4 +1,4 @@
-"""testclock.core: request parsing, the frozen clock (what it freezes, what it leaves real), answers."""
+"""clinic_session_testclock.core: request parsing, the frozen clock (what it freezes, what it leaves real), answers."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from testclock import core
-from testclock.core import ClockChange, ClockRequestError, FrozenClock, answer, parse_change
+from clinic_session_testclock import core
+from clinic_session_testclock.core import ClockChange, ClockRequestError, FrozenClock, answer, parse_change
 
 START = 1_700_000_000_000
 

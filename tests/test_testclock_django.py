@@ -12,13 +12,13 @@ import pytest
 
 pytest.importorskip("django")
 
-from testclock import core  # noqa: E402
+from clinic_session_testclock import core  # noqa: E402
 from tests.apps.running import free_port, serve  # noqa: E402
 
 START = 1_700_000_000_000
 MINUTE = 60_000
 SETTINGS = "tests.apps.django_project.settings"
-MIDDLEWARE = "testclock.django.middleware.TestClockMiddleware"
+MIDDLEWARE = "clinic_session_testclock.django.middleware.TestClockMiddleware"
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +28,13 @@ def django_setup():
     from django.conf import settings
 
     if not settings.configured:
+        set_here = "DJANGO_SETTINGS_MODULE" not in os.environ
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
-        django.setup()
+        try:
+            django.setup()
+        finally:
+            if set_here:  # read once by setup; processes started later (the example's make) must not inherit it
+                del os.environ["DJANGO_SETTINGS_MODULE"]
     if settings.ROOT_URLCONF != "tests.apps.django_project.urls":
         pytest.skip("Django is already configured with other settings in this process")
 
@@ -99,7 +104,7 @@ def test_not_enabled_means_djangos_own_404_and_real_time(django_setup, value):
     from django.core.exceptions import MiddlewareNotUsed
     from django.test import Client, override_settings
 
-    from testclock.django.middleware import TestClockMiddleware
+    from clinic_session_testclock.django.middleware import TestClockMiddleware
 
     with override_settings(TESTCLOCK_ENABLED=value):
         assert Client().get("/__test__/clock").status_code == 404
@@ -111,13 +116,13 @@ def test_not_enabled_means_djangos_own_404_and_real_time(django_setup, value):
 def test_settings_checks(django_setup):
     from django.test import override_settings
 
-    from testclock.django.apps import check_settings
+    from clinic_session_testclock.django.apps import check_settings
 
     with override_settings(TESTCLOCK_ENABLED=True, MIDDLEWARE=["django.contrib.sessions.middleware.SessionMiddleware"]):
-        assert [m.id for m in check_settings()] == ["testclock.E001"]
+        assert [m.id for m in check_settings()] == ["clinic_session_testclock.E001"]
     with override_settings(TESTCLOCK_ENABLED=True,
                            MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware", MIDDLEWARE]):
-        assert [m.id for m in check_settings()] == ["testclock.W001"]
+        assert [m.id for m in check_settings()] == ["clinic_session_testclock.W001"]
     with override_settings(TESTCLOCK_ENABLED=True, MIDDLEWARE=[MIDDLEWARE]):
         assert check_settings() == []
     with override_settings(TESTCLOCK_ENABLED=False, MIDDLEWARE=[]):

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from testclock import core
-from testclock.wsgi import TestClockMiddleware
+from clinic_session_testclock import core
+from clinic_session_testclock.wsgi import TestClockMiddleware
 from tests.apps import idle_wsgi
 from tests.apps.running import free_port, serve
 

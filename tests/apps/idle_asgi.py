@@ -22,8 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from testclock.asgi import TestClockMiddleware
-from testclock.core import env_flag
+from clinic_session_testclock.asgi import TestClockMiddleware
+from clinic_session_testclock.core import env_flag
 
 IDLE_TIMEOUT_MS = 30 * 60 * 1000
 sessions: dict[str, int] = {}

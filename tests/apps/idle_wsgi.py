@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any
 
-from testclock.core import env_flag
-from testclock.wsgi import TestClockMiddleware
+from clinic_session_testclock.core import env_flag
+from clinic_session_testclock.wsgi import TestClockMiddleware
 
 IDLE_TIMEOUT_MS = 30 * 60 * 1000
 

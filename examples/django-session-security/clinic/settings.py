@@ -10,8 +10,9 @@ Read from the environment (all optional):
 * ``CLINIC_EXPIRE_AFTER`` / ``CLINIC_WARN_AFTER``: seconds of inactivity before logout / before the
   warning (default 1800 / 1680: logout after 30 minutes, warning 2 minutes before). A real-time run
   uses short ones, e.g. 60 / 30.
-* ``CLINIC_TEST_CLOCK=1``: enable the project's drop-in test clock (``testclock.django``:
-  ``/__test__/clock`` and a frozen, movable Django clock). Off by default; never in production.
+* ``CLINIC_TEST_CLOCK=1``: enable the project's drop-in test clock (``clinic_session_testclock.django``,
+  installed by ``make venv`` from the harness's ``clocks/``: ``/__test__/clock`` and a frozen, movable
+  Django clock). Off by default; never in production.
 * ``CLINIC_DB``: the SQLite file (default ``db.sqlite3`` beside manage.py).
 * ``CLINIC_DEBUG=1``: Django's debug pages.
 """
@@ -118,12 +119,12 @@ if SESSION_SECURITY_WARN_AFTER >= SESSION_SECURITY_EXPIRE_AFTER:
 TESTCLOCK_ENABLED = False
 if _env_flag("CLINIC_TEST_CLOCK"):
     try:
-        import testclock.django  # noqa: F401  (the harness repo's package, see the Makefile)
+        import clinic_session_testclock.django  # noqa: F401  (pip install '<harness>/clocks[django]', see the Makefile)
     except ImportError as exc:
         print(f"clinic: CLINIC_TEST_CLOCK=1 but the test clock cannot be imported ({exc}); "
-              "running on real time without /__test__/clock. Run `make venv` inside the harness "
-              "repository (it puts the repo's testclock package on the venv's path).", file=sys.stderr)
+              "running on real time without /__test__/clock. Run `make venv` here (it installs the "
+              "harness's clocks/ distribution, clinic-session-testclock, into this app's venv).", file=sys.stderr)
     else:
-        INSTALLED_APPS += ["testclock.django"]
-        MIDDLEWARE = ["testclock.django.middleware.TestClockMiddleware", *MIDDLEWARE]
+        INSTALLED_APPS += ["clinic_session_testclock.django"]
+        MIDDLEWARE = ["clinic_session_testclock.django.middleware.TestClockMiddleware", *MIDDLEWARE]
         TESTCLOCK_ENABLED = True

@@ -4,7 +4,7 @@
 in-process tests (which switch it on with ``override_settings``) and ``runserver``.
 """
 
-from testclock.core import env_flag
+from clinic_session_testclock.core import env_flag
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -14,9 +14,9 @@ USE_TZ = True
 DATABASES: dict = {}
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"
-INSTALLED_APPS = ["django.contrib.sessions", "testclock.django"]        # test clock, line 1
+INSTALLED_APPS = ["django.contrib.sessions", "clinic_session_testclock.django"]   # test clock, line 1
 MIDDLEWARE = [
-    "testclock.django.middleware.TestClockMiddleware",                 # test clock, line 2
+    "clinic_session_testclock.django.middleware.TestClockMiddleware",              # test clock, line 2
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

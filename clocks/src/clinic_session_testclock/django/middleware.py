@@ -9,8 +9,8 @@ from django.conf import settings
 from django.core.exceptions import MiddlewareNotUsed
 from django.http import HttpRequest, HttpResponse
 
-from testclock.core import CLOCK_PATH, Answer, answer, shared_clock
-from testclock.django.apps import enabled, start_ms
+from clinic_session_testclock.core import CLOCK_PATH, Answer, answer, shared_clock
+from clinic_session_testclock.django.apps import enabled, start_ms
 
 
 class TestClockMiddleware:

@@ -8,7 +8,8 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 
-MIDDLEWARE_PATH = "testclock.django.middleware.TestClockMiddleware"
+MIDDLEWARE_PATH = "clinic_session_testclock.django.middleware.TestClockMiddleware"
+HINT = f'MIDDLEWARE = ["{MIDDLEWARE_PATH}", *MIDDLEWARE]'
 
 
 def enabled() -> bool:
@@ -23,30 +24,30 @@ def start_ms() -> int | None:
 
 
 class TestClockConfig(AppConfig):
-    """``testclock.django``: label ``testclock``."""
+    """``clinic_session_testclock.django``: label ``clinic_session_testclock``."""
 
-    name = "testclock.django"
-    label = "testclock"
+    name = "clinic_session_testclock.django"
+    label = "clinic_session_testclock"  # not "testclock": an app may have its own app by that label
     verbose_name = "Test clock (tests only)"
 
     def ready(self) -> None:
         checks.register(check_settings)
         if enabled():
-            from testclock.core import shared_clock
+            from clinic_session_testclock.core import shared_clock
 
             shared_clock(start_ms())  # frozen from start-up, so data made before the first request agrees
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """testclock.E001: enabled without the middleware; testclock.W001: middleware not first."""
+    """``clinic_session_testclock.E001``: enabled without the middleware; ``.W001``: the middleware not first."""
     if not enabled():
         return []
     middleware = list(getattr(settings, "MIDDLEWARE", []))
     if MIDDLEWARE_PATH not in middleware:
         return [checks.Error("TESTCLOCK_ENABLED is True but the middleware is not installed",
-                             hint=f'MIDDLEWARE = ["{MIDDLEWARE_PATH}", *MIDDLEWARE]', id="testclock.E001")]
+                             hint=HINT, id=f"{TestClockConfig.label}.E001")]
     if middleware[0] != MIDDLEWARE_PATH:
         return [checks.Warning("the test clock middleware is not first in MIDDLEWARE: CSRF, session or "
                                "authentication middleware before it may refuse or alter clock requests",
-                               hint=f'MIDDLEWARE = ["{MIDDLEWARE_PATH}", *MIDDLEWARE]', id="testclock.W001")]
+                               hint=HINT, id=f"{TestClockConfig.label}.W001")]
     return []

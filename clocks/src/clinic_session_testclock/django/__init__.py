@@ -1,7 +1,7 @@
 """A Django app serving ``/__test__/clock`` and freezing the process's time, for TEST settings only.
 
-    INSTALLED_APPS += ["testclock.django"]
-    MIDDLEWARE = ["testclock.django.middleware.TestClockMiddleware", *MIDDLEWARE]
+    INSTALLED_APPS += ["clinic_session_testclock.django"]
+    MIDDLEWARE = ["clinic_session_testclock.django.middleware.TestClockMiddleware", *MIDDLEWARE]
     TESTCLOCK_ENABLED = True   # only in the test settings; anything but True leaves it off
 
 Optional settings: ``TESTCLOCK_ALLOW_REMOTE`` (default False: non-loopback clients get 403) and

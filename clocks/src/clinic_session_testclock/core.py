@@ -1,8 +1,7 @@
 """The shared frozen clock and the ``/__test__/clock`` protocol, free of any web framework.
 
-Every adapter (``testclock.wsgi``, ``testclock.asgi``, ``testclock.django``) freezes the process's
-wall clock with one :class:`FrozenClock` (``shared_clock()``) and answers clock requests with
-:func:`answer`. The contract:
+Every adapter (``clinic_session_testclock.wsgi``, ``.asgi``, ``.django``) freezes the process's wall
+clock with one :class:`FrozenClock` (``shared_clock()``) and answers clock requests with :func:`answer`. The contract:
 
 * ``GET /__test__/clock`` -> 200 ``{"now_ms": int}``
 * ``POST /__test__/clock`` ``{"advance_ms": int >= 0}`` or ``{"set_ms": int}`` (not in the past)

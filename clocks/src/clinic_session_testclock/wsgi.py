@@ -1,6 +1,6 @@
 """``/__test__/clock`` for any WSGI app (Flask, Django's WSGI handler, bare WSGI).
 
-    from testclock.wsgi import TestClockMiddleware
+    from clinic_session_testclock.wsgi import TestClockMiddleware
     app.wsgi_app = TestClockMiddleware(app.wsgi_app, enabled=settings.TESTING)   # Flask
 
 When ``enabled`` is false the middleware is a plain pass-through: no endpoint, real time.
@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from testclock.core import CLOCK_PATH, MAX_BODY_BYTES, Answer, FrozenClock, answer, shared_clock
+from clinic_session_testclock.core import CLOCK_PATH, MAX_BODY_BYTES, Answer, FrozenClock, answer, shared_clock
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

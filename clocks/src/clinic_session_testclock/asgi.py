@@ -1,6 +1,6 @@
 """``/__test__/clock`` for any ASGI app (Starlette, FastAPI, Django's ASGI handler).
 
-    from testclock.asgi import TestClockMiddleware
+    from clinic_session_testclock.asgi import TestClockMiddleware
     app = TestClockMiddleware(app, enabled=settings.TESTING)
 
 The clock is frozen with ``real_asyncio=True`` and the monotonic clocks stay real, so the event
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from testclock.core import CLOCK_PATH, MAX_BODY_BYTES, FrozenClock, answer, shared_clock
+from clinic_session_testclock.core import CLOCK_PATH, MAX_BODY_BYTES, FrozenClock, answer, shared_clock
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,7 +25,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 class TestClockMiddleware:
     """Serve the test clock at ``path``; pass every other request (and lifespan, websockets) to ``app``.
 
-    Same options as ``testclock.wsgi.TestClockMiddleware``; the client address comes from the
+    Same options as ``clinic_session_testclock.wsgi.TestClockMiddleware``; the client address comes from the
     scope's ``client`` (a server behind a proxy sees the proxy: see ``allow_remote`` in the docs).
     """
 
