@@ -13,9 +13,10 @@ from typing import Callable
 
 from targets.profile import Profile, words
 
-# After the tolerance: steps of growing length (ms), until the cap. About 70 moves to reach 14 days.
-SCHEDULE = [(10_000, 1000), (60_000, 5000), (300_000, 30_000), (3_600_000, 300_000), (86_400_000, 3_600_000),
-            (14 * 86_400_000, 86_400_000)]
+# After the tolerance: steps of growing length (ms), until the cap: to the second under 10 s, the minute
+# under an hour, the half hour under a day, six hours beyond; about 180 moves to reach 14 days.
+SCHEDULE = [(10_000, 1000), (60_000, 5000), (300_000, 30_000), (3_600_000, 60_000), (86_400_000, 1_800_000),
+            (14 * 86_400_000, 21_600_000)]
 
 
 class Gap(AssertionError):
