@@ -10,7 +10,12 @@ the records live in the store, so every process sharing the store shares them):
 * ``device``: a device that signed the user in before (``simulator.device_cookies``): its attempts
   count here instead of under ``account``, so another's guesses do not lock it out.
 
-and the argon2 gate: password checks run in ``hash_workers`` dedicated threads (never the
+An attempt is counted in the store before its password or code is checked (``reserve``, one
+compare-and-set that also refuses it while the key is blocked) and settled after: a failure stays
+counted, a success takes its reservation back (``succeed``), an attempt never checked is taken back
+(``release``). So the attempts of a burst, in one process or several, each see those before them.
+
+And the argon2 gate: password checks run in ``hash_workers`` dedicated threads (never the
 event loop: the web routes call the services from the thread pool, which wait for them),
 at the lowest CPU priority (SCHED_IDLE on Linux, else nice +10) so that, on a busy machine,
 the event loop gets the CPU first; a check that cannot start within ``hash_wait_s`` is refused as busy. So a flood of
@@ -24,11 +29,12 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from simulator.store.protocol import StoreUnavailable
-from simulator.throttle import (FailureRecord, Rule, Verdict, after_success, block_until, cleared, decide_after_failure,
-                                forget_at)
+from simulator.throttle import (FailureRecord, Reservation, Rule, Verdict, after_success, block_until, cleared,
+                                decide_after_failure, forget_at, release, reserve)
 
 if TYPE_CHECKING:
     from simulator.store.protocol import Store
@@ -38,6 +44,17 @@ HASH_NICENESS = 10
 T = TypeVar("T")
 R = TypeVar("R")
 SCOPES = (ACCOUNT, ADDRESS, OTP, DEVICE)
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The outcome of ``reserve`` for one key: the attempt counted (``reservation``), or refused because the
+    key is blocked until ``refused_until_ms`` (then ``reservation`` is None)."""
+
+    scope: str
+    key: str
+    reservation: Reservation | None
+    refused_until_ms: int = 0
 
 
 class HashingBusy(RuntimeError):
@@ -63,18 +80,47 @@ class FailureLedger:
         found = store.throttle_record(scope, key)
         return block_until(found[0] if found else None, self.rules[scope], now=now)
 
+    def reserve(self, store: "Store", scope: str, key: str, *, now: int) -> Hold:
+        """Refuse an attempt of ``key`` in ``scope`` while it is blocked, else count it as a failure now, before
+        it is checked, in one compare-and-set: simultaneous attempts, in this process or another, each see
+        the ones counted before them. Settle it with ``release`` (not a failure) or ``succeed``."""
+        rule = self.rules[scope]
+
+        def admit(record: FailureRecord, stored: bool) -> tuple[bool, Hold]:
+            until = block_until(record, rule, now=now)
+            if until > now:
+                return False, Hold(scope, key, None, until)
+            return True, Hold(scope, key, reserve(record, rule, now=now))
+
+        return self._compare_and_set(store, scope, key, admit)
+
+    def release(self, store: "Store", hold: Hold) -> None:
+        """Take back a reservation whose attempt was not a failure after all (never checked: busy, refused
+        under another key, the store failed)."""
+        held = hold.reservation
+        if held is not None:
+            self._compare_and_set(store, hold.scope, hold.key, lambda record, stored: (stored and release(record, held),
+                                                                                     None))
+
     def fail(self, store: "Store", scope: str, key: str, *, now: int) -> Verdict:
         """Record a failure of ``key`` in ``scope``; returns how long the key now waits."""
         rule = self.rules[scope]
         return self._compare_and_set(store, scope, key,
                                      lambda record, stored: (True, decide_after_failure(record, rule, now=now)))
 
-    def succeed(self, store: "Store", scope: str, key: str) -> None:
-        """A success ends ``key``'s streak, or halves it in a scope whose rule says so (client addresses);
-        the hourly count stays: the cap is on failures per hour."""
+    def succeed(self, store: "Store", scope: str, key: str, held: Reservation | None = None) -> None:
+        """A success ends ``key``'s streak, or halves it in a scope whose rule says so (client addresses),
+        after taking back the attempt's own reservation ``held``; the hourly count of the other failures
+        stays: the cap is on failures per hour."""
         rule = self.rules[scope]
-        self._compare_and_set(store, scope, key,
-                              lambda record, stored: (stored and after_success(record, rule), None))
+
+        def settle(record: FailureRecord, stored: bool) -> tuple[bool, None]:
+            if not stored:
+                return False, None
+            taken_back = held is not None and release(record, held)
+            return after_success(record, rule) or taken_back, None
+
+        self._compare_and_set(store, scope, key, settle)
 
     def clear(self, store: "Store", scope: str, key: str) -> bool:
         """Forget ``key``'s failures in ``scope`` (an administrator's unlock); True when it had any."""
@@ -123,13 +169,23 @@ class SignInGuard:
         """Until when ``key`` is refused in ``scope`` (a time <= now when it is not)."""
         return self.ledger.blocked_until(store, scope, key, now=now)
 
+    def reserve(self, store: "Store", scope: str, key: str, *, now: int) -> Hold:
+        """Count an attempt of ``key`` in ``scope`` before it is checked, or refuse it while the key is blocked
+        (``FailureLedger.reserve``; in ``store``, shared by every process using it)."""
+        return self.ledger.reserve(store, scope, key, now=now)
+
+    def release(self, store: "Store", hold: Hold) -> None:
+        """Take back a reserved attempt that was never checked."""
+        self.ledger.release(store, hold)
+
     def fail(self, store: "Store", scope: str, key: str, *, now: int) -> Verdict:
         """Count a failure of ``key`` in ``scope`` (in ``store``, shared by every process using it)."""
         return self.ledger.fail(store, scope, key, now=now)
 
-    def succeed(self, store: "Store", scope: str, key: str) -> None:
-        """A success ends ``key``'s streak in ``scope`` (halves it for a client address)."""
-        self.ledger.succeed(store, scope, key)
+    def succeed(self, store: "Store", scope: str, key: str, held: Reservation | None = None) -> None:
+        """A success ends ``key``'s streak in ``scope`` (halves it for a client address), after taking back
+        the attempt's own reservation ``held``."""
+        self.ledger.succeed(store, scope, key, held)
 
     def unlock(self, store: "Store", scope: str, key: str) -> bool:
         """Forget ``key``'s failures in ``scope``: its delay or lock ends now. True when it had any."""

@@ -17,8 +17,14 @@ refused, so a success from an address *halves* its streak instead (``Rule.succes
 a burst of typos fades after a few sign-ins, while an address that keeps failing between
 successes still reaches the lock (see docs/security.md for the choice).
 
-``decide_after_failure``, ``after_success``, ``cleared``, ``block_until`` and ``forget_at`` are pure: they
-receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
+Simultaneous attempts (a burst, or several server processes) must see each other: an attempt is
+counted as a failure *before* its password or code is checked (``reserve``: refused unchecked when
+the key is blocked, else counted at once), and taken back (``release``) when it turns out not to be
+a failure (a success, or a check that never ran). Checking first and counting after the slow
+password hash let every attempt of a burst pass the check (issue 15: 123 wrong passwords per hour).
+
+``decide_after_failure``, ``reserve``, ``release``, ``after_success``, ``cleared``, ``block_until`` and
+``forget_at`` are pure: they receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
 ``save_throttle_record``), so every server process sharing it counts the same failures;
 ``simulator.signin_guard.FailureLedger`` reads them, asks these functions, and writes them back.
 """
@@ -109,6 +115,46 @@ def decide_after_failure(record: FailureRecord, rule: Rule, *, now: int) -> Verd
     until = block_until(record, rule, now=now)
     capped = len(record.recent) >= rule.per_hour
     return Verdict(until_ms=max(until, now + wait), locked=locked or capped, streak=record.streak)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """An attempt counted as a failure before it was checked (``reserve``), with what ``release`` needs to
+    take it back: the record's block and last failure time before and after it."""
+
+    at_ms: int
+    verdict: Verdict  # what the failure means for the key, if the attempt fails
+    blocked_before_ms: int
+    blocked_after_ms: int
+    last_before_ms: int
+
+
+def reserve(record: FailureRecord, rule: Rule, *, now: int) -> Reservation:
+    """Count an attempt at ``now`` as a failure in ``record`` (changed in place), before it is checked, so
+    that attempts made meanwhile are judged with it. The caller first makes sure the key is not blocked
+    (``block_until``) and stores the record atomically with that check (``FailureLedger.reserve``)."""
+    blocked_before, last_before = record.blocked_until_ms, record.last_failure_ms
+    verdict = decide_after_failure(record, rule, now=now)
+    return Reservation(at_ms=now, verdict=verdict, blocked_before_ms=blocked_before,
+                       blocked_after_ms=record.blocked_until_ms, last_before_ms=last_before)
+
+
+def release(record: FailureRecord, held: Reservation) -> bool:
+    """Take back a reservation whose attempt was not a failure (changed in place): one less in the streak
+    and the hourly count; the block and last failure time it set go back to what they were unless a later
+    failure changed them (a delay or lock that began after it stays). True when anything changed."""
+    changed = record.streak > 0
+    record.streak = max(record.streak - 1, 0)
+    if held.at_ms in record.recent:
+        record.recent.remove(held.at_ms)
+        changed = True
+    if record.blocked_until_ms == held.blocked_after_ms != held.blocked_before_ms:
+        record.blocked_until_ms = held.blocked_before_ms
+        changed = True
+    if record.last_failure_ms == held.at_ms and held.at_ms not in record.recent:
+        record.last_failure_ms = held.last_before_ms
+        changed = True
+    return changed
 
 
 def after_success(record: FailureRecord, rule: Rule) -> bool:

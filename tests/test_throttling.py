@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,10 +15,12 @@ from simulator.accounts import totp_now
 from simulator.bootstrap import bootstrap, prepare_store
 from simulator.clock import ManualClock
 from simulator.config import ServerConfig
+from simulator.signin_guard import HashingBusy
 from simulator.store.memory import MemoryStore
 from simulator.models import Settings
 from simulator.population import create_clinic
-from simulator.throttle import HOUR_MS, FailureRecord, Rule, after_success, block_until, decide_after_failure
+from simulator.throttle import (HOUR_MS, FailureRecord, Rule, after_success, block_until, decide_after_failure, release,
+                                reserve)
 from simulator.web.app import build_app
 from tests.conftest import ADMIN, PRACTITIONER, START_MS, Server, bearer, mobile_sign_in, web_sign_in
 
@@ -302,3 +309,93 @@ def test_throttled_answers_are_held_back_without_blocking_the_loop(monkeypatch: 
         server.advance(seconds=1)
         mobile_sign_in(client, *ADMIN)
         assert waits == []
+
+
+# --- bursts: an attempt is counted before its password is checked (issue 15) -----------------------
+
+def _burst(deps: services.Deps, size: int, *, password: str = WRONG, username: str = PRACTITIONER[0]) -> Counter:
+    """``size`` simultaneous sign-ins (threads released together); the outcomes by code ("ok" for a success)."""
+    gate = threading.Barrier(size)
+
+    def attempt(_: int) -> str:
+        gate.wait()
+        try:
+            services.authenticate(deps, username=username, password=password, otp=None, address="203.0.113.7")
+        except services.AuthError as refused:
+            return refused.code
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=size) as pool:
+        return Counter(pool.map(attempt, range(size)))
+
+
+def _slow_checks(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.02) -> None:
+    """Every password check takes ``seconds`` longer: a burst is all in flight before any is answered."""
+    real = accounts.verify_password
+
+    def slow(stored: str, password: str) -> bool:
+        time.sleep(seconds)
+        return real(stored, password)
+
+    monkeypatch.setattr(accounts, "verify_password", slow)
+
+
+def test_a_burst_of_simultaneous_wrong_passwords_reaches_the_check_no_more_than_one_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: the check used to come before the failure was counted, so 50 simultaneous wrong
+    passwords all passed it (123 per virtual hour reached the password check; documented: 13). Each
+    attempt is now counted before its password is checked: 3 free failures, the 4th starts a delay."""
+    _slow_checks(monkeypatch)
+    server = _server(address_free_failures=1000, address_lock_after=1000, address_failures_per_hour=10_000)
+    outcomes = _burst(server.deps, 50)
+    assert outcomes == Counter({"bad_credentials": 4, "throttled": 46})
+    server.advance(seconds=1)
+    assert _burst(server.deps, 50) == Counter({"bad_credentials": 1, "throttled": 49})
+    actions = [e.action for e in server.deps.store.audit_events(1)]
+    assert actions.count("signin.failed") == 5
+
+
+def test_a_right_password_in_a_burst_of_wrong_ones_still_ends_the_streak(monkeypatch: pytest.MonkeyPatch) -> None:
+    _slow_checks(monkeypatch)
+    server = _server()
+    assert _burst(server.deps, 3) == Counter({"bad_credentials": 3})
+    assert _burst(server.deps, 1, password=PRACTITIONER[1]) == Counter({"ok": 1})
+    record = server.deps.store.throttle_record("account", PRACTITIONER[0])
+    assert record is not None and record[0].streak == 0 and record[0].blocked_until_ms == 0
+    assert list(record[0].recent) == [START_MS] * 3, "the success took back its own reservation from the hourly count"
+    address = server.deps.store.throttle_record("address", "203.0.113.7")
+    assert address is not None and address[0].streak == 1 and len(address[0].recent) == 3  # 3 halved, rounding down
+
+
+def test_an_attempt_refused_as_busy_is_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = _server()
+
+    def busy(work: object) -> object:
+        raise HashingBusy("every slot is busy")
+
+    monkeypatch.setattr(server.deps.guard, "check", busy)
+    for _ in range(10):
+        with pytest.raises(services.AuthError) as refused:
+            services.authenticate(server.deps, username=PRACTITIONER[0], password=WRONG, otp=None, address="203.0.113.7")
+        assert refused.value.code == "busy"
+    for scope, key in (("account", PRACTITIONER[0]), ("address", "203.0.113.7")):
+        found = server.deps.store.throttle_record(scope, key)  # taken back: none stored, or a zero record
+        assert found is None or (found[0].streak, list(found[0].recent), found[0].blocked_until_ms) == (0, [], 0)
+
+
+def test_a_reservation_taken_back_restores_the_record_and_leaves_a_later_lock() -> None:
+    rule = Rule(free_failures=2, lock_after=3, lock_ms=15 * 60_000, success_halves=True)
+    record = FailureRecord()
+    decide_after_failure(record, rule, now=1)
+    decide_after_failure(record, rule, now=2)
+    before = FailureRecord.from_json(record.to_json())
+    held = reserve(record, rule, now=3)
+    assert held.verdict.locked and block_until(record, rule, now=4) > 4, "the reservation counts at once"
+    assert release(record, held)
+    assert record == before
+    colleague = reserve(record, rule, now=5)  # a colleague's attempt, then the attacker's failure locks
+    decide_after_failure(record, rule, now=6)
+    locked_until = record.blocked_until_ms
+    release(record, colleague)  # the colleague's password was right
+    after_success(record, rule)
+    assert block_until(record, rule, now=7) == locked_until, "a success never lifts a lock that began after it"
