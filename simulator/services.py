@@ -24,7 +24,7 @@ from simulator.policy import Deadlines, Settings
 from simulator.keys import ServerKeys, is_encrypted
 from simulator.pending_ends import PendingEnd, PendingEnds
 from simulator.setup_check import NOT_SET_UP, SetupWatch
-from simulator.signin_guard import ACCOUNT, ADDRESS, DEVICE, OTP, HashingBusy, Hold, SignInGuard
+from simulator.signin_guard import ACCOUNT, ADDRESS, DEVICE, OTP, HashingBusy, Hold, Refused, SignInGuard
 from simulator.store.common import normal_username
 from simulator.store.protocol import Store, StoreUnavailable
 
@@ -142,7 +142,7 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
     now = deps.clock.now_ms()
     name = normal_username(username or "")
     who = (DEVICE, device_nonce) if device_nonce else (ACCOUNT, name)
-    held = _reserve(deps, (who, (ADDRESS, address)), now=now)  # counted before the slow check (bursts)
+    held = _reserve(deps, (who, (ADDRESS, address)), now=now)  # pending before the slow check (bursts)
     try:
         user = deps.store.find_user(name) if name else None
         if user is None and deps.setup.store_is_empty(deps.store):
@@ -158,14 +158,13 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
             raise AuthError("busy", "Sign-in is busy. Try again in a moment.", retry_after_s=1) from None
         account = deps.store.get_account(user.account_id) if user is not None and good else None
     except BaseException:
-        _release(deps, held)
+        deps.guard.release(deps.store, held, now=now)
         raise
     if user is None or account is None:
         _count_failure(deps, "password", held, user=user, username=name, address=address, now=now,
                        **({"known_device": True} if device_nonce else {}))
         raise AuthError("bad_credentials", "Incorrect email or password.")
-    for hold in held:  # ends the account's streak, halves the address's (simulator.throttle)
-        deps.guard.succeed(deps.store, hold.scope, hold.key, hold.reservation)
+    deps.guard.settle(deps.store, held, throttle.SUCCESS, now=now)  # ends the account's streak, halves the address's
     if user.totp_secret:
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
@@ -226,57 +225,41 @@ def _use_code(deps: Deps, *, user: User, secret: str | None, code: str, address:
         step = accounts.totp_step(secret, code, at_ms=now) if secret else None
         replayed = step is not None and not deps.store.claim_totp_step(user.id, step)
     except BaseException:
-        _release(deps, held)
+        deps.guard.release(deps.store, held, now=now)
         raise
     if step is None or replayed:
         _count_failure(deps, "otp", held, user=user, username=user.username, address=address, now=now,
                        replayed=replayed, **details)
         raise AuthError("otp_invalid", REPLAYED_CODE if replayed else message, user)
-    for hold in held:
-        deps.guard.succeed(deps.store, hold.scope, hold.key, hold.reservation)
+    deps.guard.settle(deps.store, held, throttle.SUCCESS, now=now)
 
 
 def _reserve(deps: Deps, keys: tuple[tuple[str, str | None], ...], *, now: int, user: User | None = None) -> list[Hold]:
-    """Count the attempt under each of ``keys`` (scope, key) before it is checked, each atomically in the
-    store, so simultaneous attempts, in this process or another, see it at once (issue 15: checking first
-    and counting after the password hash let whole bursts through). AuthError ``throttled`` when any key
-    is blocked; then nothing stays counted."""
-    held: list[Hold] = []
+    """Record the attempt as pending under each of ``keys`` (scope, key) before it is checked, each atomically
+    in the store, so simultaneous attempts, in this process or another, see it at once (issue 15: checking
+    first and counting after the password hash let whole bursts through). AuthError ``throttled`` when a
+    key is blocked, ``busy`` when earlier attempts took too long to be checked."""
     try:
-        for scope, key in keys:
-            if key is None:
-                continue
-            hold = deps.guard.reserve(deps.store, scope, key, now=now)
-            if hold.reservation is None:
-                until = hold.refused_until_ms
-                deps.metrics.signin_refused.labels(scope=scope).inc()
-                what = "two-factor codes" if scope == OTP else "sign-ins"
-                raise AuthError("throttled", f"Too many failed {what}. Try again in {throttle.wait_text(until - now)}.",
-                                user, retry_after_s=-(-(until - now) // 1000))
-            held.append(hold)
-    except BaseException:
-        _release(deps, held)
-        raise
-    return held
-
-
-def _release(deps: Deps, held: list[Hold]) -> None:
-    """Take back reserved attempts that were never checked (a store that fails meanwhile keeps them
-    counted: failing closed)."""
-    for hold in held:
-        with contextlib.suppress(StoreUnavailable):
-            deps.guard.release(deps.store, hold)
+        return deps.guard.reserve(deps.store, [(scope, key) for scope, key in keys if key is not None], now=now)
+    except Refused as refused:
+        until = refused.until_ms
+        deps.metrics.signin_refused.labels(scope=refused.scope).inc()
+        what = "two-factor codes" if refused.scope == OTP else "sign-ins"
+        raise AuthError("throttled", f"Too many failed {what}. Try again in {throttle.wait_text(until - now)}.",
+                        user, retry_after_s=-(-(until - now) // 1000)) from None
+    except HashingBusy:
+        deps.metrics.signin_refused.labels(scope="busy").inc()
+        raise AuthError("busy", "Sign-in is busy. Try again in a moment.", user, retry_after_s=1) from None
 
 
 def _count_failure(deps: Deps, factor: str, held: list[Hold], *, user: User | None, username: str,
                    address: str | None, now: int, **details: Any) -> None:
-    """One failed password or code, already counted per key by its reservation: audited in the user's
-    clinic, logged, in the metrics."""
+    """One failed password or code: its pending attempts counted as failures per key, audited in the
+    user's clinic, logged, in the metrics."""
     deps.metrics.signin_failures.labels(factor=factor).inc()
     action = "otp.failed" if factor == "otp" else "signin.failed"
     log.info("%s username=%r address=%s", action, username, address)
-    for hold in held:
-        verdict = hold.reservation.verdict if hold.reservation else None
+    for hold, verdict in zip(held, deps.guard.settle(deps.store, held, throttle.FAILURE, now=now)):
         if verdict is None:
             continue
         if hold.scope != ADDRESS and user is not None:

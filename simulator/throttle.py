@@ -17,14 +17,19 @@ refused, so a success from an address *halves* its streak instead (``Rule.succes
 a burst of typos fades after a few sign-ins, while an address that keeps failing between
 successes still reaches the lock (see docs/security.md for the choice).
 
-Simultaneous attempts (a burst, or several server processes) must see each other: an attempt is
-counted as a failure *before* its password or code is checked (``reserve``: refused unchecked when
-the key is blocked, else counted at once), and taken back (``release``) when it turns out not to be
-a failure (a success, or a check that never ran). Checking first and counting after the slow
-password hash let every attempt of a burst pass the check (issue 15: 123 wrong passwords per hour).
+Simultaneous attempts (a burst, or several server processes) must see each other. Checking first
+and counting after the slow password hash let every attempt of a burst pass the check (issue 15: 123
+wrong passwords per hour). So an attempt is recorded as *pending* before its password or code is
+checked, and ``admission`` judges a new attempt as if every pending one had failed: it is refused
+while the key is blocked by failures already counted, asked to *wait* when only pending attempts
+could block it (once they are settled, the answer is known), and admitted otherwise. At most as many
+attempts are in flight as a sequential attacker would get checked (4 for an account: 3 free
+failures, then a delay), while honest simultaneous sign-ins (a clinic's staff at one address, one
+person on several devices) only wait for the checks before theirs. ``settle`` ends a pending attempt
+as a failure (counted then), a success, or unchecked.
 
-``decide_after_failure``, ``reserve``, ``release``, ``after_success``, ``cleared``, ``block_until`` and
-``forget_at`` are pure: they receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
+``decide_after_failure``, ``admission``, ``settle``, ``after_success``, ``cleared``, ``block_until``
+and ``forget_at`` are pure: they receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
 ``save_throttle_record``), so every server process sharing it counts the same failures;
 ``simulator.signin_guard.FailureLedger`` reads them, asks these functions, and writes them back.
 """
@@ -33,7 +38,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 HOUR_MS = 3_600_000
 
@@ -60,18 +65,20 @@ class FailureRecord:
     last_failure_ms: int = 0
     blocked_until_ms: int = 0
     recent: deque[int] = field(default_factory=deque)  # failure times within the last hour
+    pending: dict[str, int] = field(default_factory=dict)  # attempts being checked: token -> when it is stale
 
     def to_json(self) -> str:
         """The record as stored: compact JSON."""
         return json.dumps({"streak": self.streak, "last": self.last_failure_ms, "blocked": self.blocked_until_ms,
-                           "recent": list(self.recent)}, separators=(",", ":"))
+                           "recent": list(self.recent), "pending": self.pending}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "FailureRecord":
-        """A record read back from ``to_json``'s text."""
+        """A record read back from ``to_json``'s text (records written before issue 15 have no pending)."""
         data = json.loads(text)
         return cls(streak=int(data["streak"]), last_failure_ms=int(data["last"]),
-                   blocked_until_ms=int(data["blocked"]), recent=deque(int(t) for t in data["recent"]))
+                   blocked_until_ms=int(data["blocked"]), recent=deque(int(t) for t in data["recent"]),
+                   pending={str(k): int(v) for k, v in data.get("pending", {}).items()})
 
 
 @dataclass(frozen=True)
@@ -118,43 +125,51 @@ def decide_after_failure(record: FailureRecord, rule: Rule, *, now: int) -> Verd
 
 
 @dataclass(frozen=True)
-class Reservation:
-    """An attempt counted as a failure before it was checked (``reserve``), with what ``release`` needs to
-    take it back: the record's block and last failure time before and after it."""
+class Admission:
+    """Whether an attempt may be checked now: ``refused_until_ms`` > now when the key is blocked by failures
+    already counted; ``wait`` when only the attempts being checked could block it (ask again once they are
+    settled); neither: admitted."""
 
-    at_ms: int
-    verdict: Verdict  # what the failure means for the key, if the attempt fails
-    blocked_before_ms: int
-    blocked_after_ms: int
-    last_before_ms: int
+    refused_until_ms: int = 0
+    wait: bool = False
 
 
-def reserve(record: FailureRecord, rule: Rule, *, now: int) -> Reservation:
-    """Count an attempt at ``now`` as a failure in ``record`` (changed in place), before it is checked, so
-    that attempts made meanwhile are judged with it. The caller first makes sure the key is not blocked
-    (``block_until``) and stores the record atomically with that check (``FailureLedger.reserve``)."""
-    blocked_before, last_before = record.blocked_until_ms, record.last_failure_ms
-    verdict = decide_after_failure(record, rule, now=now)
-    return Reservation(at_ms=now, verdict=verdict, blocked_before_ms=blocked_before,
-                       blocked_after_ms=record.blocked_until_ms, last_before_ms=last_before)
+def admission(record: FailureRecord, rule: Rule, *, now: int) -> Admission:
+    """Judge a new attempt at ``now`` as if every pending attempt of ``record`` had failed (stale pending
+    attempts, past their time, are dropped from ``record`` in place)."""
+    for token in [t for t, stale_at in record.pending.items() if stale_at <= now]:
+        del record.pending[token]
+    until = block_until(record, rule, now=now)
+    if until > now:
+        return Admission(refused_until_ms=until)
+    if record.pending:
+        worst = replace(record, recent=deque(record.recent), pending={})
+        for _ in record.pending:
+            decide_after_failure(worst, rule, now=now)
+        if block_until(worst, rule, now=now) > now:
+            return Admission(wait=True)
+    return Admission()
 
 
-def release(record: FailureRecord, held: Reservation) -> bool:
-    """Take back a reservation whose attempt was not a failure (changed in place): one less in the streak
-    and the hourly count; the block and last failure time it set go back to what they were unless a later
-    failure changed them (a delay or lock that began after it stays). True when anything changed."""
-    changed = record.streak > 0
-    record.streak = max(record.streak - 1, 0)
-    if held.at_ms in record.recent:
-        record.recent.remove(held.at_ms)
-        changed = True
-    if record.blocked_until_ms == held.blocked_after_ms != held.blocked_before_ms:
-        record.blocked_until_ms = held.blocked_before_ms
-        changed = True
-    if record.last_failure_ms == held.at_ms and held.at_ms not in record.recent:
-        record.last_failure_ms = held.last_before_ms
-        changed = True
-    return changed
+def add_pending(record: FailureRecord, token: str, *, stale_at_ms: int) -> None:
+    """Record an admitted attempt as being checked (changed in place) until it is settled, or until
+    ``stale_at_ms`` (a process that died while checking it)."""
+    record.pending[token] = stale_at_ms
+
+
+FAILURE, SUCCESS, UNCHECKED = "failure", "success", "unchecked"
+
+
+def settle(record: FailureRecord, rule: Rule, token: str, outcome: str, *, now: int) -> tuple[bool, Verdict | None]:
+    """End pending attempt ``token`` (changed in place): a ``FAILURE`` is counted at ``now`` (its verdict is
+    returned), a ``SUCCESS`` is ``after_success``, an ``UNCHECKED`` attempt (never checked) only leaves.
+    Returns whether anything changed, and the failure's verdict."""
+    changed = record.pending.pop(token, None) is not None
+    if outcome == FAILURE:
+        return True, decide_after_failure(record, rule, now=now)
+    if outcome == SUCCESS:
+        return after_success(record, rule) or changed, None
+    return changed, None
 
 
 def after_success(record: FailureRecord, rule: Rule) -> bool:
@@ -191,7 +206,8 @@ def cleared(record: FailureRecord) -> bool:
 def forget_at(record: FailureRecord, rule: Rule) -> int:
     """The time from which ``record`` no longer changes any decision (the store may then drop it)."""
     last_recent = record.recent[-1] if record.recent else 0
-    return max(record.last_failure_ms + rule.forget_after_ms, record.blocked_until_ms, last_recent + HOUR_MS)
+    return max(record.last_failure_ms + rule.forget_after_ms, record.blocked_until_ms, last_recent + HOUR_MS,
+               *record.pending.values())
 
 
 def _drop_old(record: FailureRecord, now: int) -> None:

@@ -200,7 +200,7 @@ def test_a_body_that_arrives_in_time_is_served(capped_port: int) -> None:
     assert answer.startswith(b"HTTP/1.1 ") and not answer.startswith(b"HTTP/1.1 408")
 
 
-def test_declared_proxies_are_exempt_from_the_per_address_cap() -> None:
+def test_this_host_and_declared_proxies_are_exempt_from_the_per_address_cap() -> None:
     from simulator.web.slow_clients import SlowClientLimits, _limits
 
     limits = _limits("5", "3", "7", "10.0.0.0/8, ::1")
@@ -208,5 +208,6 @@ def test_declared_proxies_are_exempt_from_the_per_address_cap() -> None:
     assert limits.is_exempt("10.1.2.3") and limits.is_exempt("::1")
     assert not limits.is_exempt("192.0.2.1") and not limits.is_exempt("not-an-address")
     assert SlowClientLimits(exempt=("*",)).is_exempt("192.0.2.1")
-    assert not SlowClientLimits().is_exempt("127.0.0.1")
+    assert SlowClientLimits().is_exempt("127.0.0.1") and SlowClientLimits().is_exempt("::1"), "this host"
+    assert not SlowClientLimits().is_exempt("127.0.0.2"), "another loopback address stands for a remote host"
     assert _limits("x", "-1", None, "") == SlowClientLimits(), "unusable values fall back to the defaults"

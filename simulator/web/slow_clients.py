@@ -15,7 +15,10 @@ timer, so a client that sends its request a byte at a time holds the connection 
   ``max_per_address`` connections to this process; one more is answered 429 with ``Retry-After``
   and closed at once, so one host cannot take every place under ``--max-connections``. Declared
   proxies (``SESSIONSIM_FORWARDED_ALLOW_IPS``) are exempt: every client behind them shares their
-  address, and the proxy limits its own clients.
+  address, and the proxy limits its own clients. So is this host itself (127.0.0.1 and ::1, exactly):
+  a proxy on the same host connects from there, declared or not (an undeclared one would otherwise cap
+  all its clients together), and so do local tools (load tests, benchmarks); an attacker already on
+  the host needs no slow connections. Tests stand for a remote host with another loopback address.
 
 Requests that are on time are not affected; the route's own work is bounded by nothing here.
 ``simulator.cli`` runs uvicorn with ``http="simulator.web.slow_clients:SlowClientsH11Protocol"``
@@ -42,6 +45,7 @@ ENV = "SESSIONSIM_HEADER_TIMEOUT_S"
 BODY_ENV = "SESSIONSIM_BODY_TIMEOUT_S"
 PER_ADDRESS_ENV = "SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS"
 PROXIES_ENV = "SESSIONSIM_FORWARDED_ALLOW_IPS"
+THIS_HOST = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})  # never capped: proxies and tools on this host
 
 
 def _answer(status: bytes, error: str, *extra: bytes) -> bytes:
@@ -64,7 +68,9 @@ class SlowClientLimits:
     exempt: tuple[str, ...] = ()  # declared proxies: addresses or networks, or "*"
 
     def is_exempt(self, host: str) -> bool:
-        """True when ``host`` is a declared proxy (its connections carry many clients)."""
+        """True when ``host`` is this host or a declared proxy (their connections carry many clients)."""
+        if host in THIS_HOST:
+            return True
         if not self.exempt:
             return False
         if "*" in self.exempt:
