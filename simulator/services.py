@@ -142,7 +142,7 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
     now = deps.clock.now_ms()
     name = normal_username(username or "")
     who = (DEVICE, device_nonce) if device_nonce else (ACCOUNT, name)
-    held = _reserve(deps, (who, (ADDRESS, address)), now=now)  # pending before the slow check (bursts)
+    held = _reserve(deps, ((ADDRESS, address), who), now=now)  # pending before the slow check (bursts)
     try:
         user = deps.store.find_user(name) if name else None
         if user is None and deps.setup.store_is_empty(deps.store):
