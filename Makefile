@@ -9,11 +9,12 @@ PYTEST := $(BIN)/pytest -p no:locust
 UNIT := $(PYTEST) tests -n 2 --dist loadfile
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit serve demo bench capacity load load-smoke real-time peer peer-load clean
+.PHONY: help venv system-deps test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peer-load clean
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
-	@echo "make test   - every test (unit, contract, browser scenarios, load smoke)"
+	@echo "make test   - every test (unit, contract, session.js, browser scenarios, load smoke)"
+	@echo "make jstest - session.js's own tests (node --test, jsdom; skipped without node)"
 	@echo "make bdd    - the Gherkin browser scenarios (BASE_URL=http://... another server; TARGET=profile for your app)"
 	@echo "make serve  - run the reference server with the demo clinic on http://127.0.0.1:$(PORT)/"
 	@echo "make load   - 2-minute Locust timing run on loopback (USERS= DURATION= SCALE= STORE= LOAD_ARGS=)"
@@ -41,8 +42,21 @@ BDD := $(BIN)/python -m steps.run $(if $(BASE_URL),--base-url $(BASE_URL)) $(if 
 bdd: venv system-deps
 	$(BDD) $(BDD_ARGS)
 
+# session.js's own tests (jstests/: node --test with jsdom and fake timers, packages pinned by the lock
+# file); skipped with one line where node is missing. jstest-mutants: proof that each test can fail.
+JSTESTS := jstests
+
+jstest:
+	@if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then \
+		cd $(JSTESTS) && npm ci --no-audit --no-fund --silent && node --test --test-reporter=spec; \
+	else echo "jstest: skipped, node and npm are not installed (session.js's own tests need Node 20+)"; fi
+
+jstest-mutants: jstest
+	cd $(JSTESTS) && node mutants.js
+
 test: venv system-deps
 	$(UNIT)
+	$(MAKE) --no-print-directory jstest
 	$(BDD)
 	$(MAKE) --no-print-directory load-smoke
 
@@ -74,7 +88,7 @@ real-time: venv system-deps
 	REAL_TIME=1 $(PYTEST) tests/test_real_time.py -s
 
 clean:
-	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm
+	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm $(JSTESTS)/node_modules
 
 # A real third-party app as a target (examples/): its own venv and database, its 7-day configuration,
 # then the whole suite through its profile (the app started and stopped by steps.run), one findings

@@ -29,6 +29,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from loadtests.minimums import TooShort, for_run
 from targets.launch import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,10 +63,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=1, help="population seed (default 1)")
     p.add_argument("--sweep-interval", type=float, help="the server's --sweep-interval (real seconds)")
     p.add_argument("--no-shape", action="store_true", help="constant --users instead of the clinic-day shape")
-    p.add_argument("--min-sessions", type=int, default=1000)
-    p.add_argument("--min-expiries", type=int, default=300)
-    p.add_argument("--min-evictions", type=int, default=50)
-    p.add_argument("--min-race-rounds", type=int, default=1,
+    p.add_argument("--min-sessions", type=int,
+                   help="sessions the run must see (default 1000 for 300 staff over 10,500 virtual seconds, scaled "
+                   "down for fewer staff or a shorter run: loadtests/minimums.py)")
+    p.add_argument("--min-expiries", type=int,
+                   help="observed idle expiries (default 300, scaled likewise after a 30-virtual-minute warm-up; "
+                   "a run under one virtual hour is refused unless every --min-* is given)")
+    p.add_argument("--min-evictions", type=int, help="observed evictions (default 50, scaled likewise)")
+    p.add_argument("--min-race-rounds", type=int,
                    help="sign-in races judged at least (default 1: a broken race user cannot pass silently)")
     p.add_argument("--out", default="reports/load", help="report folder (default reports/load)")
     p.add_argument("--server-cmd", help="command that serves the contract; the serve options are appended "
@@ -185,6 +190,13 @@ def main(argv: list[str] | None = None) -> int:
         return run_profile(args, out)
     for old in ("timing.json", "report.html"):
         (out / old).unlink(missing_ok=True)
+    try:
+        minimums = for_run(users=args.users, duration_s=args.duration, time_scale=args.time_scale,
+                           given={"sessions": args.min_sessions, "expiries": args.min_expiries,
+                                  "evictions": args.min_evictions, "race_rounds": args.min_race_rounds})
+    except TooShort as exc:
+        print(f"load: {exc}", file=sys.stderr)
+        return 2
     python = sys.executable
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     ncpu = os.cpu_count() or 1
@@ -230,9 +242,9 @@ def main(argv: list[str] | None = None) -> int:
             master = [python, "-m", "locust", "--headless", "--only-summary", "-u", str(args.users),
                       "--spawn-rate", str(max(args.users / max(run_time * 0.12, 1), 1)), "--run-time", f"{run_time}s",
                       "--timing-json", str(out / "timing.json"), "--html", str(out / "report.html"),
-                      "--csv", str(out / "locust"), "--min-sessions", str(args.min_sessions),
-                      "--min-expiries", str(args.min_expiries), "--min-evictions", str(args.min_evictions),
-                      "--min-race-rounds", str(args.min_race_rounds), *common]
+                      "--csv", str(out / "locust"), "--min-sessions", str(minimums.sessions),
+                      "--min-expiries", str(minimums.expiries), "--min-evictions", str(minimums.evictions),
+                      "--min-race-rounds", str(minimums.race_rounds), *common]
             cpus = "1-%d" % (ncpu - 1) if ncpu > 1 else "0"
             if args.locust_workers > 0:
                 master_port = free_port()
@@ -249,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
             master_log = open(out / "locust.log", "w")
             logs.append(master_log)
             print(f"load: {args.users} staff, {run_time} s at time scale {args.time_scale:g} against {base}"
-                  f"{f' ({args.locust_workers} Locust workers)' if args.locust_workers else ''}; reports in {out}",
-                  flush=True)
+                  f"{f' ({args.locust_workers} Locust workers)' if args.locust_workers else ''}; reports in {out}; "
+                  f"needs at least {minimums.describe()}"
+                  f"{' (scaled to this run: loadtests/minimums.py)' if minimums.scaled else ''}", flush=True)
             main_locust = subprocess.Popen(taskset(cpus, master, args.pin_cpus), cwd=ROOT, env=env,
                                            stdout=master_log, stderr=subprocess.STDOUT, start_new_session=True)
             locusts.insert(0, main_locust)

@@ -93,6 +93,10 @@ def _check_bounds(args: argparse.Namespace) -> None:
         raise CliError("--keep-alive-timeout must be from 0 to 3600 seconds")
     if not (math.isfinite(args.header_timeout) and 0 < args.header_timeout <= 3600):
         raise CliError("--header-timeout must be more than 0 and at most 3600 seconds")
+    if not (math.isfinite(args.body_timeout) and 0 < args.body_timeout <= 3600):
+        raise CliError("--body-timeout must be more than 0 and at most 3600 seconds")
+    if not 1 <= args.max_connections_per_address <= 1_000_000:
+        raise CliError("--max-connections-per-address must be from 1 to 1000000")
     if args.test_clock and not _is_loopback(args.host) and not args.allow_test_clock_on_network:
         raise CliError(f"--test-clock lets anyone move time and create clinics: refused on {args.host}, which is "
                        "not a loopback address (add --allow-test-clock-on-network if you mean it)")
@@ -117,7 +121,8 @@ def serve(args: argparse.Namespace) -> None:
            "SESSIONSIM_TIME_SCALE": str(args.time_scale), "SESSIONSIM_DEMO": str(not args.no_demo).lower(),
            "SESSIONSIM_SECURE_COOKIES": str(args.secure_cookies).lower(),
            "SESSIONSIM_MAX_HEADER_KB": str(args.max_header_kb), "SESSIONSIM_MAX_BODY_KB": str(args.max_body_kb),
-           "SESSIONSIM_HEADER_TIMEOUT_S": str(args.header_timeout)}
+           "SESSIONSIM_HEADER_TIMEOUT_S": str(args.header_timeout), "SESSIONSIM_BODY_TIMEOUT_S": str(args.body_timeout),
+           "SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS": str(args.max_connections_per_address)}
     if args.time_origin_ms is not None:
         env["SESSIONSIM_TIME_ORIGIN_MS"] = str(args.time_origin_ms)
     elif args.time_scale != 1.0:
@@ -151,7 +156,7 @@ def serve(args: argparse.Namespace) -> None:
             print(f"  {role:<13} {username:<28} password: {password}", flush=True)
     if config.test_clock:
         print(BANNER_TEST_CLOCK, file=sys.stderr, flush=True)
-    http = "simulator.web.slow_clients:HeaderTimeoutH11Protocol" if args.http == "h11" else args.http
+    http = "simulator.web.slow_clients:SlowClientsH11Protocol" if args.http == "h11" else args.http
     # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1 (its default
     # forwarded_allow_ips); the app itself trusts only --forwarded-allow-ips (ClinicApp.trust_proxies)
     limits = {"log_level": args.log_level, "access_log": False, "http": http, "proxy_headers": False,
@@ -248,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds a client has to send a request's whole header block, from the connection's "
                           "start or the request's first byte; slower ones get 408 and are disconnected "
                           "(slowloris; default 10; h11 only)")
+    run.add_argument("--body-timeout", type=float, default=10.0, metavar="S",
+                     help="seconds a client has to send a request's whole body once its headers are in; slower "
+                          "ones get 408 and are disconnected (slowloris on bodies; default 10; h11 only)")
+    run.add_argument("--max-connections-per-address", type=int, default=256, metavar="N",
+                     help="connections one client address may hold per process; one more gets 429 and is closed "
+                          "(default 256: a clinic of 40 devices behind one NAT address, 6 connections each, "
+                          "fits; declared proxies are exempt; h11 only)")
     run.add_argument("--audit-retention-days", type=int, default=2192, metavar="DAYS",
                      help="audit events older than this are deleted by the sweeper, in batches (default 2192, "
                           "6 years: HIPAA's retention for required documentation; see docs/security.md)")

@@ -24,7 +24,7 @@ from simulator.policy import Deadlines, Settings
 from simulator.keys import ServerKeys, is_encrypted
 from simulator.pending_ends import PendingEnd, PendingEnds
 from simulator.setup_check import NOT_SET_UP, SetupWatch
-from simulator.signin_guard import ACCOUNT, ADDRESS, DEVICE, OTP, HashingBusy, SignInGuard
+from simulator.signin_guard import ACCOUNT, ADDRESS, DEVICE, OTP, HashingBusy, Hold, Refused, SignInGuard
 from simulator.store.common import normal_username
 from simulator.store.protocol import Store, StoreUnavailable
 
@@ -142,31 +142,32 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
     now = deps.clock.now_ms()
     name = normal_username(username or "")
     who = (DEVICE, device_nonce) if device_nonce else (ACCOUNT, name)
-    _refuse_if_blocked(deps, (who, (ADDRESS, address)), now=now)
-    user = deps.store.find_user(name) if name else None
-    if user is None and deps.setup.store_is_empty(deps.store):
-        raise AuthError("not_set_up", NOT_SET_UP, retry_after_s=60)  # not the password's fault: nobody exists
+    held = _reserve(deps, ((ADDRESS, address), who), now=now)  # pending before the slow check (bursts)
     try:
-        if user is None:
-            deps.guard.check(lambda: accounts.spend_like_a_password_check(password or ""))
-            good = False
-        else:
-            good = deps.guard.check(lambda: accounts.verify_password(user.password_hash, password or ""))
-    except HashingBusy:
-        deps.metrics.signin_refused.labels(scope="busy").inc()
-        raise AuthError("busy", "Sign-in is busy. Try again in a moment.", retry_after_s=1) from None
-    account = deps.store.get_account(user.account_id) if user is not None and good else None
+        user = deps.store.find_user(name) if name else None
+        if user is None and deps.setup.store_is_empty(deps.store):
+            raise AuthError("not_set_up", NOT_SET_UP, retry_after_s=60)  # not the password's fault: nobody exists
+        try:
+            if user is None:
+                deps.guard.check(lambda: accounts.spend_like_a_password_check(password or ""))
+                good = False
+            else:
+                good = deps.guard.check(lambda: accounts.verify_password(user.password_hash, password or ""))
+        except HashingBusy:
+            deps.metrics.signin_refused.labels(scope="busy").inc()
+            raise AuthError("busy", "Sign-in is busy. Try again in a moment.", retry_after_s=1) from None
+        account = deps.store.get_account(user.account_id) if user is not None and good else None
+    except BaseException:
+        deps.guard.release(deps.store, held, now=now)
+        raise
     if user is None or account is None:
-        _count_failure(deps, "password", (who, (ADDRESS, address)), user=user, username=name,
-                       address=address, now=now, **({"known_device": True} if device_nonce else {}))
+        _count_failure(deps, "password", held, user=user, username=name, address=address, now=now,
+                       **({"known_device": True} if device_nonce else {}))
         raise AuthError("bad_credentials", "Incorrect email or password.")
-    deps.guard.succeed(deps.store, *who)
-    if address:
-        deps.guard.succeed(deps.store, ADDRESS, address)  # halves the address's streak (simulator.throttle)
+    deps.guard.settle(deps.store, held, throttle.SUCCESS, now=now)  # ends the account's streak, halves the address's
     if user.totp_secret:
         if not otp:
             raise AuthError("otp_required", "Enter the 6-digit code from your authenticator app.", user)
-        _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
         _use_code(deps, user=user, secret=totp_secret(deps, user=user), code=otp, address=address, now=now,
                   message="That code is not valid. Try the current code.")
     elif account.settings.require_2fa:
@@ -178,7 +179,6 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
 def check_enrolment_code(deps: Deps, *, user: User, secret: str, code: str, address: str | None = None) -> None:
     """The first code of a 2FA enrolment, throttled and audited as any code (AuthError when refused)."""
     now = deps.clock.now_ms()
-    _refuse_if_blocked(deps, ((OTP, str(user.id)),), now=now, user=user)
     _use_code(deps, user=user, secret=secret, code=code, address=address, now=now, enrolment=True,
               message="That code is not valid. Enter the current 6-digit code.")
 
@@ -218,49 +218,59 @@ def encrypt_legacy_totp_secrets(deps: Deps) -> int:
 
 def _use_code(deps: Deps, *, user: User, secret: str | None, code: str, address: str | None, now: int, message: str,
               **details: Any) -> None:
-    """Accept ``code`` once: a wrong code or one whose time step was used before is a counted failure."""
-    step = accounts.totp_step(secret, code, at_ms=now) if secret else None
-    replayed = step is not None and not deps.store.claim_totp_step(user.id, step)
+    """Accept ``code`` once: a wrong code or one whose time step was used before is a counted failure.
+    Refused unchecked while the user's second factor is blocked; counted before it is checked."""
+    held = _reserve(deps, ((OTP, str(user.id)),), now=now, user=user)
+    try:
+        step = accounts.totp_step(secret, code, at_ms=now) if secret else None
+        replayed = step is not None and not deps.store.claim_totp_step(user.id, step)
+    except BaseException:
+        deps.guard.release(deps.store, held, now=now)
+        raise
     if step is None or replayed:
-        _count_failure(deps, "otp", ((OTP, str(user.id)),), user=user, username=user.username, address=address,
-                       now=now, replayed=replayed, **details)
+        _count_failure(deps, "otp", held, user=user, username=user.username, address=address, now=now,
+                       replayed=replayed, **details)
         raise AuthError("otp_invalid", REPLAYED_CODE if replayed else message, user)
-    deps.guard.succeed(deps.store, OTP, str(user.id))
+    deps.guard.settle(deps.store, held, throttle.SUCCESS, now=now)
 
 
-def _refuse_if_blocked(deps: Deps, keys: tuple[tuple[str, str | None], ...], *, now: int,
-                       user: User | None = None) -> None:
-    """AuthError ``throttled`` when any of ``keys`` (scope, key) is blocked at ``now``."""
-    for scope, key in keys:
-        if key is None:
-            continue
-        until = deps.guard.blocked_until(deps.store, scope, key, now=now)
-        if until > now:
-            deps.metrics.signin_refused.labels(scope=scope).inc()
-            what = "two-factor codes" if scope == OTP else "sign-ins"
-            raise AuthError("throttled", f"Too many failed {what}. Try again in {throttle.wait_text(until - now)}.",
-                            user, retry_after_s=-(-(until - now) // 1000))
+def _reserve(deps: Deps, keys: tuple[tuple[str, str | None], ...], *, now: int, user: User | None = None) -> list[Hold]:
+    """Record the attempt as pending under each of ``keys`` (scope, key) before it is checked, each atomically
+    in the store, so simultaneous attempts, in this process or another, see it at once (issue 15: checking
+    first and counting after the password hash let whole bursts through). AuthError ``throttled`` when a
+    key is blocked, ``busy`` when earlier attempts took too long to be checked."""
+    try:
+        return deps.guard.reserve(deps.store, [(scope, key) for scope, key in keys if key is not None], now=now)
+    except Refused as refused:
+        until = refused.until_ms
+        deps.metrics.signin_refused.labels(scope=refused.scope).inc()
+        what = "two-factor codes" if refused.scope == OTP else "sign-ins"
+        raise AuthError("throttled", f"Too many failed {what}. Try again in {throttle.wait_text(until - now)}.",
+                        user, retry_after_s=-(-(until - now) // 1000)) from None
+    except HashingBusy:
+        deps.metrics.signin_refused.labels(scope="busy").inc()
+        raise AuthError("busy", "Sign-in is busy. Try again in a moment.", user, retry_after_s=1) from None
 
 
-def _count_failure(deps: Deps, factor: str, keys: tuple[tuple[str, str | None], ...], *, user: User | None,
-                   username: str, address: str | None, now: int, **details: Any) -> None:
-    """One failed password or code: counted per key, audited in the user's clinic, logged, in the metrics."""
+def _count_failure(deps: Deps, factor: str, held: list[Hold], *, user: User | None, username: str,
+                   address: str | None, now: int, **details: Any) -> None:
+    """One failed password or code: its pending attempts counted as failures per key, audited in the
+    user's clinic, logged, in the metrics."""
     deps.metrics.signin_failures.labels(factor=factor).inc()
     action = "otp.failed" if factor == "otp" else "signin.failed"
     log.info("%s username=%r address=%s", action, username, address)
-    for scope, key in keys:
-        if key is None:
+    for hold, verdict in zip(held, deps.guard.settle(deps.store, held, throttle.FAILURE, now=now)):
+        if verdict is None:
             continue
-        verdict = deps.guard.fail(deps.store, scope, key, now=now)
-        if scope != ADDRESS and user is not None:
+        if hold.scope != ADDRESS and user is not None:
             _audit(deps, account_id=user.account_id, actor=username, action=action, now=now, username=username,
                    address=address, failures_in_a_row=verdict.streak, **details)
         if verdict.locked and verdict.until_ms > now:
-            deps.metrics.signin_locks.labels(scope=scope).inc()
-            log.warning("signin.locked scope=%s key=%r until_ms=%d", scope, key, verdict.until_ms)
+            deps.metrics.signin_locks.labels(scope=hold.scope).inc()
+            log.warning("signin.locked scope=%s key=%r until_ms=%d", hold.scope, hold.key, verdict.until_ms)
             if user is not None:
                 _audit(deps, account_id=user.account_id, actor=SYSTEM_ACTOR, action="signin.locked", now=now,
-                       username=username, scope=scope, until_ms=verdict.until_ms, address=address)
+                       username=username, scope=hold.scope, until_ms=verdict.until_ms, address=address)
 
 
 def start_session(deps: Deps, *, user: User, kind: str, device: str) -> tuple[str, Session]:

@@ -10,7 +10,13 @@ the records live in the store, so every process sharing the store shares them):
 * ``device``: a device that signed the user in before (``simulator.device_cookies``): its attempts
   count here instead of under ``account``, so another's guesses do not lock it out.
 
-and the argon2 gate: password checks run in ``hash_workers`` dedicated threads (never the
+An attempt is recorded as pending in the store before its password or code is checked
+(``SignInGuard.reserve``: one compare-and-set per key, which also refuses it while the key is blocked,
+or makes it wait while the attempts already being checked could block it) and settled after
+(``SignInGuard.settle``: a failure is counted, a success ends the streak, an unchecked attempt just
+leaves). So the attempts of a burst, in one process or several, each see those before them.
+
+And the argon2 gate: password checks run in ``hash_workers`` dedicated threads (never the
 event loop: the web routes call the services from the thread pool, which wait for them),
 at the lowest CPU priority (SCHED_IDLE on Linux, else nice +10) so that, on a busy machine,
 the event loop gets the CPU first; a check that cannot start within ``hash_wait_s`` is refused as busy. So a flood of
@@ -19,16 +25,19 @@ wrong passwords can take at most that many cores, and only the time nothing else
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
 
 from simulator.store.protocol import StoreUnavailable
-from simulator.throttle import (FailureRecord, Rule, Verdict, after_success, block_until, cleared, decide_after_failure,
-                                forget_at)
+from simulator.throttle import (UNCHECKED, Admission, FailureRecord, Rule, Verdict, add_pending, admission,
+                                after_success, block_until, cleared, decide_after_failure, forget_at, settle)
 
 if TYPE_CHECKING:
     from simulator.store.protocol import Store
@@ -38,6 +47,24 @@ HASH_NICENESS = 10
 T = TypeVar("T")
 R = TypeVar("R")
 SCOPES = (ACCOUNT, ADDRESS, OTP, DEVICE)
+PENDING_MS = 5 * 60_000  # a pending attempt not settled within this (virtual) time is dropped: its process died
+
+
+@dataclass(frozen=True)
+class Hold:
+    """An attempt of one key recorded as pending (``SignInGuard.reserve``), to be settled."""
+
+    scope: str
+    key: str
+    token: str
+
+
+class Refused(Exception):
+    """An attempt refused unchecked: ``key`` in ``scope`` is blocked until ``until_ms``."""
+
+    def __init__(self, scope: str, key: str, until_ms: int) -> None:
+        super().__init__(f"{scope} {key!r} is blocked until {until_ms}")
+        self.scope, self.key, self.until_ms = scope, key, until_ms
 
 
 class HashingBusy(RuntimeError):
@@ -62,6 +89,27 @@ class FailureLedger:
         """Until when ``key`` is refused in ``scope`` (a time <= now when it is not)."""
         found = store.throttle_record(scope, key)
         return block_until(found[0] if found else None, self.rules[scope], now=now)
+
+    def admit(self, store: "Store", scope: str, key: str, token: str, *, now: int) -> Admission:
+        """Judge an attempt of ``key`` in ``scope`` (``simulator.throttle.admission``) and, when it is admitted,
+        record it as pending under ``token``, in one compare-and-set: simultaneous attempts, in this process
+        or another, each see the ones admitted before them."""
+        rule = self.rules[scope]
+
+        def judge(record: FailureRecord, stored: bool) -> tuple[bool, Admission]:
+            verdict = admission(record, rule, now=now)
+            if verdict.wait or verdict.refused_until_ms > now:
+                return False, verdict
+            add_pending(record, token, stale_at_ms=now + PENDING_MS)
+            return True, verdict
+
+        return self._compare_and_set(store, scope, key, judge)
+
+    def settle(self, store: "Store", scope: str, key: str, token: str, outcome: str, *, now: int) -> Verdict | None:
+        """End the pending attempt ``token`` as a failure (counted; its verdict returned), a success or unchecked."""
+        rule = self.rules[scope]
+        return self._compare_and_set(store, scope, key,
+                                     lambda record, stored: settle(record, rule, token, outcome, now=now))
 
     def fail(self, store: "Store", scope: str, key: str, *, now: int) -> Verdict:
         """Record a failure of ``key`` in ``scope``; returns how long the key now waits."""
@@ -122,6 +170,47 @@ class SignInGuard:
     def blocked_until(self, store: "Store", scope: str, key: str, *, now: int) -> int:
         """Until when ``key`` is refused in ``scope`` (a time <= now when it is not)."""
         return self.ledger.blocked_until(store, scope, key, now=now)
+
+    def reserve(self, store: "Store", keys: Sequence[tuple[str, str]], *, now: int) -> list[Hold]:
+        """Record an attempt as pending under every (scope, key) of ``keys`` before it is checked; settle
+        the holds with ``settle``. ``Refused`` when a key is blocked by failures already counted. While
+        only attempts being checked could block a key, wait for them (releasing the holds taken, so two
+        attempts never wait for each other) and judge again, for ``hash_wait_s`` at most: then
+        ``HashingBusy``."""
+        deadline = time.monotonic() + self.hash_wait_s
+        token = secrets.token_hex(8)
+        attempt = 0
+        while True:
+            held: list[Hold] = []
+            try:
+                for scope, key in keys:
+                    verdict = self.ledger.admit(store, scope, key, token, now=now)
+                    if verdict.refused_until_ms > now:
+                        raise Refused(scope, key, verdict.refused_until_ms)
+                    if verdict.wait:
+                        break
+                    held.append(Hold(scope, key, token))
+                else:
+                    return held
+            except BaseException:
+                self.release(store, held, now=now)
+                raise
+            self.release(store, held, now=now)
+            if time.monotonic() >= deadline:
+                raise HashingBusy("earlier attempts are still being checked")
+            _backoff(min(attempt, 4))
+            attempt += 1
+
+    def release(self, store: "Store", held: Sequence[Hold], *, now: int) -> None:
+        """Settle holds whose attempt was never checked; a store that fails meanwhile keeps them pending
+        until they go stale (failing closed)."""
+        with contextlib.suppress(StoreUnavailable):
+            self.settle(store, held, UNCHECKED, now=now)
+
+    def settle(self, store: "Store", held: Sequence[Hold], outcome: str, *, now: int) -> list[Verdict | None]:
+        """End the pending attempt under each hold (``simulator.throttle.settle``): ``FAILURE`` (counted;
+        the verdicts, in order), ``SUCCESS`` or ``UNCHECKED``."""
+        return [self.ledger.settle(store, hold.scope, hold.key, hold.token, outcome, now=now) for hold in held]
 
     def fail(self, store: "Store", scope: str, key: str, *, now: int) -> Verdict:
         """Count a failure of ``key`` in ``scope`` (in ``store``, shared by every process using it)."""

@@ -17,8 +17,19 @@ refused, so a success from an address *halves* its streak instead (``Rule.succes
 a burst of typos fades after a few sign-ins, while an address that keeps failing between
 successes still reaches the lock (see docs/security.md for the choice).
 
-``decide_after_failure``, ``after_success``, ``cleared``, ``block_until`` and ``forget_at`` are pure: they
-receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
+Simultaneous attempts (a burst, or several server processes) must see each other. Checking first
+and counting after the slow password hash let every attempt of a burst pass the check (issue 15: 123
+wrong passwords per hour). So an attempt is recorded as *pending* before its password or code is
+checked, and ``admission`` judges a new attempt as if every pending one had failed: it is refused
+while the key is blocked by failures already counted, asked to *wait* when only pending attempts
+could block it (once they are settled, the answer is known), and admitted otherwise. At most as many
+attempts are in flight as a sequential attacker would get checked (4 for an account: 3 free
+failures, then a delay), while honest simultaneous sign-ins (a clinic's staff at one address, one
+person on several devices) only wait for the checks before theirs. ``settle`` ends a pending attempt
+as a failure (counted then), a success, or unchecked.
+
+``decide_after_failure``, ``admission``, ``settle``, ``after_success``, ``cleared``, ``block_until``
+and ``forget_at`` are pure: they receive ``now`` and plain values. The records live in the store (``Store.throttle_record`` and
 ``save_throttle_record``), so every server process sharing it counts the same failures;
 ``simulator.signin_guard.FailureLedger`` reads them, asks these functions, and writes them back.
 """
@@ -27,7 +38,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 HOUR_MS = 3_600_000
 
@@ -54,18 +65,20 @@ class FailureRecord:
     last_failure_ms: int = 0
     blocked_until_ms: int = 0
     recent: deque[int] = field(default_factory=deque)  # failure times within the last hour
+    pending: dict[str, int] = field(default_factory=dict)  # attempts being checked: token -> when it is stale
 
     def to_json(self) -> str:
         """The record as stored: compact JSON."""
         return json.dumps({"streak": self.streak, "last": self.last_failure_ms, "blocked": self.blocked_until_ms,
-                           "recent": list(self.recent)}, separators=(",", ":"))
+                           "recent": list(self.recent), "pending": self.pending}, separators=(",", ":"))
 
     @classmethod
     def from_json(cls, text: str) -> "FailureRecord":
-        """A record read back from ``to_json``'s text."""
+        """A record read back from ``to_json``'s text (records written before issue 15 have no pending)."""
         data = json.loads(text)
         return cls(streak=int(data["streak"]), last_failure_ms=int(data["last"]),
-                   blocked_until_ms=int(data["blocked"]), recent=deque(int(t) for t in data["recent"]))
+                   blocked_until_ms=int(data["blocked"]), recent=deque(int(t) for t in data["recent"]),
+                   pending={str(k): int(v) for k, v in data.get("pending", {}).items()})
 
 
 @dataclass(frozen=True)
@@ -111,6 +124,54 @@ def decide_after_failure(record: FailureRecord, rule: Rule, *, now: int) -> Verd
     return Verdict(until_ms=max(until, now + wait), locked=locked or capped, streak=record.streak)
 
 
+@dataclass(frozen=True)
+class Admission:
+    """Whether an attempt may be checked now: ``refused_until_ms`` > now when the key is blocked by failures
+    already counted; ``wait`` when only the attempts being checked could block it (ask again once they are
+    settled); neither: admitted."""
+
+    refused_until_ms: int = 0
+    wait: bool = False
+
+
+def admission(record: FailureRecord, rule: Rule, *, now: int) -> Admission:
+    """Judge a new attempt at ``now`` as if every pending attempt of ``record`` had failed (stale pending
+    attempts, past their time, are dropped from ``record`` in place)."""
+    for token in [t for t, stale_at in record.pending.items() if stale_at <= now]:
+        del record.pending[token]
+    until = block_until(record, rule, now=now)
+    if until > now:
+        return Admission(refused_until_ms=until)
+    if record.pending:
+        worst = replace(record, recent=deque(record.recent), pending={})
+        for _ in record.pending:
+            decide_after_failure(worst, rule, now=now)
+        if block_until(worst, rule, now=now) > now:
+            return Admission(wait=True)
+    return Admission()
+
+
+def add_pending(record: FailureRecord, token: str, *, stale_at_ms: int) -> None:
+    """Record an admitted attempt as being checked (changed in place) until it is settled, or until
+    ``stale_at_ms`` (a process that died while checking it)."""
+    record.pending[token] = stale_at_ms
+
+
+FAILURE, SUCCESS, UNCHECKED = "failure", "success", "unchecked"
+
+
+def settle(record: FailureRecord, rule: Rule, token: str, outcome: str, *, now: int) -> tuple[bool, Verdict | None]:
+    """End pending attempt ``token`` (changed in place): a ``FAILURE`` is counted at ``now`` (its verdict is
+    returned), a ``SUCCESS`` is ``after_success``, an ``UNCHECKED`` attempt (never checked) only leaves.
+    Returns whether anything changed, and the failure's verdict."""
+    changed = record.pending.pop(token, None) is not None
+    if outcome == FAILURE:
+        return True, decide_after_failure(record, rule, now=now)
+    if outcome == SUCCESS:
+        return after_success(record, rule) or changed, None
+    return changed, None
+
+
 def after_success(record: FailureRecord, rule: Rule) -> bool:
     """Count one success in ``record`` (changed in place); True when that changed anything (so it needs
     storing). The hourly count always stays: the cap is on failures per hour.
@@ -145,7 +206,8 @@ def cleared(record: FailureRecord) -> bool:
 def forget_at(record: FailureRecord, rule: Rule) -> int:
     """The time from which ``record`` no longer changes any decision (the store may then drop it)."""
     last_recent = record.recent[-1] if record.recent else 0
-    return max(record.last_failure_ms + rule.forget_after_ms, record.blocked_until_ms, last_recent + HOUR_MS)
+    return max(record.last_failure_ms + rule.forget_after_ms, record.blocked_until_ms, last_recent + HOUR_MS,
+               *record.pending.values())
 
 
 def _drop_old(record: FailureRecord, now: int) -> None:

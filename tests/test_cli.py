@@ -74,6 +74,9 @@ def test_seed_is_deterministic_for_a_given_seed(tmp_path: Path) -> None:
     (["--workers", "0"], "--workers must be from 1 to 64, not 0"),
     (["--port", "70000"], "--port must be from 0 to 65535, not 70000"),
     (["--max-connections", "0"], "--max-connections must be at least 1"),
+    (["--body-timeout", "0"], "--body-timeout must be more than 0 and at most 3600 seconds"),
+    (["--body-timeout", "nan"], "--body-timeout must be more than 0 and at most 3600 seconds"),
+    (["--max-connections-per-address", "0"], "--max-connections-per-address must be from 1 to 1000000"),
     (["--max-header-kb", "0"], "max_header_kb: Input should be greater than or equal to 1"),
     (["--test-clock", "--host", "0.0.0.0"], "--test-clock lets anyone move time and create clinics: refused on "
      "0.0.0.0, which is not a loopback address (add --allow-test-clock-on-network if you mean it)"),

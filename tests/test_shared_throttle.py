@@ -8,6 +8,8 @@ The store tests reuse the conformance suite's parametrised ``backend``/``store``
 
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
@@ -158,3 +160,27 @@ def test_the_sweeper_purges_forgotten_throttle_records(two_servers: Callable[[],
     one.advance(minutes=61)
     services.ExpiryWatch(one.deps, check_every_ms=0).tick()
     assert one.deps.store.throttle_record(ACCOUNT, "nobody@demo.clinic") is None
+
+
+def test_a_burst_split_over_two_instances_reaches_the_check_no_more_than_one_at_a_time(
+        two_servers: Callable[[], tuple[Server, Server]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: with ``--workers 4`` all 64 of a 64-burst reached the password check. The attempt is
+    now counted in the shared store (compare-and-set) before its password is checked."""
+    from simulator import services
+    from tests.test_throttling import _slow_checks
+
+    _slow_checks(monkeypatch)
+    servers = two_servers()
+    gate = threading.Barrier(64)
+
+    def attempt(n: int) -> str:
+        gate.wait()
+        try:
+            services.authenticate(servers[n % 2].deps, username=PRACTITIONER[0], password=WRONG, otp=None)
+        except services.AuthError as refused:
+            return refused.code
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=64) as pool:
+        outcomes = Counter(pool.map(attempt, range(64)))
+    assert outcomes == Counter({"bad_credentials": 4, "throttled": 60})

@@ -90,3 +90,124 @@ def test_normal_and_kept_alive_requests_are_served(port: int) -> None:
         assert client.get("/signin").status_code == 200  # the same connection, within the keep-alive time
         time.sleep(TIMEOUT_S * 0.6)
         assert client.get("/api/session").status_code == 401
+
+
+# --- slow bodies and one address holding many connections (issue 15) -------------------------------
+
+BODY_TIMEOUT_S = 1.0
+PER_ADDRESS = 10
+ATTACKER = "127.0.0.2"  # another loopback address: one attacking host, apart from the normal client's
+SLOW_BODY = (b"POST /api/mobile/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+             b"Content-Length: 200\r\n\r\n{")
+
+
+@pytest.fixture(scope="module")
+def capped_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real server with a one-second body timeout, 30 connections in all and 10 per address."""
+    workdir: Path = tmp_path_factory.mktemp("slow-bodies")
+    number = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--store", "memory", "--no-demo",
+                                "--port", str(number), "--header-timeout", str(TIMEOUT_S),
+                                "--body-timeout", str(BODY_TIMEOUT_S), "--max-connections", "30",
+                                "--max-connections-per-address", str(PER_ADDRESS),
+                                "--secret-key-file", str(workdir / "key")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{number}/signin", timeout=2)
+                break
+            except httpx.HTTPError:
+                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        yield number
+    finally:
+        stop_process(process)
+
+
+def _slow_body(port: int) -> socket.socket:
+    """A connection from ATTACKER that sent complete headers and the first byte of its body."""
+    sock = socket.socket()
+    sock.bind((ATTACKER, 0))
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(SLOW_BODY)
+    return sock
+
+
+def _answer_now(sock: socket.socket, wait_s: float) -> bytes:
+    """What the server sent within ``wait_s`` (b"" when nothing yet, or a reset)."""
+    sock.settimeout(wait_s)
+    try:
+        return sock.recv(4096)
+    except (socket.timeout, ConnectionResetError):
+        return b""
+
+
+def test_a_body_sent_a_byte_at_a_time_is_cut_off(capped_port: int) -> None:
+    with _slow_body(capped_port) as sock:
+        started, closed_after = time.monotonic(), None
+        for _ in range(40):  # 5 bytes a second: the 200-byte body would take 40 s
+            time.sleep(0.2)
+            try:
+                sock.sendall(b" ")
+            except (BrokenPipeError, ConnectionResetError):
+                closed_after = time.monotonic() - started
+                break
+            sock.settimeout(0.001)
+            try:
+                if sock.recv(4096, socket.MSG_PEEK) is not None:
+                    closed_after = time.monotonic() - started
+                    break
+            except (BlockingIOError, socket.timeout):
+                continue
+        answer = _read_until_closed(sock, 5)
+    assert closed_after is not None and closed_after < BODY_TIMEOUT_S + 1.5, "the slow body was never cut off"
+    assert answer.startswith(b"HTTP/1.1 408") and b"the request body took too long" in answer
+
+
+def test_slow_bodies_from_one_address_leave_the_server_to_everyone_else(capped_port: int) -> None:
+    """Issue 15: 1,100 slow-body connections made every other request answer 503 for a minute. Here,
+    scaled down, 50 from one address against a server of 30 connections: 10 are held (until the
+    body timeout), the others are refused at once, and a normal client is served at once."""
+    attackers = [_slow_body(capped_port) for _ in range(50)]
+    try:
+        answers = [_answer_now(sock, 0.05) for sock in attackers]
+        refused = [a for a in answers if a.startswith(b"HTTP/1.1 429")]
+        assert len(refused) >= 50 - PER_ADDRESS, f"only {len(refused)} refused"
+        assert b"retry-after: 1" in refused[0] and b"too many connections from your address" in refused[0]
+        for _ in range(5):
+            started = time.monotonic()
+            assert httpx.get(f"http://127.0.0.1:{capped_port}/signin", timeout=5).status_code == 200
+            assert time.monotonic() - started < 0.5
+        held = [sock for sock, answer in zip(attackers, answers) if not answer]
+        assert len(held) == PER_ADDRESS
+        late = [_read_until_closed(sock, BODY_TIMEOUT_S + 3) for sock in held]
+        assert all(answer.startswith(b"HTTP/1.1 408") for answer in late)
+    finally:
+        for sock in attackers:
+            sock.close()
+
+
+def test_a_body_that_arrives_in_time_is_served(capped_port: int) -> None:
+    body = b'{"username": "nobody@demo.clinic", "password": "x"}'
+    with socket.create_connection(("127.0.0.1", capped_port)) as sock:
+        sock.sendall(b"POST /api/mobile/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body[:10])
+        time.sleep(BODY_TIMEOUT_S * 0.5)
+        sock.sendall(body[10:])
+        answer = _read_until_closed(sock, 10)
+    assert answer.startswith(b"HTTP/1.1 ") and not answer.startswith(b"HTTP/1.1 408")
+
+
+def test_this_host_and_declared_proxies_are_exempt_from_the_per_address_cap() -> None:
+    from simulator.web.slow_clients import SlowClientLimits, _limits
+
+    limits = _limits("5", "3", "7", "10.0.0.0/8, ::1")
+    assert (limits.header_timeout_s, limits.body_timeout_s, limits.max_per_address) == (5.0, 3.0, 7)
+    assert limits.is_exempt("10.1.2.3") and limits.is_exempt("::1")
+    assert not limits.is_exempt("192.0.2.1") and not limits.is_exempt("not-an-address")
+    assert SlowClientLimits(exempt=("*",)).is_exempt("192.0.2.1")
+    assert SlowClientLimits().is_exempt("127.0.0.1") and SlowClientLimits().is_exempt("::1"), "this host"
+    assert not SlowClientLimits().is_exempt("127.0.0.2"), "another loopback address stands for a remote host"
+    assert _limits("x", "-1", None, "") == SlowClientLimits(), "unusable values fall back to the defaults"

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -10,10 +15,12 @@ from simulator.accounts import totp_now
 from simulator.bootstrap import bootstrap, prepare_store
 from simulator.clock import ManualClock
 from simulator.config import ServerConfig
+from simulator.signin_guard import HashingBusy
 from simulator.store.memory import MemoryStore
 from simulator.models import Settings
 from simulator.population import create_clinic
-from simulator.throttle import HOUR_MS, FailureRecord, Rule, after_success, block_until, decide_after_failure
+from simulator.throttle import (FAILURE, HOUR_MS, SUCCESS, UNCHECKED, FailureRecord, Rule, add_pending, admission,
+                                after_success, block_until, decide_after_failure, settle)
 from simulator.web.app import build_app
 from tests.conftest import ADMIN, PRACTITIONER, START_MS, Server, bearer, mobile_sign_in, web_sign_in
 
@@ -302,3 +309,125 @@ def test_throttled_answers_are_held_back_without_blocking_the_loop(monkeypatch: 
         server.advance(seconds=1)
         mobile_sign_in(client, *ADMIN)
         assert waits == []
+
+
+# --- bursts: an attempt is counted before its password is checked (issue 15) -----------------------
+
+def _burst(deps: services.Deps, size: int, *, password: str = WRONG, username: str = PRACTITIONER[0]) -> Counter:
+    """``size`` simultaneous sign-ins (threads released together); the outcomes by code ("ok" for a success)."""
+    gate = threading.Barrier(size)
+
+    def attempt(_: int) -> str:
+        gate.wait()
+        try:
+            services.authenticate(deps, username=username, password=password, otp=None, address="203.0.113.7")
+        except services.AuthError as refused:
+            return refused.code
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=size) as pool:
+        return Counter(pool.map(attempt, range(size)))
+
+
+def _slow_checks(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.02) -> None:
+    """Every password check takes ``seconds`` longer: a burst is all in flight before any is answered."""
+    real = accounts.verify_password
+
+    def slow(stored: str, password: str) -> bool:
+        time.sleep(seconds)
+        return real(stored, password)
+
+    monkeypatch.setattr(accounts, "verify_password", slow)
+
+
+def test_a_burst_of_simultaneous_wrong_passwords_reaches_the_check_no_more_than_one_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: the check used to come before the failure was counted, so 50 simultaneous wrong
+    passwords all passed it (123 per virtual hour reached the password check; documented: 13). Each
+    attempt is now counted before its password is checked: 3 free failures, the 4th starts a delay."""
+    _slow_checks(monkeypatch)
+    server = _server(address_free_failures=1000, address_lock_after=1000, address_failures_per_hour=10_000)
+    outcomes = _burst(server.deps, 50)
+    assert outcomes == Counter({"bad_credentials": 4, "throttled": 46})
+    server.advance(seconds=1)
+    assert _burst(server.deps, 50) == Counter({"bad_credentials": 1, "throttled": 49})
+    actions = [e.action for e in server.deps.store.audit_events(1)]
+    assert actions.count("signin.failed") == 5
+
+
+def test_a_right_password_after_a_burst_of_wrong_ones_ends_the_streak(monkeypatch: pytest.MonkeyPatch) -> None:
+    _slow_checks(monkeypatch)
+    server = _server()
+    assert _burst(server.deps, 3) == Counter({"bad_credentials": 3})
+    assert _burst(server.deps, 1, password=PRACTITIONER[1]) == Counter({"ok": 1})
+    record = server.deps.store.throttle_record("account", PRACTITIONER[0])
+    assert record is not None and record[0].streak == 0 and record[0].blocked_until_ms == 0 and not record[0].pending
+    address = server.deps.store.throttle_record("address", "203.0.113.7")
+    assert address is not None and address[0].streak == 1 and len(address[0].recent) == 3  # 3 halved, rounding down
+
+
+def test_simultaneous_honest_sign_ins_wait_for_each_other_instead_of_being_refused(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clinic's staff at one address, or one person on several devices, signing in at the same moment:
+    pending attempts make the later ones wait for the earlier checks, never refuse them."""
+    _slow_checks(monkeypatch, 0.005)
+    server = _server()
+    create_clinic(server.deps.store, name="Busy Clinic", settings=Settings(max_sessions_per_user=5), users=STAFF,
+                  seed=15, patients=1, cheap_hashes=True)
+    gate = threading.Barrier(36)
+
+    def sign_in(n: int) -> str:
+        username, password, _ = STAFF[n % len(STAFF)]
+        gate.wait()
+        try:
+            services.authenticate(server.deps, username=username, password=password, otp=None, address="203.0.113.8")
+        except services.AuthError as refused:
+            return refused.code
+        return "ok"
+
+    with ThreadPoolExecutor(max_workers=36) as pool:
+        assert Counter(pool.map(sign_in, range(36))) == Counter({"ok": 36})
+
+
+def test_an_attempt_refused_as_busy_is_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = _server()
+
+    def busy(work: object) -> object:
+        raise HashingBusy("every slot is busy")
+
+    monkeypatch.setattr(server.deps.guard, "check", busy)
+    for _ in range(10):
+        with pytest.raises(services.AuthError) as refused:
+            services.authenticate(server.deps, username=PRACTITIONER[0], password=WRONG, otp=None, address="203.0.113.7")
+        assert refused.value.code == "busy"
+    for scope, key in (("account", PRACTITIONER[0]), ("address", "203.0.113.7")):
+        found = server.deps.store.throttle_record(scope, key)  # none stored, or nothing counted or pending
+        assert found is None or (found[0].streak, list(found[0].recent), found[0].pending) == (0, [], {})
+
+
+def test_an_attempt_is_judged_as_if_every_pending_one_failed() -> None:
+    rule = Rule()  # 3 free failures, then 1 s
+    record = FailureRecord()
+    for n in range(4):
+        assert admission(record, rule, now=0) == admission(FailureRecord(), rule, now=0), f"attempt {n + 1} admitted"
+        add_pending(record, f"t{n}", stale_at_ms=60_000)
+    assert admission(record, rule, now=0).wait, "a 5th would come after 4 failures: wait for them"
+    assert settle(record, rule, "t0", SUCCESS, now=0) == (True, None)
+    assert not admission(record, rule, now=0).wait, "one settled as a success: room again"
+    for token in ("t1", "t2", "t3"):
+        changed, verdict = settle(record, rule, token, FAILURE, now=0)
+    assert verdict is not None and verdict.streak == 3 and not record.pending
+    add_pending(record, "t4", stale_at_ms=60_000)
+    assert settle(record, rule, "t4", FAILURE, now=0)[1].until_ms == 1_000
+    assert admission(record, rule, now=10).refused_until_ms == 1_000, "blocked by counted failures: refused"
+    add_pending(record, "gone", stale_at_ms=1_500)  # its process died while checking it
+    assert admission(record, rule, now=1_000).wait and not admission(record, rule, now=1_500).wait
+    assert "gone" not in record.pending
+    assert settle(record, rule, "never", UNCHECKED, now=2_000) == (False, None)
+
+
+def test_a_pending_record_round_trips_and_old_records_read_without_pending() -> None:
+    record = FailureRecord(streak=2, pending={"ab": 7})
+    assert FailureRecord.from_json(record.to_json()) == record
+    old = '{"streak":1,"last":5,"blocked":5,"recent":[5]}'
+    assert FailureRecord.from_json(old).pending == {}

@@ -1,57 +1,144 @@
-"""A header-read timeout for uvicorn's h11 server: slow clients (slowloris) are cut off.
+"""Slow clients (slowloris) for uvicorn's h11 server: header and body timeouts, a per-address cap.
 
 uvicorn times out only an idle keep-alive connection, and any byte that arrives cancels that
-timer, so a client that opens a connection and sends its request line and headers a byte at a
-time holds the connection (and a place under ``--max-connections``) for as long as it likes.
-``HeaderTimeoutH11Protocol`` gives every request ``header_timeout_s`` seconds, counted from the
-moment the connection opens or the first byte of the next request on a kept-alive connection
-arrives, to deliver its whole header block; past that it answers 408 and closes the connection.
-Requests whose headers arrived in time are not affected (a slow body is bounded by the size
-limit, and the route's own work by nothing here).
+timer, so a client that sends its request a byte at a time holds the connection (and a place under
+``--max-connections``) for as long as it likes. ``SlowClientsH11Protocol`` bounds that:
 
-``simulator.cli`` runs uvicorn with ``http="simulator.web.slow_clients:HeaderTimeoutH11Protocol"``
-(an import string, so ``--workers`` processes load it too) and passes ``--header-timeout`` in
-``SESSIONSIM_HEADER_TIMEOUT_S``.
+* **headers**: every request has ``header_timeout_s`` seconds, counted from the moment the
+  connection opens or the first byte of the next request on a kept-alive connection arrives, to
+  deliver its whole header block; past that it gets 408 and the connection is closed;
+* **bodies** (issue 15): once its headers are in, a request has ``body_timeout_s`` seconds to
+  deliver its whole body; past that it gets 408 (unless an answer is already on its way) and the
+  connection is closed. Before, 1,100 connections that sent their headers and then a body byte
+  every 5 s made every other request answer 503 for as long as they kept going;
+* **connections per address** (issue 15): a client address may hold at most
+  ``max_per_address`` connections to this process; one more is answered 429 with ``Retry-After``
+  and closed at once, so one host cannot take every place under ``--max-connections``. Declared
+  proxies (``SESSIONSIM_FORWARDED_ALLOW_IPS``) are exempt: every client behind them shares their
+  address, and the proxy limits its own clients. So is this host itself (127.0.0.1 and ::1, exactly):
+  a proxy on the same host connects from there, declared or not (an undeclared one would otherwise cap
+  all its clients together), and so do local tools (load tests, benchmarks); an attacker already on
+  the host needs no slow connections. Tests stand for a remote host with another loopback address.
+
+Requests that are on time are not affected; the route's own work is bounded by nothing here.
+``simulator.cli`` runs uvicorn with ``http="simulator.web.slow_clients:SlowClientsH11Protocol"``
+(an import string, so ``--workers`` processes load it too) and passes the options in
+``SESSIONSIM_HEADER_TIMEOUT_S``, ``SESSIONSIM_BODY_TIMEOUT_S`` and
+``SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS`` (each worker process counts its own connections).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import ipaddress
 import os
+from dataclasses import dataclass
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_BODY_TIMEOUT_S = 10.0
+DEFAULT_MAX_PER_ADDRESS = 256
 ENV = "SESSIONSIM_HEADER_TIMEOUT_S"
-_TIMEOUT_BODY = b'{"error": "the request headers took too long to arrive", "field": null}'
-TIMEOUT_ANSWER = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
-                  b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(_TIMEOUT_BODY), _TIMEOUT_BODY))
+BODY_ENV = "SESSIONSIM_BODY_TIMEOUT_S"
+PER_ADDRESS_ENV = "SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS"
+PROXIES_ENV = "SESSIONSIM_FORWARDED_ALLOW_IPS"
+THIS_HOST = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})  # never capped: proxies and tools on this host
+
+
+def _answer(status: bytes, error: str, *extra: bytes) -> bytes:
+    body = b'{"error": "%s", "field": null}' % error.encode()
+    return (b"HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%sconnection: close\r\n\r\n%s"
+            % (status, len(body), b"".join(extra), body))
+
+
+TIMEOUT_ANSWER = _answer(b"408 Request Timeout", "the request headers took too long to arrive")
+BODY_TIMEOUT_ANSWER = _answer(b"408 Request Timeout", "the request body took too long to arrive")
+
+
+@dataclass(frozen=True)
+class SlowClientLimits:
+    """How long a request's headers and body may take, and how many connections one address may hold."""
+
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    max_per_address: int = DEFAULT_MAX_PER_ADDRESS
+    exempt: tuple[str, ...] = ()  # declared proxies: addresses or networks, or "*"
+
+    def is_exempt(self, host: str) -> bool:
+        """True when ``host`` is this host or a declared proxy (their connections carry many clients)."""
+        if host in THIS_HOST:
+            return True
+        if not self.exempt:
+            return False
+        if "*" in self.exempt:
+            return True
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in ipaddress.ip_network(item, strict=False) for item in self.exempt)
+
+    @property
+    def too_many_answer(self) -> bytes:
+        """The 429 for one connection more than ``max_per_address``."""
+        return _answer(b"429 Too Many Requests",
+                       f"too many connections from your address (at most {self.max_per_address})",
+                       b"retry-after: 1\r\n")
+
+
+def _positive(text: str | None, default: float) -> float:
+    try:
+        value = float(text) if text is not None else default
+    except ValueError:
+        return default
+    return value if value > 0 else default
 
 
 def header_timeout_s() -> float:
     """The configured header timeout in seconds (``SESSIONSIM_HEADER_TIMEOUT_S``, default 10)."""
-    try:
-        value = float(os.environ.get(ENV, DEFAULT_HEADER_TIMEOUT_S))
-    except ValueError:
-        return DEFAULT_HEADER_TIMEOUT_S
-    return value if value > 0 else DEFAULT_HEADER_TIMEOUT_S
+    return _positive(os.environ.get(ENV), DEFAULT_HEADER_TIMEOUT_S)
 
 
-class HeaderTimeoutH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with a deadline for each request's header block."""
+def limits_from_env() -> SlowClientLimits:
+    """The limits configured in the environment (defaults where a value is missing or not positive)."""
+    return _limits(os.environ.get(ENV), os.environ.get(BODY_ENV), os.environ.get(PER_ADDRESS_ENV),
+                   os.environ.get(PROXIES_ENV, ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _limits(header: str | None, body: str | None, per_address: str | None, proxies: str) -> SlowClientLimits:
+    """Parsed once per set of values (every connection asks)."""
+    return SlowClientLimits(header_timeout_s=_positive(header, DEFAULT_HEADER_TIMEOUT_S),
+                            body_timeout_s=_positive(body, DEFAULT_BODY_TIMEOUT_S),
+                            max_per_address=int(_positive(per_address, DEFAULT_MAX_PER_ADDRESS)),
+                            exempt=tuple(item.strip() for item in proxies.split(",") if item.strip()))
+
+
+class SlowClientsH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, with deadlines for each request's headers and body and a cap on the
+    connections of one client address."""
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.header_timeout_s = header_timeout_s()
+        self.limits = limits_from_env()
+        self.header_timeout_s = self.limits.header_timeout_s
         self._header_timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        if self._too_many_from_this_address():
+            transport.write(self.limits.too_many_answer)
+            transport.close()
+            return
         self._arm()  # a connection that never sends a request is cut off too
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._disarm_body()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -60,6 +147,19 @@ class HeaderTimeoutH11Protocol(H11Protocol):
         super().data_received(data)
         if not self._awaiting_headers():
             self._disarm()
+        if self.conn.their_state is h11.SEND_BODY:
+            self._arm_body()  # from the end of the headers, for the whole body
+        else:
+            self._disarm_body()
+
+    def _too_many_from_this_address(self) -> bool:
+        if not self.client:
+            return False
+        host = self.client[0]
+        if self.limits.is_exempt(host):
+            return False
+        same = sum(1 for other in self.connections if getattr(other, "client", None) and other.client[0] == host)
+        return same > self.limits.max_per_address
 
     def _awaiting_headers(self) -> bool:
         return self.conn.their_state is h11.IDLE
@@ -73,10 +173,33 @@ class HeaderTimeoutH11Protocol(H11Protocol):
             self._header_timer.cancel()
             self._header_timer = None
 
+    def _arm_body(self) -> None:
+        if self._body_timer is None:
+            self._body_timer = self.loop.call_later(self.limits.body_timeout_s, self._body_too_slow)
+
+    def _disarm_body(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
     def _headers_too_slow(self) -> None:
         self._header_timer = None
         if self.transport.is_closing() or not self._awaiting_headers():
             return
         if self.cycle is None or self.cycle.response_complete:  # never between a request and its answer
             self.transport.write(TIMEOUT_ANSWER)
+        self.transport.close()
+
+    def _body_too_slow(self) -> None:
+        self._body_timer = None
+        if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+            return
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started and not cycle.response_complete:
+            return  # an answer is being sent: let it finish (the connection closes after it)
+        if cycle is None or not cycle.response_started:
+            self.transport.write(BODY_TIMEOUT_ANSWER)
+        if cycle is not None:  # the route, still waiting for the body, is told the client left
+            cycle.disconnected = True
+            cycle.message_event.set()
         self.transport.close()
