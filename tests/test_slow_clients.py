@@ -4,16 +4,13 @@ or never sends a request is cut off; a normal client on the same server is serve
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from targets.launch import free_port, stop_process
+from tests.served import serving
 
 TIMEOUT_S = 1.0
 
@@ -21,24 +18,8 @@ TIMEOUT_S = 1.0
 @pytest.fixture(scope="module")
 def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real server (uvicorn, h11) with a one-second header timeout."""
-    workdir: Path = tmp_path_factory.mktemp("slow-clients")
-    number = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--store", "memory", "--no-demo",
-                                "--port", str(number), "--header-timeout", str(TIMEOUT_S),
-                                "--secret-key-file", str(workdir / "key")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{number}/signin", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+    with serving(["--no-demo", "--header-timeout", str(TIMEOUT_S)], workdir=tmp_path_factory.mktemp("slow-clients")) as number:
         yield number
-    finally:
-        stop_process(process)
 
 
 def _read_until_closed(sock: socket.socket, limit_s: float) -> bytes:
@@ -104,26 +85,10 @@ SLOW_BODY = (b"POST /api/mobile/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-
 @pytest.fixture(scope="module")
 def capped_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real server with a one-second body timeout, 30 connections in all and 10 per address."""
-    workdir: Path = tmp_path_factory.mktemp("slow-bodies")
-    number = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "simulator.cli", "serve", "--store", "memory", "--no-demo",
-                                "--port", str(number), "--header-timeout", str(TIMEOUT_S),
-                                "--body-timeout", str(BODY_TIMEOUT_S), "--max-connections", "30",
-                                "--max-connections-per-address", str(PER_ADDRESS),
-                                "--secret-key-file", str(workdir / "key")],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{number}/signin", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.1)
+    with serving(["--no-demo", "--header-timeout", str(TIMEOUT_S), "--body-timeout", str(BODY_TIMEOUT_S),
+                  "--max-connections", "30", "--max-connections-per-address", str(PER_ADDRESS)],
+                 workdir=tmp_path_factory.mktemp("slow-bodies")) as number:
         yield number
-    finally:
-        stop_process(process)
 
 
 def _slow_body(port: int) -> socket.socket:
