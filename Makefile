@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 # unit tests in two processes, each test file kept on one (module fixtures: servers, stores); 9 min instead of
-# 15 min on the 2-core CI machine with other jobs running
-UNIT := $(PYTEST) tests -n 2 --dist loadfile
+# 15 min on the 2-core CI machine with other jobs running. Schemathesis runs on its own: under pytest-xdist
+# its parametrized test collapses into one operation.
+UNIT := $(PYTEST) tests -n 2 --dist loadfile --ignore tests/test_schemathesis.py && $(PYTEST) tests/test_schemathesis.py
 PORT ?= 8000
 
 .PHONY: help venv system-deps test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peer-load clean

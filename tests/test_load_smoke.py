@@ -35,7 +35,7 @@ def test_a_healthy_server_gets_a_clean_verdict_and_the_reports(tmp_path: Path) -
     assert code == 0, output
     assert verdict["result"] == "pass" and verdict["violations"] == {
         "early": 0, "late": 0, "missed_eviction": 0, "wrong_reason": 0, "bad_status": 0, "settings_unexplained": 0,
-        "ended_only_on_request": 0, "signin_race": 0}, output
+        "ended_only_on_request": 0, "signin_race": 0, "sweep_late": 0}, output
     assert verdict["sessions"] > 20 and verdict["heartbeats"] > 200, verdict
     assert verdict["expiries_observed"] > 0 and verdict["evictions_observed"] > 0, verdict
     assert verdict["time_scale"] == 300 and verdict["lag_ms"]["p50"] is not None
