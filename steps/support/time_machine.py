@@ -92,8 +92,8 @@ class TimeMachine:
 
     def pass_idle(self, nominal_ms: int, *, step_ms: int | None = None, jump: bool = False) -> int:
         """The scenario's "``nominal_ms`` pass without activity", on the target's settings; the actual ms."""
-        move = self.timeline.advance(nominal_ms)
         self._require_clock()
+        move = self.timeline.advance(nominal_ms)
         if step_ms is not None and not self.timeline.identity:
             step_ms = max(self.timeline.scaled(step_ms), 1000)
         self._advance(move, step_ms=step_ms, jump=jump)

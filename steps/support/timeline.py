@@ -43,29 +43,35 @@ class Timeline:
             return settings.idle_ms * share
         return settings.idle_ms - settings.warning_ms
 
+    def _landmarks(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(warning start, deadline) in nominal and in actual idle ms."""
+        return ((self._warn_at(self.nominal, self.actual), self.nominal.idle_ms),
+                (self._warn_at(self.actual, self.nominal), self.actual.idle_ms))
+
+    @staticmethod
+    def _through(x: float, src: tuple[float, float], dst: tuple[float, float]) -> int:
+        """``x`` carried from one timeline to the other, piece by piece: scaled before the warning and
+        inside it, unchanged past the deadline (an empty piece maps to where it starts)."""
+        (w, t), (w2, t2) = src, dst
+        if x <= w:
+            return round(x * w2 / w) if w else 0
+        if x <= t:
+            return round(w2 + (x - w) * (t2 - w2) / (t - w))
+        return round(t2 + (x - t))
+
     def to_actual(self, nominal_ms: float) -> int:
         """The actual idle time at which the nominal idle time ``nominal_ms`` falls."""
         if self.identity:
             return round(nominal_ms)
-        t, t2 = self.nominal.idle_ms, self.actual.idle_ms
-        w, w2 = self._warn_at(self.nominal, self.actual), self._warn_at(self.actual, self.nominal)
-        if nominal_ms <= w:
-            return round(nominal_ms * w2 / w) if w else 0
-        if nominal_ms <= t:
-            return round(w2 + (nominal_ms - w) * (t2 - w2) / (t - w))
-        return round(t2 + (nominal_ms - t))
+        nominal, actual = self._landmarks()
+        return self._through(nominal_ms, nominal, actual)
 
     def to_nominal(self, actual_ms: float) -> int:
         """The inverse of ``to_actual``: where an actual idle time falls in the scenario's words."""
         if self.identity:
             return round(actual_ms)
-        t, t2 = self.nominal.idle_ms, self.actual.idle_ms
-        w, w2 = self._warn_at(self.nominal, self.actual), self._warn_at(self.actual, self.nominal)
-        if actual_ms <= w2:
-            return round(actual_ms * w / w2) if w2 else round(w)
-        if actual_ms <= t2:
-            return round(w + (actual_ms - w2) * (t - w) / (t2 - w2))
-        return round(t + (actual_ms - t2))
+        nominal, actual = self._landmarks()
+        return self._through(actual_ms, actual, nominal)
 
     def moved(self, actual_ms: int) -> None:
         """The clocks moved ``actual_ms`` outside the scenario's idle durations (a lock's minutes, a
