@@ -307,12 +307,17 @@ def last_activity_ago(my_device, oracle, waivers, time_machine, duration):
 
 @then(parsers.re(rf"^the server says my session ends in {DURATION}$"))
 def session_ends_in(my_device, oracle, waivers, time_machine, duration):
-    status = oracle.of(my_device)
-    deadline = timing(status, "idle_deadline_ms", waivers, f"the server says my session ends in {duration.strip()}")
+    expect_ends_in(oracle.of(my_device), duration, waivers, time_machine, whose="my")
+
+
+def expect_ends_in(status, duration: str, waivers, time_machine, *, whose: str) -> None:
+    """The oracle's idle deadline is ``duration`` away (on the target's own settings), or the check is
+    waived when the oracle does not report it."""
+    deadline = timing(status, "idle_deadline_ms", waivers, f"the server says {whose} session ends in {duration.strip()}")
     if deadline is not None:
         left, expected = deadline - status.server_time_ms, time_machine.timeline.left(duration_ms(duration))
         assert abs(left - expected) <= _rounding(time_machine), \
-            f"the session ends in {left / 1000:.0f} s, not {expected / 1000:.0f} s"
+            f"{whose} session ends in {left / 1000:.0f} s, not {expected / 1000:.0f} s"
 
 
 def _rounding(time_machine) -> int:

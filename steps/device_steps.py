@@ -5,9 +5,9 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from pytest_bdd import parsers, then, when
 
+from steps.common_steps import expect_ends_in
 from steps.support.flows import DEVICE
-from steps.support.oracle import expect_active, read_until, timing
-from steps.support.time_machine import duration_ms
+from steps.support.oracle import expect_active, read_until
 
 
 @then(parsers.re(rf"^{DEVICE} still shows the patient list$"))
@@ -28,12 +28,7 @@ def colleague_still_sees(devices, profile, oracle, waivers, colleague, device_na
 @then(parsers.re(r"^the server says my colleague's session ends in (?P<duration>.+)$"))
 def colleague_session_ends_in(devices, oracle, waivers, time_machine, colleague, duration):
     device = next(d for d in devices.all() if d.person == colleague)
-    status = oracle.of(device)
-    deadline = timing(status, "idle_deadline_ms", waivers, f"the server says my colleague's session ends in {duration}")
-    if deadline is not None:
-        left, expected = deadline - status.server_time_ms, time_machine.timeline.left(duration_ms(duration))
-        assert abs(left - expected) <= (0 if time_machine.timeline.identity else 1000), \
-            f"my colleague's session ends in {left / 1000:.0f} s, not {expected / 1000:.0f} s"
+    expect_ends_in(oracle.of(device), duration, waivers, time_machine, whose="my colleague's")
 
 
 @when(parsers.re(rf"^I close the browser on {DEVICE} without logging out$"))

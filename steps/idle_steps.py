@@ -126,27 +126,24 @@ def server_hears_of_input(my_device, oracle, waivers, time_machine, limit):
     """The server's record of my last activity reaches the moment I typed within ``limit`` seconds; else
     the figure of how long it took (moving the clocks up to the deadline) is the observed value."""
     typed_at = time_machine.server.now_ms()
-    stale_by = None
-
-    def heard() -> bool:
-        status = oracle.of(my_device)
-        if status.state == "unknown" or status.last_activity_ms is None:
-            return True  # judged below: waived
-        return status.last_activity_ms >= typed_at - 1000  # apps counting whole seconds round down
-
     if oracle.of(my_device).last_activity_ms is None:
         waivers.waive(f"the server knows of my input within {limit} s", "the target's status oracle does not report "
                       "the last activity")
         return
+
+    def heard() -> bool:  # a session that has ended meanwhile reports no activity: other checks judge that
+        last = oracle.of(my_device).last_activity_ms
+        return last is None or last >= typed_at - 1000  # apps counting whole seconds round down
+
     waited, bound = 0, int(limit) * 1000
     while not heard():
         if waited >= time_machine.timeline.actual.idle_ms - 2000:
             break  # never past the deadline: the session would end for a reason of its own
-        time_machine.advance(1000 if waited < bound else 5000)
-        waited += 1000 if waited < bound else 5000
+        step = 1000 if waited < bound else 5000
+        time_machine.advance(step)
+        waited += step
     if waited > bound or not heard():
-        stale_by = waited
-        seen = f"{words(stale_by / 1000)} later" if heard() else f"not within {words(waited / 1000)}"
+        seen = f"{words(waited / 1000)} later" if heard() else f"not within {words(waited / 1000)}"
         time_machine.observe(f"the server learned of my input {seen} (the page reports input only at its next "
                              f"scheduled contact)")
         raise AssertionError(f"the server learned of my input {seen}, not within {limit} s")
