@@ -12,7 +12,6 @@ tests in tests/ pay nothing.
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from pathlib import Path
@@ -272,9 +271,6 @@ def devices(request: pytest.FixtureRequest, new_context: Any, playwright: Any, t
         folder = Path(keep) / evidence_slug(request.node.name)
         for kind, path in registry.keep_evidence(folder):
             request.node.user_properties.append((f"playwright_{kind}", str(path)))
-        failed_step = dict(p for p in request.node.user_properties if p[0] in ("failed_step", "failed_check"))
-        if failed_step:  # known findings too: pytest-bdd's Cucumber JSON keeps no message for an xfail
-            (folder / "failed-step.json").write_text(json.dumps(failed_step, indent=1))
 
 
 @pytest.fixture

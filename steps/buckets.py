@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -221,15 +222,17 @@ class Buckets:
         lines += [f"  failed: {name}" for name in self.failed]
         lines += [f"  expected to fail, and did: {name}" for name in self.expected]
         lines += [f"  expected to fail, but passed (remove the expectation): {name}" for name in self.fixed]
-        reasons: dict[str, int] = {}
-        for reason in self.not_covered.values():
-            reasons[reason] = reasons.get(reason, 0) + 1
-        lines += [f"  not covered ({count}): {reason}" for reason, count in sorted(reasons.items())]
-        checks: dict[str, int] = {}
-        for _, check in self.waived:
-            checks[check] = checks.get(check, 0) + 1
-        lines += [f"  waived ({count}x): {check}" for check, count in sorted(checks.items())]
+        lines += [f"  not covered ({count}): {reason}" for reason, count in sorted(self.not_covered_reasons().items())]
+        lines += [f"  waived ({count}x): {check}" for check, count in sorted(self.waived_checks().items())]
         return lines
+
+    def not_covered_reasons(self) -> Counter[str]:
+        """How many runs each reason for "not covered" left out."""
+        return Counter(self.not_covered.values())
+
+    def waived_checks(self) -> Counter[str]:
+        """How many times each check was waived."""
+        return Counter(check for _, check in self.waived)
 
     def gate(self, fail_on: str = "new") -> tuple[int, str]:
         """The exit code for CI and why: errors and unexpected results always fail; ``fail_on`` = new

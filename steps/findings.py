@@ -121,17 +121,12 @@ def entries(buckets: Buckets, home: dict[str, Path], folder: Path) -> list[dict[
 
 
 def _lacks(buckets: Buckets) -> list[tuple[str, int]]:
-    covered: dict[str, int] = {}
-    for why in buckets.not_covered.values():
-        covered[why] = covered.get(why, 0) + 1
-    return sorted(covered.items(), key=lambda item: -item[1])
+    """The reasons for "not covered", the most runs first."""
+    return sorted(buckets.not_covered_reasons().items(), key=lambda item: -item[1])
 
 
 def _waived(buckets: Buckets) -> list[tuple[str, int]]:
-    checks: dict[str, int] = {}
-    for _, check in buckets.waived:
-        checks[check] = checks.get(check, 0) + 1
-    return sorted(checks.items())
+    return sorted(buckets.waived_checks().items())
 
 
 def markdown(summary: dict[str, Any], buckets: Buckets, found: list[dict[str, Any]], folder: Path) -> str:
