@@ -32,25 +32,29 @@ def _read_until_closed(sock: socket.socket, limit_s: float) -> bytes:
         received += chunk
 
 
+def _trickle(sock: socket.socket, pieces: list[bytes], pause_s: float) -> float | None:
+    """Send ``pieces`` one at a time, ``pause_s`` apart, until the server answers or closes; how long
+    after the start that was (None: it never did)."""
+    started = time.monotonic()
+    for piece in pieces:
+        time.sleep(pause_s)
+        try:
+            sock.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            return time.monotonic() - started
+        sock.settimeout(0.001)
+        try:
+            if sock.recv(4096, socket.MSG_PEEK) is not None:
+                return time.monotonic() - started
+        except (BlockingIOError, socket.timeout):
+            continue
+    return None
+
+
 def test_headers_sent_a_byte_at_a_time_are_cut_off(port: int) -> None:
     request = b"GET /signin HTTP/1.1\r\nHost: 127.0.0.1\r\n" + b"X-Slow: " + b"a" * 200
     with socket.create_connection(("127.0.0.1", port)) as sock:
-        started = time.monotonic()
-        closed_after = None
-        for byte in request:
-            try:
-                sock.sendall(bytes([byte]))
-            except (BrokenPipeError, ConnectionResetError):
-                closed_after = time.monotonic() - started
-                break
-            time.sleep(0.05)  # 20 bytes a second: it would take 12 s to finish
-            sock.settimeout(0.001)
-            try:
-                if sock.recv(4096, socket.MSG_PEEK) is not None:
-                    closed_after = time.monotonic() - started
-                    break
-            except (BlockingIOError, socket.timeout):
-                continue
+        closed_after = _trickle(sock, [bytes([byte]) for byte in request], 0.05)  # 20 bytes a second: 12 s in all
         answer = _read_until_closed(sock, 5)
     assert closed_after is not None and closed_after < TIMEOUT_S + 1.5, "the slow client was never cut off"
     assert answer.startswith(b"HTTP/1.1 408")
@@ -111,21 +115,7 @@ def _answer_now(sock: socket.socket, wait_s: float) -> bytes:
 
 def test_a_body_sent_a_byte_at_a_time_is_cut_off(capped_port: int) -> None:
     with _slow_body(capped_port) as sock:
-        started, closed_after = time.monotonic(), None
-        for _ in range(40):  # 5 bytes a second: the 200-byte body would take 40 s
-            time.sleep(0.2)
-            try:
-                sock.sendall(b" ")
-            except (BrokenPipeError, ConnectionResetError):
-                closed_after = time.monotonic() - started
-                break
-            sock.settimeout(0.001)
-            try:
-                if sock.recv(4096, socket.MSG_PEEK) is not None:
-                    closed_after = time.monotonic() - started
-                    break
-            except (BlockingIOError, socket.timeout):
-                continue
+        closed_after = _trickle(sock, [b" "] * 40, 0.2)  # 5 bytes a second: the 200-byte body would take 40 s
         answer = _read_until_closed(sock, 5)
     assert closed_after is not None and closed_after < BODY_TIMEOUT_S + 1.5, "the slow body was never cut off"
     assert answer.startswith(b"HTTP/1.1 408") and b"the request body took too long" in answer
