@@ -126,14 +126,15 @@ def busy_with_forged_reports(my_device, profile, http, clinic, time_machine, wai
         waivers.waive("a session kept busy past its maximum length",
                       f"{horizon // every} reports, one every {words(every / 1000)}, would be needed")
         return None
-    elapsed, answers = 0, []
+    elapsed, reports = 0, 0
     while elapsed < horizon:
         step = min(every, horizon - elapsed)
         time_machine.advance_server_only(step)  # the browser is closed: nobody else to move
         elapsed += step
-        answers.append(profile.report_activity(http, my_device.last_session, idle_ms=0, input_since_last=True))
+        profile.report_activity(http, my_device.last_session, idle_ms=0, input_since_last=True)
+        reports += 1
     return {"lifetime_s": lifetime_s, "declared": clinic.settings.absolute_lifetime_s is not None,
-            "elapsed_ms": elapsed, "every_ms": every, "reports": len(answers)}
+            "elapsed_ms": elapsed, "every_ms": every, "reports": reports}
 
 
 @then(parsers.re(rf"^the server has ended {DEVICE}'s session for its maximum length$"))
