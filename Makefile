@@ -10,7 +10,7 @@ PYTEST := $(BIN)/pytest -p no:locust
 UNIT := $(PYTEST) tests -n 2 --dist loadfile --ignore tests/test_schemathesis.py && $(PYTEST) tests/test_schemathesis.py
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peer-load clean
+.PHONY: help venv system-deps test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peers peer-load clean
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
@@ -91,22 +91,28 @@ real-time: venv system-deps
 clean:
 	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm $(JSTESTS)/node_modules
 
-# A real third-party app as a target (examples/): its own venv and database, its 7-day configuration,
-# then the whole suite through its profile (the app started and stopped by steps.run), one findings
-# report for both (findings.md, findings.html). PEER_ARGS="--fail-on high" gates on known findings too.
+# A real third-party app as a target (examples/<name>/): `make -C examples/<name> setup` builds its own
+# environment and data, then steps/peer.py runs every configuration its peer.toml declares (the 7-day one)
+# and the whole suite through its profile (the app started and stopped by steps.run), one findings report
+# for all (reports/peer/<name>/findings.md, findings.html). PEER_ARGS="--fail-on high" gates on known
+# findings too. `make peers`: every example, one after the other; the exit code is the worst of them.
 PEER ?= django-session-security
-PEER_REPORTS := reports/peer/$(PEER)
+PEER_TARGET := $(or $(TARGET),$(PEER))
+PEER_REPORTS := reports/peer/$(PEER_TARGET)
+EXAMPLES := $(patsubst examples/%/profile.py,%,$(wildcard examples/*/profile.py))
 
 peer: venv system-deps
-	$(MAKE) --no-print-directory -C examples/$(PEER) migrate
-	CLINIC_EXPIRE_AFTER=604800 CLINIC_WARN_AFTER=604680 $(BIN)/python -m steps.run --target $(PEER) \
-		--reports $(PEER_REPORTS)/seven-days -k "(long_automatic_logout or every_choice) and 7"
-	$(BIN)/python -m steps.run --target $(PEER) --reports $(PEER_REPORTS) --merge $(PEER_REPORTS)/seven-days $(PEER_ARGS)
+	$(MAKE) --no-print-directory -C examples/$(PEER_TARGET) setup
+	$(BIN)/python -m steps.peer $(PEER_TARGET) $(PEER_ARGS)
+
+peers: venv system-deps
+	@worst=0; for name in $(EXAMPLES); do \
+		$(MAKE) --no-print-directory peer TARGET=$$name || worst=1; done; exit $$worst
 
 # Load through the profile, at real time with a 60 s timeout and a 30 s warning (no test clock)
 peer-load: venv
-	$(MAKE) --no-print-directory -C examples/$(PEER) migrate
-	CLINIC_TEST_CLOCK=0 CLINIC_EXPIRE_AFTER=60 CLINIC_WARN_AFTER=30 $(BIN)/python -m loadtests.run --target $(PEER) \
+	$(MAKE) --no-print-directory -C examples/$(PEER_TARGET) setup
+	CLINIC_TEST_CLOCK=0 CLINIC_EXPIRE_AFTER=60 CLINIC_WARN_AFTER=30 $(BIN)/python -m loadtests.run --target $(PEER_TARGET) \
 		--time-scale 1 --duration 150 --users 12 --out $(PEER_REPORTS)-load --locust-arg=--tolerance-s=5
 
 # The fault catalogue (faults/, docs/faults.md): each fault planted in a scratch copy of the reference server,

@@ -1,7 +1,7 @@
 """Find a profile by name, importable module or file: ``--target NAME_OR_MODULE`` and ``TARGET=``.
 
 A profile module exposes ``PROFILE`` (a ``targets.profile.Profile`` instance). Names known here:
-``reference`` (the default) and the examples under examples/. Anything else is imported as a module
+``reference`` (the default) and every example app under examples/ (its folder's name). Anything else is imported as a module
 (``mycompany.qa.clinic_profile``) or loaded from a file (``path/to/profile.py``), so a profile can
 live in the user's own repository.
 """
@@ -16,10 +16,8 @@ from pathlib import Path
 from targets.profile import Profile
 
 ROOT = Path(__file__).resolve().parent.parent
-KNOWN = {
-    "reference": "targets.reference",
-    "django-session-security": str(ROOT / "examples" / "django-session-security" / "profile.py"),
-}
+KNOWN = {"reference": "targets.reference",  # and every example app, by its folder's name
+         **{path.parent.name: str(path) for path in sorted((ROOT / "examples").glob("*/profile.py"))}}
 
 
 class ProfileError(Exception):

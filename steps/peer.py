@@ -1,0 +1,79 @@
+"""Run the whole browser suite against one example app under examples/, every configuration it declares.
+
+    python -m steps.peer NAME [steps.run options ...]      (make peer TARGET=NAME; make peers: all of them)
+
+An example may declare extra configurations in ``examples/NAME/peer.toml`` (a 7-day timeout, say): each
+runs first, with its environment and its ``select`` (pytest ``-k``), into ``reports/peer/NAME/<config>``;
+then the main run, into ``reports/peer/NAME``, merges them into one findings report and one verdict.
+
+    [[configurations]]
+    name = "seven-days"
+    env = { CLINIC_EXPIRE_AFTER = "604800" }
+    select = "(long_automatic_logout or every_choice) and 7"
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+REPORTS = ROOT / "reports" / "peer"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One extra configuration of an example app: its name, environment and the scenarios it runs."""
+
+    name: str
+    select: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def examples() -> list[str]:
+    """The names of the example apps (folders under examples/ with a profile.py)."""
+    return sorted(path.parent.name for path in EXAMPLES.glob("*/profile.py"))
+
+
+def configurations(name: str) -> list[Configuration]:
+    """The extra configurations ``examples/NAME/peer.toml`` declares (none without the file)."""
+    path = EXAMPLES / name / "peer.toml"
+    if not path.exists():
+        return []
+    declared = tomllib.loads(path.read_text()).get("configurations", [])
+    return [Configuration(c["name"], c["select"], {k: str(v) for k, v in c.get("env", {}).items()}) for c in declared]
+
+
+def commands(name: str, extra: Sequence[str] = ()) -> list[tuple[dict[str, str], list[str]]]:
+    """(environment additions, command line) of each run, extra configurations first, the merging run last."""
+    base = [sys.executable, "-m", "steps.run", "--target", name]
+    runs, merged = [], []
+    for config in configurations(name):
+        folder = REPORTS / name / config.name
+        runs.append((config.env, [*base, "--reports", str(folder), "-k", config.select]))
+        merged += ["--merge", str(folder)]
+    runs.append(({}, [*base, "--reports", str(REPORTS / name), *merged, *extra]))
+    return runs
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in examples():
+        print(f"usage: python -m steps.peer NAME [steps.run options]; NAME one of: {', '.join(examples())}",
+              file=sys.stderr)
+        return 2
+    code = 0
+    for env, cmd in commands(args[0], args[1:]):
+        print("+", " ".join(f"{k}={v}" for k, v in env.items()), " ".join(cmd[1:]), flush=True)
+        code = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}).returncode
+    return code  # the merging run's verdict covers every configuration
+
+
+if __name__ == "__main__":
+    sys.exit(main())
