@@ -11,7 +11,8 @@ Before any browser starts, a preflight says what the target has and lacks; when 
 it exits 2 with that paragraph. The exit code is 1 on harness or profile errors, new findings and
 known findings that now pass; ``--fail-on`` also fails it on known findings of a severity or worse.
 Reports land in reports/bdd/ (or ``--reports DIR``): cucumber.json, junit.xml, summary.json and
-failures/<scenario>/ with a Playwright trace and a screenshot of every tab of every failed scenario.
+failures/<scenario>/ with a Playwright trace and a screenshot of every tab of every failed scenario;
+summary.json also says when and on what commit the run started and which folders it merged (steps/matrix.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import subprocess
 import sys
 import time
 from contextlib import ExitStack
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -66,6 +68,22 @@ def summarize(buckets: Buckets) -> dict[str, Any]:
             "lines": buckets.describe(), "results": buckets.to_results()}
 
 
+def provenance(reports: Path, merge: Sequence[Path] = ()) -> dict[str, Any]:
+    """When and on what code a run started (UTC, the checkout's commit with ``-dirty`` for local changes,
+    ``None`` outside git), and the merged configurations' folders (relative to ``reports`` when inside it)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short=12", "HEAD") or None
+    if commit and git("status", "--porcelain", "--untracked-files=no"):
+        commit += "-dirty"
+    inside = [Path(m).resolve() for m in merge]
+    return {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "commit": commit,
+            "merged": [str(m.relative_to(reports.resolve()) if m.is_relative_to(reports.resolve()) else m)
+                       for m in inside]}
+
+
 def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[str] = (), quiet: bool = False,
         target: str = "reference", target_cmd: str | None = None, clock: str | None = None,
         reports: Path = REPORTS, fail_on: str = "new", merge: Sequence[Path] = ()) -> dict[str, Any]:
@@ -77,6 +95,7 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
     from targets.preflight import run as preflight
 
     started = time.perf_counter()
+    origin = provenance(reports, merge)
     profile = load(target)
     clock = clock or (profile.clock if profile.clock == "real" else None)
     if not base_url and not target_cmd and profile.start_command:  # the profile knows how to start its app
@@ -111,7 +130,8 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
         annotate_cucumber(reports / "cucumber.json", buckets)
         mark_known_findings_failed(junit)
     summary.update(wall_s=round(time.perf_counter() - started, 1), workers=1 if base_url else workers,
-                   reports=str(reports), preflight=paragraph, target=profile.name)
+                   reports=str(reports), preflight=paragraph, target=profile.name,
+                   **origin)
     (reports / "summary.json").write_text(json.dumps(summary, indent=2))
     if merge:  # other configurations of the same target: one verdict for all of them
         from steps.findings import load
