@@ -6,7 +6,8 @@ against a target other than the reference) turns the run's ``summary.json`` into
 
 * a headline: findings by severity, gaps, runs executed out of the total, not covered, errors;
 * harness or profile errors first (a crash is never the app's finding);
-* each finding, worst first: its severity (docs/findings.md, "Severity"), the risk in plain words,
+* each finding, worst first (anchored by its evidence folder's name, ``findings.html#<slug>``, which the
+  conformance matrix links): its severity (docs/findings.md, "Severity"), the risk in plain words,
   what was observed, the failing step and what the app did instead, the evidence;
 * the product features the app lacks, with the runs they leave uncovered, and the waived checks.
 
@@ -112,6 +113,7 @@ def finding_entry(result: Result, number: int, folder: Path, cache: dict[str, st
             "declared": result.message if result.bucket == "expected" else "",
             "settings": (result.props.get("settings") or [""])[-1],
             "scenario": f"{result.name} in {result.feature or '?'} (line {result.line or '?'})",
+            "anchor": evidence_slug(result.name),
             "evidence": _evidence(folder, result), "folder": folder}
 
 
@@ -144,7 +146,8 @@ def markdown(summary: dict[str, Any], buckets: Buckets, found: list[dict[str, An
     if not found:
         out += ["None: every scenario that ran behaved as the policy requires.", ""]
     for entry in found:
-        out += [f"### {entry['number']}. [{entry['severity'].upper()}] {entry['title']}", "",
+        out += [f"<a id=\"{entry['anchor']}\"></a>", "",
+                f"### {entry['number']}. [{entry['severity'].upper()}] {entry['title']}", "",
                 f"- **Kind:** {entry['kind']}"]
         if entry["risk"]:
             out += [f"- **Risk:** {entry['risk']}"]
@@ -210,8 +213,8 @@ def page(summary: dict[str, Any], buckets: Buckets, found: list[dict[str, Any]])
                         f"{base64.b64encode(p.read_bytes()).decode()}'><figcaption>{e(p.name)}</figcaption></figure>"
                         for p in entry["evidence"] if p.suffix == ".png")
         traces = ", ".join(e(p.name) for p in entry["evidence"] if p.suffix == ".zip")
-        out.append(f"<div class=finding><h3><span class='sev {entry['severity']}'>{entry['severity'].upper()}</span> "
-                   f"{entry['number']}. {e(entry['title'])}</h3><dl>"
+        out.append(f"<div class=finding id='{entry['anchor']}'><h3><span class='sev {entry['severity']}'>"
+                   f"{entry['severity'].upper()}</span> {entry['number']}. {e(entry['title'])}</h3><dl>"
                    + "".join(f"<dt>{k}</dt><dd>{e(v)}</dd>" for k, v in rows if v)
                    + (f"<dt>Playwright traces</dt><dd>{traces} (open with <code>playwright show-trace</code>)</dd>"
                       if traces else "") + f"</dl>{shots}</div>")
