@@ -10,7 +10,7 @@ PYTEST := $(BIN)/pytest -p no:locust
 UNIT := $(PYTEST) tests -n 2 --dist loadfile --ignore tests/test_schemathesis.py && $(PYTEST) tests/test_schemathesis.py
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peers peer-load clean
+.PHONY: help venv system-deps test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peers peer-load clean matrix
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
@@ -19,6 +19,7 @@ help:
 	@echo "make bdd    - the Gherkin browser scenarios (BASE_URL=http://... another server; TARGET=profile for your app)"
 	@echo "make serve  - run the reference server with the demo clinic on http://127.0.0.1:$(PORT)/"
 	@echo "make load   - 2-minute Locust timing run on loopback (USERS= DURATION= SCALE= STORE= LOAD_ARGS=)"
+	@echo "make matrix - the conformance matrix (docs/matrix.md, docs/matrix.html) from the latest runs; make bdd runs the reference, make peers every example"
 
 # The drop-in test clocks (clocks/: their own distribution, clinic-session-testclock) come from this
 # checkout, editable, so their tests run the source here.
@@ -108,6 +109,11 @@ peer: venv system-deps
 peers: venv system-deps
 	@worst=0; for name in $(EXAMPLES); do \
 		$(MAKE) --no-print-directory peer TARGET=$$name || worst=1; done; exit $$worst
+
+# The conformance matrix (steps/matrix.py): every implementation's latest run side by side, built from whatever runs
+# exist under reports/ (make bdd: the reference; make peers: every example); an example with no run keeps its column.
+matrix: venv
+	$(BIN)/python -m steps.matrix $(MATRIX_ARGS)
 
 # Load through the profile, at real time with a 60 s timeout and a 30 s warning (no test clock)
 peer-load: venv

@@ -14,7 +14,8 @@ import pytest
 
 from steps import matrix
 
-FIXED = "the scenario sets {'idle_timeout_s': %s} (settable limits); the target's settings are fixed (idle_timeout_s=1800)"
+FIXED = ("the scenario sets {'idle_timeout_s': %s} (settable limits); "
+         "the target's settings are fixed (idle_timeout_s=1800)")
 # name -> (feature file, line, tags)
 SCENARIOS = {
     "test_idle_ends": ("features/idle.feature", 5, ["clock", "server_idle_timeout", "warning"]),
@@ -95,21 +96,23 @@ def test_rows_are_the_nine_requirements_then_capabilities_and_product_features(b
 
 def test_each_kind_of_cell(built: matrix.Matrix) -> None:
     assert at(built, "server_idle_timeout", "reference").text() == "passed: 2 passed"
-    assert at(built, "server_idle_timeout", "app-a").text() == "finding high: 1 high; 1 passed"  # 7 days: merged
-    assert at(built, "signin_throttling", "app-a").text() == "gap medium: 1 medium (1 gap)"
+    assert at(built, "server_idle_timeout", "app-a").text() == "finding (high): 1 high; 1 passed"  # 7 days: merged
+    assert at(built, "signin_throttling", "app-a").text() == "gap (medium): 1 medium, 1 of them a gap"
     assert at(built, "cross_tab", "app-a").text() == "error: 1 error"
     assert at(built, "eviction", "app-a").text() == "not covered: 1 not covered (lacks eviction)"
     assert at(built, "countdown", "app-a").text() == "not applicable: 1 not applicable"
     assert at(built, "no_store", "app-a").kind == at(built, "no_store", "reference").kind == "not_applicable"
     assert at(built, "eviction", "app-b").text() == "no run"
     worst_first = at(built, "features/idle.feature", "app-a")
-    assert (worst_first.kind, worst_first.text()) == ("finding", "finding high: 1 high; 1 passed; 1 not applicable")
+    assert (worst_first.kind, worst_first.text()) == ("finding", "finding (high): 1 high; 1 passed; 1 not applicable")
 
 
 def test_cells_link_to_the_finding_in_the_findings_report_or_the_failures_folder(built: matrix.Matrix) -> None:
-    assert at(built, "server_idle_timeout", "app-a").links == [("#1", "../reports/peer/app-a/findings.html#test_idle_ends")]
-    assert at(built, "signin_throttling", "app-a").links == [("#2", "../reports/peer/app-a/findings.html#test_throttle")]
-    assert at(built, "cross_tab", "app-a").links == [("error", "../reports/peer/app-a/failures/test_crash/")]
+    assert at(built, "server_idle_timeout", "app-a").links == [
+        ("#1", "../reports/peer/app-a/findings.html#test_idle_ends", "idle ends")]
+    assert at(built, "signin_throttling", "app-a").links[0][:2] == (
+        "#2", "../reports/peer/app-a/findings.html#test_throttle")
+    assert at(built, "cross_tab", "app-a").links[0][:2] == ("error", "../reports/peer/app-a/failures/test_crash/")
     assert at(built, "server_idle_timeout", "reference").links == []
 
 
@@ -131,9 +134,11 @@ def test_header_and_summary_lines(built: matrix.Matrix) -> None:
 
 def test_the_markdown_and_the_self_contained_page(built: matrix.Matrix, tmp_path: Path) -> None:
     text = (tmp_path / "docs" / "matrix.md").read_text()
-    assert "| **signin throttling** | ✅ passed: 1 passed | ⛔ gap medium: 1 medium (1 gap) " \
+    assert "| **signin throttling** | ✅ passed: 1 passed | ⛔ gap (medium): 1 medium, 1 of them a gap " \
            "[#2](../reports/peer/app-a/findings.html#test_throttle) | ∅ no run |" in text
     assert "- **app-b**: app-b: no run. Make one with `make peer TARGET=app-b`." in text
+    assert "Configurations: default, long. Run 2026-12-05 12:00 UTC on commit abc123. " \
+           "[Findings report](../reports/peer/app-a/findings.html)" in text
     assert "not applicable" in text and "do not edit by hand" in text
     page = (tmp_path / "docs" / "matrix.html").read_text()
     assert "<td class=no_run>no run: <code>make peer TARGET=app-b</code></td>" in page
