@@ -118,6 +118,8 @@ class Cell:
         parts += [f"{self.counts[k]} {WORDS.get(k, k)}" for k in ("error", "passed", "not_covered", "not_applicable")
                   if self.counts[k]]
         parts += [f"{self.counts['fixed']} known finding(s) now pass"] if self.counts["fixed"] else []
+        waived = self.counts["waived"]
+        parts += [f"{waived} check{'s' if waived != 1 else ''} waived"] if waived else []
         text = f"{head}: {'; '.join(parts)}"
         lacks = [name for name, _ in self.lacks.most_common()]
         return text + (f" (lacks {', '.join(lacks)})" if self.kind == "not_covered" and lacks else "")
@@ -154,6 +156,7 @@ def cell(row: Row, column: Implementation, tags: dict[str, frozenset[str]], out:
         found.counts[kind if kind not in ("gap", "finding") else result.severity] += 1
         found.counts["gap"] += kind == "gap"
         found.counts["fixed"] += result.bucket == "fixed"
+        found.counts["waived"] += len(result.props.get("waived", []))
         found.kind = min(found.kind, kind, key=KINDS.index)
         found.scenarios.append((result.title or result.name, _said(result, kind)))
         if kind == "not_covered":
@@ -242,7 +245,8 @@ LEGEND = [
                 "links (#n) go to each finding in the implementation's findings report, or its failures/ folder"),
     ("error", "a crash in a step or the profile: the harness's or the profile's fault, never the app's finding"),
     ("passed", "at least one scenario run of the row ran, and every one that ran behaved as the policy requires "
-               "(the others are counted: not covered, not applicable)"),
+               "(the others are counted: not covered, not applicable; and the checks waived inside them, which the "
+               "app could not answer and which never count as passed)"),
     ("not_covered", "none of the row's scenario runs ran, and at least one was left out because the app lacks a "
                     "product feature it needs (named: targets/capabilities.py, FEATURES). On a requirement's row it "
                     "means the requirement was not judged, which is neither a pass nor a gap"),

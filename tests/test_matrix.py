@@ -64,7 +64,8 @@ def reports(tmp_path: Path) -> Path:
               result("test_fifteen[15 min]", "not_covered", FIXED % 900.0),
               result("test_crash", "error", error=["KeyError: 'x' (profile.py:3)"])],
             started_at="2026-12-05T12:00:30+00:00", commit="abc123", merged=["long"])
-    run(app / "long", [result("test_seven_days[7 days]", "passed")], started_at="2026-12-05T11:58:00+00:00")
+    run(app / "long", [result("test_seven_days[7 days]", "passed", waived=["the notice: app-a shows none"])],
+        started_at="2026-12-05T11:58:00+00:00")
     (app / "findings.html").write_text("<html>the findings report</html>")
     (app / "failures" / "test_crash").mkdir(parents=True)
     return reports
@@ -96,7 +97,8 @@ def test_rows_are_the_nine_requirements_then_capabilities_and_product_features(b
 
 def test_each_kind_of_cell(built: matrix.Matrix) -> None:
     assert at(built, "server_idle_timeout", "reference").text() == "passed: 2 passed"
-    assert at(built, "server_idle_timeout", "app-a").text() == "finding (high): 1 high; 1 passed"  # 7 days: merged
+    assert at(built, "server_idle_timeout", "app-a").text() == "finding (high): 1 high; 1 passed; 1 check waived"
+    assert at(built, "settings", "app-a").text() == "passed: 1 passed; 1 not applicable; 1 check waived"  # merged
     assert at(built, "signin_throttling", "app-a").text() == "gap (medium): 1 medium, 1 of them a gap"
     assert at(built, "cross_tab", "app-a").text() == "error: 1 error"
     assert at(built, "eviction", "app-a").text() == "not covered: 1 not covered (lacks eviction)"
@@ -104,7 +106,7 @@ def test_each_kind_of_cell(built: matrix.Matrix) -> None:
     assert at(built, "no_store", "app-a").kind == at(built, "no_store", "reference").kind == "not_applicable"
     assert at(built, "eviction", "app-b").text() == "no run"
     worst_first = at(built, "features/idle.feature", "app-a")
-    assert (worst_first.kind, worst_first.text()) == ("finding", "finding (high): 1 high; 1 passed; 1 not applicable")
+    assert (worst_first.kind, worst_first.text()) == ("finding", "finding (high): 1 high; 1 passed; 1 not applicable; 1 check waived")
 
 
 def test_cells_link_to_the_finding_in_the_findings_report_or_the_failures_folder(built: matrix.Matrix) -> None:
