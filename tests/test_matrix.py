@@ -165,3 +165,15 @@ def test_make_matrix_prints_a_line_per_implementation(reports: Path, tmp_path: P
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("reference: 0 findings") and printed[1].startswith("app-a: 2 findings")
     assert (tmp_path / "out" / "matrix.md").exists() and (tmp_path / "out" / "matrix.html").exists()
+
+
+def test_a_run_records_when_on_what_commit_and_the_folders_it_merged(tmp_path: Path) -> None:
+    """What steps/run.py adds to summary.json for the matrix's header lines and merged configurations."""
+    from datetime import datetime
+
+    from steps.run import provenance
+
+    origin = provenance(tmp_path / "peer" / "app", [tmp_path / "peer" / "app" / "long", tmp_path / "elsewhere"])
+    assert origin["merged"] == ["long", str(tmp_path / "elsewhere")]
+    assert datetime.fromisoformat(origin["started_at"]).utcoffset().total_seconds() == 0
+    assert origin["commit"] is None or len(origin["commit"].removesuffix("-dirty")) == 12
