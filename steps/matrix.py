@@ -120,7 +120,7 @@ class Cell:
         parts += [f"{self.counts['fixed']} known finding(s) now pass"] if self.counts["fixed"] else []
         waived = self.counts["waived"]
         parts += [f"{waived} check{'s' if waived != 1 else ''} waived"] if waived else []
-        text = f"{head}: {'; '.join(parts)}"
+        text = f"{head}: {'; '.join(parts)}" if parts else head
         lacks = [name for name, _ in self.lacks.most_common()]
         return text + (f" (lacks {', '.join(lacks)})" if self.kind == "not_covered" and lacks else "")
 
@@ -199,8 +199,9 @@ def rows(columns: Sequence[Implementation], tags: dict[str, frozenset[str]], tit
 
 
 def _label(tag: str) -> str:
-    words = {"ui": "UI", "api": "API", "cross": "cross-", "tab": "tab"}
-    return " ".join(words.get(w, w) for w in tag.split("_")).replace("- ", "-")
+    """A product feature's tag in words: admin_ui -> admin UI, cross_tab -> cross-tab."""
+    words = {"ui": "UI", "api": "API"}
+    return " ".join(words.get(w, w) for w in tag.split("_")).replace("cross tab", "cross-tab")
 
 
 def build(columns: Sequence[Implementation], tags: dict[str, frozenset[str]], titles: dict[str, str], out: Path,
