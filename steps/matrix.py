@@ -151,10 +151,12 @@ def cell(row: Row, column: Implementation, tags: dict[str, frozenset[str]], out:
         return Cell("no_run")
     results = [r for r in column.buckets.results.values() if row.holds(r, tags.get(r.name, frozenset()))]
     found = Cell("not_applicable")
+    gap_levels: set[str] = set()
     for result in sorted(results, key=lambda r: (column.numbers.get(r.name, 10**6), r.name)):
         kind = outcome(result)
         found.counts[kind if kind not in ("gap", "finding") else result.severity] += 1
         found.counts["gap"] += kind == "gap"
+        gap_levels |= {result.severity} if kind == "gap" else set()
         found.counts["fixed"] += result.bucket == "fixed"
         found.counts["waived"] += len(result.props.get("waived", []))
         found.kind = min(found.kind, kind, key=KINDS.index)
@@ -166,6 +168,8 @@ def cell(row: Row, column: Implementation, tags: dict[str, frozenset[str]], out:
             number = column.numbers.get(result.name)
             label = f"#{number}" if number else "error" if kind == "error" else result.name
             found.links.append((label, _href(*where, out), result.title or result.name))
+    if found.kind == "gap" and found.worst not in gap_levels:  # a worse finding outranks a milder gap
+        found.kind = "finding"
     return found
 
 
@@ -265,7 +269,8 @@ RULES = [
     "Rows: the nine policy requirements (targets/capabilities.py, REQUIREMENTS: a scenario belongs to a requirement "
     "by its tag, or, when it fails, by the requirement its failing check names), then one row per capability (a "
     "feature file), then one per product feature the scenarios are tagged with. A scenario run may be in several rows.",
-    "Cells: the worst kind among the row's scenario runs of that implementation, in the order below, then the counts "
+    "Cells: the worst kind among the row's scenario runs of that implementation, in the order below (between "
+    "findings, severity first: a high finding outranks a medium gap, which the counts still name), then the counts "
     "of every scenario run in the cell.",
 ]
 

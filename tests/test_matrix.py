@@ -19,7 +19,7 @@ FIXED = ("the scenario sets {'idle_timeout_s': %s} (settable limits); "
 # name -> (feature file, line, tags)
 SCENARIOS = {
     "test_idle_ends": ("features/idle.feature", 5, ["clock", "server_idle_timeout", "warning"]),
-    "test_throttle": ("features/guessing.feature", 3, ["signin_throttling"]),
+    "test_throttle": ("features/guessing.feature", 3, ["signin_throttling", "warning"]),
     "test_eviction": ("features/devices.feature", 4, ["eviction"]),
     "test_seven_days[7 days]": ("features/idle.feature", 20, ["settings", "server_idle_timeout"]),
     "test_fifteen[15 min]": ("features/idle.feature", 20, ["settings", "countdown"]),
@@ -100,6 +100,7 @@ def test_each_kind_of_cell(built: matrix.Matrix) -> None:
     assert at(built, "server_idle_timeout", "app-a").text() == "finding (high): 1 high; 1 passed; 1 check waived"
     assert at(built, "settings", "app-a").text() == "passed: 1 passed; 1 not applicable; 1 check waived"  # merged
     assert at(built, "signin_throttling", "app-a").text() == "gap (medium): 1 medium, 1 of them a gap"
+    assert at(built, "warning", "app-a").text() == "finding (high): 1 high, 1 medium, 1 of them a gap"  # high first
     assert at(built, "cross_tab", "app-a").text() == "error: 1 error"
     assert at(built, "eviction", "app-a").text() == "not covered: 1 not covered (lacks eviction)"
     assert at(built, "countdown", "app-a").text() == "not applicable: 1 not applicable"
