@@ -221,7 +221,7 @@ def headline(column: Implementation) -> str:
     """The implementation's header line: its findings report's headline, its configurations, when and on
     what commit it ran; or how to make its first run."""
     if not column.ran:
-        return f"{column.name}: no run. Make one with `{column.command}`."
+        return f"no run yet. Make one with `{column.command}`."
     configurations = ", ".join(["default", *column.configurations])
     return (f"{column.buckets.headline(column.name)}. Configurations: {configurations}. "
             f"Run {column.started_at or 'at an unrecorded time'} on commit {column.commit or 'not recorded'}.")

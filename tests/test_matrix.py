@@ -126,7 +126,7 @@ def test_header_and_summary_lines(built: matrix.Matrix) -> None:
         "executed (1 passed), 2 not covered, 1 harness or profile error. Configurations: default, long. "
         "Run 2026-12-05 12:00 UTC on commit abc123.")
     assert matrix.headline(reference).endswith("Run 2026-12-05 11:00 UTC on commit not recorded.")
-    assert matrix.headline(missing) == "app-b: no run. Make one with `make peer TARGET=app-b`."
+    assert matrix.headline(missing) == "no run yet. Make one with `make peer TARGET=app-b`."
     assert [matrix.summary_line(c) for c in built.columns] == [
         "reference: 0 findings (0 high, 0 medium, 0 low), no gap; 6 of 6 runs executed, 6 passed, 0 not covered "
         "(2026-12-05 11:00 UTC, commit not recorded)",
@@ -139,7 +139,7 @@ def test_the_markdown_and_the_self_contained_page(built: matrix.Matrix, tmp_path
     text = (tmp_path / "docs" / "matrix.md").read_text()
     assert "| **signin throttling** | ✅ passed: 1 passed | ⛔ gap (medium): 1 medium, 1 of them a gap " \
            "[#2](../reports/peer/app-a/findings.html#test_throttle) | ∅ no run |" in text
-    assert "- **app-b**: app-b: no run. Make one with `make peer TARGET=app-b`." in text
+    assert "- **app-b**: no run yet. Make one with `make peer TARGET=app-b`." in text
     assert "Configurations: default, long. Run 2026-12-05 12:00 UTC on commit abc123. " \
            "[Findings report](../reports/peer/app-a/findings.html)" in text
     assert "not applicable" in text and "do not edit by hand" in text
