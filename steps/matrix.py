@@ -85,6 +85,7 @@ class Implementation:
     evidence: dict[str, tuple[Path, str]] = field(default_factory=dict)  # finding or error -> (file, #anchor)
     numbers: dict[str, int] = field(default_factory=dict)    # finding -> its number in the findings report
     report: Path | None = None                              # its findings.html, when the run wrote one
+    why_not: str = ""                                       # why a run that exists counts as none
 
     @property
     def ran(self) -> bool:
@@ -221,7 +222,7 @@ def headline(column: Implementation) -> str:
     """The implementation's header line: its findings report's headline, its configurations, when and on
     what commit it ran; or how to make its first run."""
     if not column.ran:
-        return f"no run yet. Make one with `{column.command}`."
+        return f"{column.why_not or 'no run yet'}. Make one with `{column.command}`."
     configurations = ", ".join(["default", *column.configurations])
     return (f"{column.buckets.headline(column.name)}. Configurations: {configurations}. "
             f"Run {column.started_at or 'at an unrecorded time'} on commit {column.commit or 'not recorded'}.")
@@ -230,7 +231,7 @@ def headline(column: Implementation) -> str:
 def summary_line(column: Implementation) -> str:
     """One line per implementation for the README: findings by severity, gaps, runs executed."""
     if not column.ran:
-        return f"{column.name}: no run yet (`{column.command}`)"
+        return f"{column.name}: {column.why_not or 'no run yet'} (`{column.command}`)"
     b = column.buckets
     found = b.findings()
     gaps = sorted({r.gap for r in found if r.gap})
@@ -403,6 +404,10 @@ def implementation(name: str, folder: Path, command: str) -> Implementation:
     summary = json.loads((folder / "summary.json").read_text())
     merged = [m for m in configurations(folder, summary) if (m / "summary.json").exists()]
     _, buckets, home = load_runs([folder, *merged])
+    if not buckets.total:  # the preflight found nothing it could run, or pytest stopped before any scenario
+        return Implementation(name, command, why_not=f"its last run ({when(folder, summary) or 'time not recorded'}) "
+                              f"executed nothing (exit code {summary.get('exit_code', '?')}; its summary.json says "
+                              "why)")
     page_path = folder / "findings.html"
     evidence: dict[str, tuple[Path, str]] = {}
     for name_, result in buckets.results.items():

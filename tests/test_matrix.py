@@ -178,3 +178,12 @@ def test_a_run_records_when_on_what_commit_and_the_folders_it_merged(tmp_path: P
     assert origin["merged"] == ["long", str(tmp_path / "elsewhere")]
     assert datetime.fromisoformat(origin["started_at"]).utcoffset().total_seconds() == 0
     assert origin["commit"] is None or len(origin["commit"].removesuffix("-dirty")) == 12
+
+
+def test_a_run_that_executed_nothing_counts_as_no_run_and_says_so(tmp_path: Path) -> None:
+    run(tmp_path / "app-c", [], exit_code=2, preflight="Preflight of app-c: no sign-in page.",
+        started_at="2026-12-05T13:00:00+00:00")
+    column = matrix.implementation("app-c", tmp_path / "app-c", "make peer TARGET=app-c")
+    assert not column.ran
+    assert matrix.headline(column) == ("its last run (2026-12-05 13:00 UTC) executed nothing (exit code 2; its "
+                                       "summary.json says why). Make one with `make peer TARGET=app-c`.")
