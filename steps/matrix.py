@@ -401,7 +401,10 @@ def implementation(name: str, folder: Path, command: str) -> Implementation:
     """An implementation's latest run from its reports folder (no run when it has no summary.json)."""
     if not (folder / "summary.json").exists():
         return Implementation(name, command)
-    summary = json.loads((folder / "summary.json").read_text())
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+    except ValueError:  # cut short by an interrupted run
+        return Implementation(name, command, why_not="its summary.json cannot be read (an interrupted run?)")
     merged = [m for m in configurations(folder, summary) if (m / "summary.json").exists()]
     _, buckets, home = load_runs([folder, *merged])
     if not buckets.total:  # the preflight found nothing it could run, or pytest stopped before any scenario
