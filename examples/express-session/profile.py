@@ -7,7 +7,6 @@ import os
 import re
 from pathlib import Path
 
-from targets.pages import open_path
 from targets.profile import Person, Profile, Settings, Status, Wording, cookie_header
 
 HERE = Path(__file__).resolve().parent
@@ -20,10 +19,6 @@ class SignIn:
         self.page, self.form = page, page.locator("form#signin-form")
         self.email, self.password = self.form.get_by_label("Username"), self.form.get_by_label("Password")
         self.notice, self.error = page.locator("#signin-notice"), page.get_by_role("alert")
-
-    def open(self):
-        open_path(self.page, "/signin")
-        return self
 
     def sign_in(self, username, password, **_):
         self.email.fill(username)
@@ -43,10 +38,6 @@ class Protected(Shell):
     def __init__(self, page):
         super().__init__(page)
         self.data = page.locator("table#patient-list")
-
-    def open(self):
-        open_path(self.page, "/patients")
-        return self
 
     def type_something(self):
         self.page.keyboard.type("a")
@@ -92,17 +83,13 @@ class ExpressSession(Profile):
                       body["warn_at_ms"], answer.status_code, body)
 
     def report_activity(self, http, credentials, *, idle_ms, input_since_last):
-        """What the page sends on input: POST /session/keepalive with the page's CSRF token (read from the
-        patient list, a request that touches the session too). It carries no time: any report means "active
-        now". Without input the page sends nothing, so neither does this."""
+        """The page's report of input: POST /session/keepalive with the CSRF token of the patient list (a page
+        request: it touches the session too), no time in it ("active now"). Without input the page sends nothing."""
         if not input_since_last:
             return 204
         cookie = {"Cookie": cookie_header(credentials)}
-        page = http.get(self.protected_path, headers=cookie)
-        found = CSRF.search(page.text) if page.status_code == 200 else None
-        if not found:
-            return 401
-        return http.post("/session/keepalive", headers={**cookie, "X-CSRF-Token": found.group(1)}).status_code
+        found = CSRF.search(http.get(self.protected_path, headers=cookie).text)
+        return 401 if not found else http.post("/session/keepalive", headers={**cookie, "X-CSRF-Token": found.group(1)}).status_code
 
 
 PROFILE = ExpressSession()
