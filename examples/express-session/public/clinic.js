@@ -74,7 +74,7 @@
         headers: { 'X-CSRF-Token': csrf } })
       if (answer.status === 401) return leave()
       if (answer.ok) deadline = lastReport + warnAfterMs + leadMs
-    } catch (err) { /* offline: the server learns of it at the next report */ }
+    } catch (err) { /* offline: this input is lost to the server (README.md, "Offline") */ }
   }
 
   const idle = new IdleJs({
