@@ -80,9 +80,9 @@ app.get('/signin', (req, res) => {
   </form>`))
 })
 
-app.post('/signin', (req, res, next) => {
+app.post('/signin', async (req, res, next) => {
   const user = DATA.users.find((u) => u.username === req.body.username)
-  if (!user || !passwordMatches(String(req.body.password || ''), user)) return res.redirect(303, '/signin?error=1')
+  if (!user || !(await passwordMatches(String(req.body.password || ''), user))) return res.redirect(303, '/signin?error=1')
   req.session.regenerate((err) => { // a new id at sign-in: a planted cookie never becomes a session
     if (err) return next(err)
     req.session.userId = user.username
@@ -133,8 +133,10 @@ app.use((err, req, res, next) => { // csrf-sync's refusal (403) and anything els
   res.status(err.status || err.statusCode || 500).type('text').send(err.status ? err.message : 'server error')
 })
 
-function passwordMatches (password, user) {
-  const hash = crypto.scryptSync(password, Buffer.from(user.salt, 'hex'), 32)
+// scrypt in libuv's thread pool, so that sign-ins do not hold up other requests
+async function passwordMatches (password, user) {
+  const hash = await new Promise((resolve, reject) =>
+    crypto.scrypt(password, Buffer.from(user.salt, 'hex'), 32, (err, key) => (err ? reject(err) : resolve(key))))
   return crypto.timingSafeEqual(hash, Buffer.from(user.hash, 'hex'))
 }
 
