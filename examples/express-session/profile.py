@@ -84,12 +84,15 @@ class ExpressSession(Profile):
 
     def report_activity(self, http, credentials, *, idle_ms, input_since_last):
         """The page's report of input: POST /session/keepalive with the CSRF token of the patient list (a page
-        request: it touches the session too), no time in it ("active now"). Without input the page sends nothing."""
+        request: it touches the session too), with no time in it ("active now"). Without input the page
+        sends nothing, so neither does this."""
         if not input_since_last:
             return 204
         cookie = {"Cookie": cookie_header(credentials)}
         found = CSRF.search(http.get(self.protected_path, headers=cookie).text)
-        return 401 if not found else http.post("/session/keepalive", headers={**cookie, "X-CSRF-Token": found.group(1)}).status_code
+        if not found:  # signed out: the patient list redirected to the sign-in page
+            return 401
+        return http.post("/session/keepalive", headers={**cookie, "X-CSRF-Token": found.group(1)}).status_code
 
 
 PROFILE = ExpressSession()
