@@ -173,7 +173,8 @@ def describe(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None, prog: str = "python -m steps.run") -> int:
+def build_parser(prog: str = "python -m steps.run") -> argparse.ArgumentParser:
+    """The command line (``clinic-session run`` under another ``prog``); unknown options go to pytest."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
                                      epilog="Other options go to pytest (paths in them must be absolute: pytest "
                                             "runs in the suite's folder), e.g. -k warning, --headed, -x.")
@@ -195,7 +196,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m steps.run") -
                              "or any finding, known or new, of high, medium (and high) or any severity")
     parser.add_argument("--merge", type=Path, action="append", default=[], metavar="DIR",
                         help="merge another run's reports (another configuration of the target) into the findings report")
-    args, extra = parser.parse_known_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "python -m steps.run") -> int:
+    args, extra = build_parser(prog).parse_known_args(argv)
     from targets.loader import ProfileError
 
     try:

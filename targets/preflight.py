@@ -284,15 +284,21 @@ def _probe_oracle(http: httpx.Client, profile: Profile, report: Preflight) -> No
         report.notes.append(f"Status oracle answers ({status.state} for an unknown session).")
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m targets.preflight") -> int:
-    from targets.loader import ProfileError, load
-
+def build_parser(prog: str = "python -m targets.preflight") -> argparse.ArgumentParser:
+    """The command line (``clinic-session preflight`` under another ``prog``)."""
     parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     parser.add_argument("--target", default="reference", help="the target profile (name, module or .py file)")
     parser.add_argument("--base-url", help="where the target answers (default: start it with --target-cmd or the "
                         "profile's start_command, probe it, stop it)")
     parser.add_argument("--target-cmd", help="start the target with this command ({port}: a free port) and stop it after")
     parser.add_argument("--clock", choices=["contract", "faketime", "real", "none"], help="override the time strategy")
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m targets.preflight") -> int:
+    from targets.loader import ProfileError, load
+
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         profile = load(args.target)
