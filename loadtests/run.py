@@ -31,6 +31,7 @@ from pathlib import Path
 
 from loadtests.minimums import TooShort, for_run
 from targets.launch import free_port
+from targets.loader import absolute
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILES = "loadtests/locustfile.py,loadtests/shapes.py"
@@ -183,6 +184,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m loadtests.run") -
     """Seed, serve, load, verdict; returns the exit code."""
     args = parse(argv, prog)
     out = Path(args.out).resolve()  # relative to the current folder (the checkout's root under make)
+    args.target = absolute(args.target)  # Locust runs in the suite's folder
+    args.users_csv = args.users_csv and str(Path(args.users_csv).resolve())
     out.mkdir(parents=True, exist_ok=True)
     if args.target != "reference" or args.profile_users:
         from loadtests.profile_run import run_profile

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from steps.buckets import Buckets, annotate_cucumber, mark_known_findings_failed
+from targets.loader import absolute
 
 ROOT = Path(__file__).resolve().parent.parent  # the suite: conftest.py, pyproject.toml (its pytest settings), steps/
 REPORTS = Path("reports") / "bdd"  # of the current folder
@@ -47,7 +48,7 @@ def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Seque
     reports = reports.resolve()
     cmd = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
            "-p", "no:locust", "-o", f"cache_dir={reports / '.pytest_cache'}", str(ROOT / "steps"),
-           "--timeout", limit, "--target", absolute_target(target),
+           "--timeout", limit, "--target", absolute(target),
            f"--cucumberjson={reports / 'cucumber.json'}", f"--junitxml={reports / 'junit.xml'}",
            f"--bdd-failures={reports / 'failures'}", f"--output={reports / 'test-results'}"]
     cmd += [f"--own-features={Path(folder).resolve()}" for folder in features]
@@ -60,11 +61,6 @@ def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Seque
     elif workers > 1:
         cmd += ["-n", str(workers)]
     return cmd + list(extra)
-
-
-def absolute_target(target: str) -> str:
-    """A profile given as a file, made absolute (pytest runs in the suite's folder); names and modules as they are."""
-    return str(Path(target).resolve()) if target.endswith(".py") or os.sep in target or "/" in target else target
 
 
 def environment() -> dict[str, str]:
