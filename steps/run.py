@@ -43,21 +43,24 @@ SEVEN_DAYS = "[7 days]"
 def command(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[str] = (),
             target: str = "reference", clock: str | None = None, reports: Path = REPORTS,
             faketime_file: Path | None = None, features: Sequence[Path] = ()) -> list[str]:
-    """The pytest command line of a full run with every report (run it in ``ROOT``, with ``environment()``)."""
+    """The pytest command line of a full run with every report (run it in ``ROOT``, with ``environment()``).
+    Every option is ``--name=value``: pytest reads its command line before the suite's conftest.py declares
+    ``--target`` and friends, and takes a separate value that names a file for a test path, loading the
+    ``conftest.py`` of every folder above it (a user's own, next to their profile file)."""
     limit = "3600" if clock == "real" else "120"  # real time: a scenario lasts as long as the clinic's timeout
     reports = reports.resolve()
-    cmd = [sys.executable, "-m", "pytest", "-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT),
+    cmd = [sys.executable, "-m", "pytest", f"--config-file={ROOT / 'pyproject.toml'}", f"--rootdir={ROOT}",
            "-p", "no:locust", "-o", f"cache_dir={reports / '.pytest_cache'}", str(ROOT / "steps"),
-           "--timeout", limit, "--target", absolute(target),
+           f"--timeout={limit}", f"--target={absolute(target)}",
            f"--cucumberjson={reports / 'cucumber.json'}", f"--junitxml={reports / 'junit.xml'}",
            f"--bdd-failures={reports / 'failures'}", f"--output={reports / 'test-results'}"]
     cmd += [f"--own-features={Path(folder).resolve()}" for folder in features]
     if clock:
-        cmd += ["--clock", clock]
+        cmd.append(f"--clock={clock}")
     if faketime_file:
-        cmd += ["--faketime-file", str(faketime_file)]
+        cmd.append(f"--faketime-file={faketime_file}")
     if base_url:  # one clock and one clinic shared by every scenario: one process
-        cmd += ["--base-url", base_url]
+        cmd.append(f"--base-url={base_url}")
     elif workers > 1:
         cmd += ["-n", str(workers)]
     return cmd + list(extra)

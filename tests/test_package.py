@@ -11,6 +11,7 @@ the wheel's."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import sysconfig
@@ -62,11 +63,14 @@ def bin_dir(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def user_folder(tmp_path: Path) -> Path:
-    """A QA engineer's folder with its own steps and targets packages and conftest.py: importing any is fatal."""
-    for package in ("steps", "targets"):
+    """A QA engineer's folder with its own steps and targets packages and conftest.py files (one beside their
+    profile, a copy of the reference's, in qa/): importing any of them is fatal."""
+    for package in ("steps", "targets", "qa"):
         (tmp_path / package).mkdir()
         (tmp_path / package / "__init__.py").write_text(TRAP.format(what=f"{package} package"))
-    (tmp_path / "conftest.py").write_text(TRAP.format(what="conftest.py"))
+    for folder in (tmp_path, tmp_path / "qa"):
+        (folder / "conftest.py").write_text(TRAP.format(what="conftest.py"))
+    (tmp_path / "qa" / "my_profile.py").write_text((ROOT / "targets" / "reference" / "__init__.py").read_text())
     return tmp_path
 
 
@@ -107,3 +111,13 @@ def test_preflight_starts_the_shipped_reference_server_and_judges_it(bin_dir: Pa
     assert "scenario runs can run" in done.stdout
     nothing = _run([str(bin_dir / "clinic-session"), "preflight", "--target", "reference"], cwd=user_folder, expect=2)
     assert "--base-url is needed" in nothing.stderr
+
+
+def test_run_loads_the_profile_file_but_no_conftest_of_the_users(bin_dir: Path, user_folder: Path) -> None:
+    """pytest starts in the shipped suite with the user's profile file (its folder holds a conftest.py) and
+    collects every scenario; none matches ``-k``, so pytest's own exit code 5 comes back and no browser starts."""
+    done = _run([str(bin_dir / "clinic-session"), "run", "--serial", "--target", "qa/my_profile.py", "-k",
+                 "no_such_scenario"], cwd=user_folder, expect=5)
+    assert "imported the" not in done.stdout + done.stderr
+    assert re.search(r"\b1\d\d deselected", done.stdout), done.stdout[-2000:]  # every shipped scenario collected
+    assert (user_folder / "reports" / "bdd" / "summary.json").is_file()
