@@ -95,14 +95,11 @@ def run(*, base_url: str | None = None, workers: int = WORKERS, extra: Sequence[
     paragraph and the one-sentence ``headline``. The reports of ``merge`` folders (another configuration
     of the same target) are merged into the findings report. ``features``: folders of a team's own
     ``.feature`` files, run besides the shipped ones."""
-    from targets.loader import ProfileError, load
+    from targets.loader import load
     from targets.preflight import run as preflight
 
     started = time.perf_counter()
     reports, merge = reports.resolve(), [Path(folder).resolve() for folder in merge]
-    missing = [str(folder) for folder in features if not Path(folder).is_dir()]
-    if missing:
-        raise ProfileError(f"no features folder at {', '.join(missing)}")
     profile = load(target)
     clock = clock or (profile.clock if profile.clock == "real" else None)
     if not base_url and not target_cmd and profile.start_command:  # the profile knows how to start its app
@@ -199,7 +196,11 @@ def build_parser(prog: str = "python -m steps.run") -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python -m steps.run") -> int:
-    args, extra = build_parser(prog).parse_known_args(argv)
+    parser = build_parser(prog)
+    args, extra = parser.parse_known_args(argv)
+    missing = [str(folder) for folder in args.features if not folder.is_dir()]
+    if missing:
+        parser.error(f"--features: no folder at {', '.join(missing)}")
     from targets.loader import ProfileError
 
     try:
