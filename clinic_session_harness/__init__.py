@@ -34,10 +34,6 @@ def activate() -> Path:
     started afterwards; returns the suite's folder."""
     root = suite_root()
     path = str(root)
-    for name in [n for n in sys.modules if n.split(".")[0] in ("steps", "targets", "simulator", "loadtests")]:
-        module_file = getattr(sys.modules[name], "__file__", None) or ""
-        if not module_file.startswith(path):  # someone else's package of the same name: forget it
-            del sys.modules[name]
     if path in sys.path:
         sys.path.remove(path)
     sys.path.insert(0, path)
