@@ -10,7 +10,7 @@ PYTEST := $(BIN)/pytest -p no:locust
 UNIT := $(PYTEST) tests -n 2 --dist loadfile --ignore tests/test_schemathesis.py && $(PYTEST) tests/test_schemathesis.py
 PORT ?= 8000
 
-.PHONY: help venv system-deps test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peers peer-load clean matrix
+.PHONY: help venv system-deps dist test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peers peer-load clean matrix
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
@@ -65,6 +65,10 @@ test: venv system-deps
 serve: venv
 	$(BIN)/sessionsim serve --db sessionsim.db --port $(PORT)
 
+# The installable tool (README, "Install it as a tool"): dist/clinic_session_harness-*.whl, the clinic-session command
+dist: venv
+	rm -rf dist && $(BIN)/pip wheel -q --no-deps --no-build-isolation -w dist .
+
 # The main job: the contract walkthrough, every browser scenario and a short timing run, each summarised.
 demo: venv system-deps
 	$(BIN)/python -m scripts.demo
@@ -90,7 +94,7 @@ real-time: venv system-deps
 	REAL_TIME=1 $(PYTEST) tests/test_real_time.py -s
 
 clean:
-	rm -rf $(VENV) reports sessionsim.db sessionsim.db-wal sessionsim.db-shm $(JSTESTS)/node_modules
+	rm -rf $(VENV) reports dist sessionsim.db sessionsim.db-wal sessionsim.db-shm $(JSTESTS)/node_modules
 
 # A real third-party app as a target (examples/<name>/): `make -C examples/<name> setup` builds its own
 # environment and data, then steps/peer.py runs every configuration its peer.toml declares (the 7-day one)

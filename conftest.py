@@ -2,7 +2,8 @@
 launch, the time machine, the oracle, and the buckets of results (findings, gaps, not covered, errors).
 
 The Gherkin lives in features/, the step definitions in steps/ (pulled in below), and the
-scenarios are bound by steps/test_browser_scenarios.py. ``make bdd`` runs them (README, "Browser
+scenarios are bound by steps/test_browser_scenarios.py (a team's own, ``--own-features DIR``, by
+steps/test_own_scenarios.py). ``make bdd`` runs them (README, "Browser
 scenarios"; docs/adapting.md for other apps). Everything about the app under test comes from its
 profile (``--target``): a scenario tagged with a capability the profile lacks is *not covered*
 (skipped with the reason), a check it cannot answer is *waived*, a known finding the profile
@@ -35,6 +36,11 @@ pytest_plugins = [
 ]
 
 NOT_COVERED = "not covered: "
+SCENARIO_MODULES = ("test_browser_scenarios", "test_own_scenarios")  # the shipped features' and a team's own
+
+
+def _is_scenario(nodeid: str) -> bool:
+    return any(name in nodeid for name in SCENARIO_MODULES)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -52,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--bdd-failures", default="reports/bdd/failures", metavar="DIR",
                     help="where a failed scenario leaves a screenshot of every tab and a Playwright trace of "
                          "every device (default reports/bdd/failures; 'off' records nothing)")
+    group.addoption("--own-features", action="append", default=[], metavar="DIR",  # pytest-bdd has --feature
+                    help="a folder of your own .feature files, run with the shipped steps besides the shipped "
+                         "scenarios (repeatable)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -67,8 +76,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from playwright.sync_api import expect
 
     expect.set_options(timeout=10_000)  # room for a loaded CI machine; a passing check returns at once
+    from steps.support import own_features
     from targets.capabilities import CAPABILITIES
 
+    own_features.FOLDERS[:] = [Path(folder).resolve() for folder in config.getoption("--own-features")]
     for name, description in CAPABILITIES.items():  # every capability is a tag, so a registered marker
         config.addinivalue_line("markers", f"{name}: needs {description}")
 
@@ -114,7 +125,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     from targets.capabilities import describe, requirement_of
     from targets.preflight import Scenario, missing_for
 
-    scenarios = [item for item in items if "test_browser_scenarios" in item.nodeid]
+    scenarios = [item for item in items if _is_scenario(item.nodeid)]
     if not scenarios:
         return
     profile = _profile(config)
@@ -376,7 +387,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
     stats = terminalreporter.stats
     reports = [r for key in ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
-               for r in stats.get(key, []) if "test_browser_scenarios" in getattr(r, "nodeid", "")]
+               for r in stats.get(key, []) if _is_scenario(getattr(r, "nodeid", ""))]
     if not reports:
         return
     buckets = Buckets.from_reports(reports)

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from loadtests.minimums import TooShort, for_run
 from targets.launch import free_port
+from targets.loader import absolute
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCUSTFILES = "loadtests/locustfile.py,loadtests/shapes.py"
@@ -42,9 +43,9 @@ SMOKE = {"users": 36, "duration": 10, "time_scale": 300, "clinics": 10, "users_p
          "min_sessions": 10, "min_expiries": 1, "min_evictions": 1, "min_race_rounds": 1}
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
+def parse(argv: list[str] | None, prog: str = "python -m loadtests.run") -> argparse.Namespace:
     """The command line."""
-    p = argparse.ArgumentParser(prog="python -m loadtests.run", description=__doc__,
+    p = argparse.ArgumentParser(prog=prog, description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--users", type=int, default=int(os.environ.get("LOAD_USERS", 300)),
                    help="peak simulated staff (Locust users) of the clinic day (default 300)")
@@ -179,10 +180,12 @@ def taskset(cpus: str, command: list[str], enabled: bool) -> list[str]:
     return command
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m loadtests.run") -> int:
     """Seed, serve, load, verdict; returns the exit code."""
-    args = parse(argv)
-    out = (ROOT / args.out) if not Path(args.out).is_absolute() else Path(args.out)
+    args = parse(argv, prog)
+    out = Path(args.out).resolve()  # relative to the current folder (the checkout's root under make)
+    args.target = absolute(args.target)  # Locust runs in the suite's folder
+    args.users_csv = args.users_csv and str(Path(args.users_csv).resolve())
     out.mkdir(parents=True, exist_ok=True)
     if args.target != "reference" or args.profile_users:
         from loadtests.profile_run import run_profile

@@ -206,9 +206,9 @@ def unlock(args: argparse.Namespace) -> None:
     print(f"unlocked {user.username} (cleared: {', '.join(cleared) or 'nothing was locked'})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line."""
-    parser = argparse.ArgumentParser(prog="sessionsim", description=__doc__)
+def build_parser(prog: str = "sessionsim") -> argparse.ArgumentParser:
+    """The command line (``clinic-session serve`` is this parser's serve, under another ``prog``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def store_options(command: argparse.ArgumentParser) -> None:
@@ -295,17 +295,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "sessionsim") -> int:
     """Entry point of the ``sessionsim`` console script."""
-    parser = build_parser()
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         args.func(args)
     except CliError as exc:
-        print(f"sessionsim: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except StoreUnavailable as exc:
-        print(f"sessionsim: error: {exc}", file=sys.stderr)
+        print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -17,6 +17,7 @@ replaces one this run could not cover, so one report covers the whole run.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import html
 import json
@@ -240,6 +241,24 @@ def write(folder: Path, merge: list[Path] | None = None) -> Path:
     return path
 
 
-if __name__ == "__main__":
-    folders = [Path(arg) for arg in sys.argv[1:]] or [Path("reports/bdd")]
+def main(argv: list[str] | None = None, prog: str = "python -m steps.findings") -> int:
+    """Rebuild the findings report of a run's folder (and of the folders merged into it); prints its path."""
+    parser = argparse.ArgumentParser(prog=prog, description="Rebuild findings.md and findings.html from a run's "
+                                     "reports (summary.json, junit.xml, failures/).")
+    parser.add_argument("folder", nargs="?", type=Path, default=Path("reports/bdd"),
+                        help="the run's reports, where the report is written (default reports/bdd)")
+    parser.add_argument("more", nargs="*", type=Path, help="more runs' folders to merge in (same as --merge)")
+    parser.add_argument("--merge", type=Path, action="append", default=[], metavar="DIR",
+                        help="another configuration's reports of the same target, merged into the report")
+    args = parser.parse_args(argv)
+    folders = [folder.resolve() for folder in (args.folder, *args.more, *args.merge)]
+    missing = [str(folder) for folder in folders if not (folder / "summary.json").is_file()]
+    if missing:
+        print(f"{prog}: no run's reports (summary.json) in {', '.join(missing)}", file=sys.stderr)
+        return 2
     print(write(folders[0], folders[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -40,6 +40,12 @@ def load(spec: str | None) -> Profile:
     return profile
 
 
+def absolute(spec: str) -> str:
+    """``spec`` for a process in another working folder: a profile file made absolute; names and modules as
+    they are (the harness runs pytest and Locust in the suite's folder)."""
+    return str(Path(spec).resolve()) if spec.endswith(".py") or "/" in spec else spec
+
+
 def _from_file(path: Path) -> object:
     if not path.is_file():
         raise ProfileError(f"no target profile at {path}")

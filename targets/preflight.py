@@ -3,7 +3,9 @@
 It probes the target through its profile (the sign-in page, the protected page signed out, the
 server clock, the passive oracle), reads the scenarios' capability tags from features/, and says in
 one short paragraph which scenarios can run. ``python -m targets.preflight --target NAME --base-url URL``
-prints it; the suites call ``run`` and stop with exit code 2 when nothing can run.
+(or ``clinic-session preflight``; without ``--base-url`` it starts the target with ``--target-cmd`` or the
+profile's ``start_command`` and stops it after) prints it; the suites call ``run`` and stop with exit code 2
+when nothing can run.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -280,20 +284,40 @@ def _probe_oracle(http: httpx.Client, profile: Profile, report: Preflight) -> No
         report.notes.append(f"Status oracle answers ({status.state} for an unknown session).")
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser(prog: str = "python -m targets.preflight") -> argparse.ArgumentParser:
+    """The command line (``clinic-session preflight`` under another ``prog``)."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--target", default="reference", help="the target profile (name, module or .py file)")
+    parser.add_argument("--base-url", help="where the target answers (default: start it with --target-cmd or the "
+                        "profile's start_command, probe it, stop it)")
+    parser.add_argument("--target-cmd", help="start the target with this command ({port}: a free port) and stop it after")
+    parser.add_argument("--clock", choices=["contract", "faketime", "real", "none"], help="override the time strategy")
+    return parser
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m targets.preflight") -> int:
     from targets.loader import ProfileError, load
 
-    parser = argparse.ArgumentParser(prog="python -m targets.preflight", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", default="reference", help="the target profile (name, module or .py file)")
-    parser.add_argument("--base-url", required=True, help="where the target answers")
-    parser.add_argument("--clock", choices=["contract", "faketime", "real", "none"], help="override the time strategy")
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     try:
         profile = load(args.target)
     except ProfileError as exc:
         print(exc, file=sys.stderr)
         return 2
-    report = run(profile, args.base_url.rstrip("/"), clock=args.clock)
+    command = None if args.base_url else args.target_cmd or profile.start_command
+    if not args.base_url and not command:
+        parser.error(f"--base-url is needed: the {profile.name} profile has no start_command and no --target-cmd was "
+                     "given (the reference: `clinic-session serve --test-clock` in another shell)")
+    with ExitStack() as stack:
+        base_url, clock = args.base_url, args.clock
+        if command:
+            from targets.launch import start_target
+
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="clinic-preflight-")))
+            launched = stack.enter_context(start_target(command, profile, clock=clock, workdir=workdir))
+            base_url, clock = launched.base_url, "faketime" if launched.faketime_file else clock
+        report = run(profile, base_url.rstrip("/"), clock=clock)  # as steps.run judges it
     print(report.paragraph())
     return 0 if report.can_run else 2
 
