@@ -10,14 +10,18 @@ what the server signs, nor read the users' TOTP secrets. So the one secret comes
 3. for the memory store only, a key made for this process (nothing outlives it anyway).
 
 Every process that shares a store needs the same key. From it, HKDF (``cryptography``)
-derives a signing key (itsdangerous: enrolment form values, the Recently Logged In cookie)
-and a Fernet key for the TOTP secrets at rest. Losing the key loses the 2FA enrolments
+derives a signing key (itsdangerous: enrolment form values, the Recently Logged In cookie),
+a Fernet key for the TOTP secrets at rest, and a key that tags session tokens (HMAC), so the
+server tells a token it made from a made-up one without asking the store (a logout during a
+store outage, ``simulator.pending_ends``). Losing the key loses the 2FA enrolments
 (users enrol again); changing it signs everyone's remembered-user lists out.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import logging
 import os
 import secrets
@@ -32,6 +36,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 log = logging.getLogger("sessionsim")
 
 MIN_KEY_CHARS = 32
+TOKEN_TAG_BYTES = 16  # 128-bit HMAC tag on every session token
 FERNET_PREFIX = "gAAAAA"  # every Fernet token starts so (version byte 0x80); a base32 TOTP secret never does
 
 
@@ -49,6 +54,7 @@ class ServerKeys:
 
     signing: str
     _fernet: Fernet
+    _tokens: bytes  # HMAC key of the session tokens' tags
 
     @classmethod
     def from_secret(cls, master: str) -> "ServerKeys":
@@ -56,12 +62,27 @@ class ServerKeys:
         if len(master) < MIN_KEY_CHARS:
             raise SecretKeyError(f"the secret key must be at least {MIN_KEY_CHARS} characters")
         signing = base64.urlsafe_b64encode(_derive(master, b"signing")).decode()
-        return cls(signing=signing, _fernet=Fernet(base64.urlsafe_b64encode(_derive(master, b"totp secrets"))))
+        return cls(signing=signing, _fernet=Fernet(base64.urlsafe_b64encode(_derive(master, b"totp secrets"))),
+                   _tokens=_derive(master, b"session tokens"))
 
     @classmethod
     def ephemeral(cls) -> "ServerKeys":
         """Keys for this process only (the memory store, tests)."""
         return cls.from_secret(secrets.token_urlsafe(32))
+
+    def _tag(self, raw: bytes) -> bytes:
+        digest = hmac.new(self._tokens, raw, hashlib.sha256).digest()[:TOKEN_TAG_BYTES]
+        return base64.urlsafe_b64encode(digest).rstrip(b"=")
+
+    def new_session_token(self) -> str:
+        """A fresh session token: 256 random bits and their tag, ``<random>.<tag>`` (66 characters)."""
+        raw = secrets.token_urlsafe(32)
+        return f"{raw}.{self._tag(raw.encode()).decode()}"
+
+    def made_session_token(self, token: str) -> bool:
+        """True when this key made ``token`` (its tag matches): a made-up or altered token is False."""
+        raw, dot, tag = token.encode("utf-8", "replace").rpartition(b".")
+        return bool(dot and raw) and hmac.compare_digest(tag, self._tag(raw))
 
     def encrypt(self, plaintext: str) -> str:
         """A Fernet token of ``plaintext`` (authenticated encryption)."""
