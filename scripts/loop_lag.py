@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import socket
 import sqlite3
@@ -40,8 +41,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _clients(base: str, tokens: list[str], stop: threading.Event, counts: Counter) -> None:
+def _clients(base: str, tokens: list[str], seconds: float, out: "multiprocessing.Queue[dict]") -> None:
+    """In a process of its own (so its threads do not compete for the server's GIL): the load."""
     import httpx
+
+    stop, counts = threading.Event(), Counter()
+    threading.Timer(seconds, stop.set).start()
 
     def run(token: str, writes: bool) -> None:
         headers = {"Authorization": f"Bearer {token}"}
@@ -59,9 +64,10 @@ def _clients(base: str, tokens: list[str], stop: threading.Event, counts: Counte
         thread.start()
     for thread in threads:
         thread.join()
+    out.put({f"{kind} {status}": n for (kind, status), n in sorted(counts.items())})
 
 
-async def _measure(seconds: float) -> dict[str, object]:
+async def _measure(seconds: float, hang: bool = True) -> dict[str, object]:
     import httpx
     import uvicorn
 
@@ -88,9 +94,11 @@ async def _measure(seconds: float) -> dict[str, object]:
 
     tokens = await loop.run_in_executor(None, sign_in)
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")  # the write lock, held by "another process" for the whole run
-    stop, counts = threading.Event(), Counter()
-    load = threading.Thread(target=_clients, args=(base, tokens, stop, counts))
+    if hang:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, held by "another process" for the whole run
+    spawn = multiprocessing.get_context("spawn")
+    answers: multiprocessing.Queue[dict] = spawn.Queue()
+    load = spawn.Process(target=_clients, args=(base, tokens, seconds, answers))
     load.start()
     delays: list[float] = []
     until = time.perf_counter() + seconds
@@ -98,44 +106,49 @@ async def _measure(seconds: float) -> dict[str, object]:
         before = time.perf_counter()
         await asyncio.sleep(TICK_S)
         delays.append(time.perf_counter() - before - TICK_S)
-    stop.set()
+    counts = await loop.run_in_executor(None, answers.get)
     await loop.run_in_executor(None, load.join)
-    holder.execute("ROLLBACK")
+    if hang:
+        holder.execute("ROLLBACK")
     holder.close()
     server.should_exit = True
     await serving
     delays.sort()
     return {"max_ms": round(delays[-1] * 1000, 1), "p99_ms": round(delays[int(len(delays) * 0.99)] * 1000, 1),
             "median_ms": round(statistics.median(delays) * 1000, 2), "ticks": len(delays),
-            "answers": {f"{kind} {status}": n for (kind, status), n in sorted(counts.items())}}
+            "answers": counts}
 
 
-def _child(seconds: float) -> None:
+def _child(seconds: float, hang: bool) -> None:
     import logging
 
     logging.disable(logging.CRITICAL)
-    print(json.dumps(asyncio.run(_measure(seconds))))
+    print(json.dumps(asyncio.run(_measure(seconds, hang))))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tree", action="append", default=[], help="source tree to measure (repeatable)")
     parser.add_argument("--seconds", type=float, default=6.0, help="how long the store stays hung")
-    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help="also measure each tree with the store not hung "
+                        "(what the machine's own load costs)")
+    parser.add_argument("--child", choices=("hung", "free"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child or not args.tree:
-        _child(args.seconds)
+        _child(args.seconds, hang=args.child != "free")
         return
     print(f"SQLite write lock held by another connection for {args.seconds:g} s; heartbeats with input and status "
-          f"polls from 4 clients; event-loop delay of a {TICK_S * 1000:g}-ms sleep")
+          f"polls from 4 clients (another process); event-loop delay of a {TICK_S * 1000:g}-ms sleep")
     for tree in args.tree:
         root = str(Path(tree).resolve())
         env = {**os.environ, "PYTHONPATH": root}
-        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", "--seconds", str(args.seconds)],
-                             env=env, cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{root}: loop delay max {result['max_ms']} ms, p99 {result['p99_ms']} ms, median "
-              f"{result['median_ms']} ms over {result['ticks']} ticks; answers {result['answers']}")
+        for mode in ("hung", "free") if args.baseline else ("hung",):
+            out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", mode, "--seconds",
+                                  str(args.seconds)], env=env, cwd=tempfile.gettempdir(), capture_output=True,
+                                 text=True, check=True)
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"{root} (store {mode}): loop delay max {result['max_ms']} ms, p99 {result['p99_ms']} ms, median "
+                  f"{result['median_ms']} ms over {result['ticks']} ticks; answers {result['answers']}")
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ class ServerConfig(BaseSettings):
                                      "believed: comma-separated IP addresses or networks, or * for any peer "
                                      "(default: none, the peer's own address is the client's)")
     store_busy_timeout_ms: int = Field(400, ge=1, le=60_000, description="how long a SQLite call waits for another "
-                                       "process's write lock before it fails (503); the hot path runs on the event loop")
+                                       "process's write lock before it fails (503); store calls never run on the event loop")
     store_breaker_s: float = Field(2.0, ge=0, le=300, description="after a store failure, calls fail at once (503) for "
                                    "this long before one tries the store again (0: no circuit breaker)")
     max_body_kb: int = Field(64, ge=1, le=10_240, description="largest request body of any route, KiB (413 beyond)")

@@ -56,6 +56,7 @@ def test_a_hung_sqlite_store_never_stalls_the_loop_and_reads_are_still_served(tm
 
         async def load(path: str, token: str, body: bytes, seen: list[int]) -> None:
             for _ in range(12):
+                clock.advance(1000)  # so each heartbeat has activity to store
                 seen.append((await _call(app, "POST" if body else "GET", path, token, body))[0])
                 await asyncio.sleep(0.1)
 
@@ -76,3 +77,33 @@ def test_a_hung_sqlite_store_never_stalls_the_loop_and_reads_are_still_served(tm
     assert worst < 0.1, f"the event loop stalled {worst * 1000:.0f} ms"
     assert set(writes) == {503}, "a write that cannot be stored fails closed"
     assert reads.count(200) == len(reads), f"reads are served from the WAL while the writer is stuck: {reads}"
+
+
+def test_a_busy_store_opens_the_breaker_for_writes_only() -> None:
+    """``StoreBusy`` (the write lock held elsewhere): writes fail at once for a while, reads still reach the store."""
+    import pytest
+
+    from simulator.store.breaker import BreakerStore
+    from simulator.store.memory import MemoryStore
+    from simulator.store.protocol import StoreBusy
+
+    class Locked(MemoryStore):
+        writes = 0
+
+        def set_meta(self, key: str, value: str) -> None:
+            type(self).writes += 1
+            raise StoreBusy("database is locked")
+
+    now = [0.0]
+    breaker = BreakerStore(Locked(), open_s=2.0, monotonic=lambda: now[0])
+    with pytest.raises(StoreBusy):
+        breaker.set_meta("a", "b")
+    assert breaker.writes_open and not breaker.is_open
+    with pytest.raises(StoreBusy):
+        breaker.set_meta("a", "b")
+    assert Locked.writes == 1, "refused without waiting for the lock again"
+    assert breaker.get_meta("a") is None, "reads are still served"
+    now[0] += 2.5
+    with pytest.raises(StoreBusy):
+        breaker.set_meta("a", "b")
+    assert Locked.writes == 2, "half-open: one write tries again"
