@@ -26,7 +26,9 @@ class ServerConfig(BaseSettings):
     secret_key: SecretStr | None = Field(None, description="the server's secret key (at least 32 characters); "
                                          "default: read from the key file")
     secret_key_file: str | None = Field(None, description="file holding the secret key, made on first start "
-                                        "(default: next to the SQLite database, or sessionsim-secret.key for Redis)")
+                                        "(default: $XDG_CONFIG_HOME/sessionsim/secret.key or ~/.config/sessionsim/"
+                                        "secret.key, outside the data folder; one an older version left next to "
+                                        "the store is still read, with a warning)")
 
     # sign-in throttling (simulator.throttle): only failures count; a lock refuses even the right password
     signin_free_failures: int = Field(3, ge=0, le=1000, description="failed sign-ins in a row per account "

@@ -4,9 +4,13 @@ Whoever can read the store (a backup, a Redis without a password) must not be ab
 what the server signs, nor read the users' TOTP secrets. So the one secret comes from
 
 1. ``SESSIONSIM_SECRET_KEY`` (at least 32 characters), or
-2. a key file: ``SESSIONSIM_SECRET_KEY_FILE``, by default next to a SQLite database
-   (``sessionsim.db`` -> ``sessionsim.db.key``) or ``sessionsim-secret.key`` in the working
-   folder for Redis. A missing file is created on first start (mode 0600) and announced;
+2. a key file: ``SESSIONSIM_SECRET_KEY_FILE`` (``--secret-key-file``), by default
+   ``$XDG_CONFIG_HOME/sessionsim/secret.key`` (``~/.config/sessionsim/secret.key``), outside
+   the data folder, so one backup of the database's folder does not hold the key too. A key
+   file an older version made next to the store (``sessionsim.db.key``, or
+   ``sessionsim-secret.key`` in the working folder for Redis) is still read, with a warning
+   saying how to move it. A missing file is created on first start (mode 0600, its folder
+   0700) and announced; a file other users can read is refused;
 3. for the memory store only, a key made for this process (nothing outlives it anyway).
 
 Every process that shares a store needs the same key. From it, HKDF (``cryptography``)
@@ -101,8 +105,14 @@ def is_encrypted(value: str) -> bool:
     return value.startswith(FERNET_PREFIX)
 
 
-def default_key_file(store_url: str) -> Path | None:
-    """Where the key file goes when none is configured (None: the memory store needs none)."""
+def config_key_file() -> Path:
+    """The default key file: ``$XDG_CONFIG_HOME/sessionsim/secret.key``, else ``~/.config/sessionsim/secret.key``."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "sessionsim" / "secret.key"
+
+
+def legacy_key_file(store_url: str) -> Path | None:
+    """Where versions before issue 15 kept the key by default: next to the store (None: the memory store)."""
     if store_url == "memory":
         return None
     if store_url.startswith(("redis://", "rediss://", "unix://")):
@@ -110,8 +120,27 @@ def default_key_file(store_url: str) -> Path | None:
     return Path(store_url.removeprefix("sqlite:") + ".key")
 
 
+def default_key_file(store_url: str) -> Path | None:
+    """The key file used when none is configured (None: the memory store needs none): a key left next to
+    the store by an older version, with a warning saying how to move it; else the config folder's."""
+    legacy = legacy_key_file(store_url)
+    if legacy is None:
+        return None
+    if legacy.exists():
+        target = config_key_file()
+        log.warning("the secret key file %s is next to the database, so one backup holds both: move it out of the "
+                    "data folder (mv %s %s), or anywhere else and pass --secret-key-file", legacy, legacy, target)
+        return legacy
+    return config_key_file()
+
+
 def load_or_create(path: Path) -> str:
     """The key in ``path``, creating the file (0600) with a fresh key when it is missing."""
+    if not path.exists() and not path.parent.exists():
+        try:
+            path.parent.mkdir(mode=0o700, parents=True)
+        except OSError as exc:
+            raise SecretKeyError(f"cannot create the folder of the secret key file {path}: {exc.strerror}") from None
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -134,8 +163,12 @@ def _read(path: Path) -> str:
         except OSError as exc:
             raise SecretKeyError(f"cannot read the secret key file {path}: {exc.strerror}") from None
         if key:
-            if path.stat().st_mode & 0o077:
-                log.warning("the secret key file %s can be read by other users: chmod 600 it", path)
+            mode = path.stat().st_mode
+            if mode & 0o007:
+                raise SecretKeyError(f"other users can read or change the secret key file {path}: chmod 600 it "
+                                     "(and, if it was exposed, make a new key: 2FA enrolments are then lost)")
+            if mode & 0o070:
+                log.warning("the secret key file %s can be read by its group: chmod 600 it unless that is meant", path)
             return key
         time.sleep(0.01)
     raise SecretKeyError(f"the secret key file {path} is empty: delete it to have a new key made, or restore it")

@@ -83,8 +83,9 @@ def test_bad_keys_are_refused_with_a_message(tmp_path: Path) -> None:
     empty.write_text("")
     with pytest.raises(SecretKeyError, match="is empty"):
         load_or_create(empty)
+    (tmp_path / "a-file").write_text("")
     with pytest.raises(SecretKeyError, match="cannot create"):
-        load_or_create(tmp_path / "missing-folder" / "x.key")
+        load_or_create(tmp_path / "a-file" / "x.key")
 
 
 def test_the_store_holds_no_key_and_no_clear_totp_secret(tmp_path: Path) -> None:
