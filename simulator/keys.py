@@ -138,7 +138,7 @@ def load_or_create(path: Path) -> str:
     """The key in ``path``, creating the file (0600) with a fresh key when it is missing."""
     if not path.exists() and not path.parent.exists():
         try:
-            path.parent.mkdir(mode=0o700, parents=True)
+            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # another worker may make it this instant
         except OSError as exc:
             raise SecretKeyError(f"cannot create the folder of the secret key file {path}: {exc.strerror}") from None
     try:
