@@ -37,7 +37,7 @@ class SameTurn:
         self._queues: dict[asyncio.AbstractEventLoop, list[Item]] = {}
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-hot-path")
 
-    async def run(self, work: Callable[[], Any], *, writes: bool, key: str | None = None) -> Any:
+    def run(self, work: Callable[[], Any], *, writes: bool, key: str | None = None) -> asyncio.Future[Any]:
         """``work()``'s result (or error), computed with the rest of this turn's work in the worker thread.
 
         ``writes`` says that the work is meant to change the store (not just might, as a
@@ -51,10 +51,7 @@ class SameTurn:
             loop.call_soon(self._flush, loop)
         future = loop.create_future()
         queue.append((work, writes, key, future))
-        try:
-            return await asyncio.wait_for(future, self.wait_s)
-        except asyncio.TimeoutError:
-            raise StoreUnavailable(f"the store did not answer within {self.wait_s:g} s") from None
+        return future
 
     def _batched(self, queue: list[Item], *, write: bool) -> ContextManager[Any]:
         if self._batch is None or len(queue) < 2:
@@ -63,6 +60,7 @@ class SameTurn:
 
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         queue = self._queues.pop(loop, [])
+        loop.call_later(self.wait_s, _give_up, [future for *_, future in queue], self.wait_s)  # one timer a turn
         self._worker.submit(self._serve, loop, queue)
 
     def _serve(self, loop: asyncio.AbstractEventLoop, queue: list[Item]) -> None:
@@ -98,6 +96,13 @@ class SameTurn:
         except Exception as exc:
             return exc
         return outcomes
+
+
+def _give_up(futures: list[asyncio.Future[Any]], wait_s: float) -> None:
+    """On the loop, ``wait_s`` after a turn was handed over: its requests not answered yet get 503."""
+    for future in futures:
+        if not future.done():
+            future.set_exception(StoreUnavailable(f"the store did not answer within {wait_s:g} s"))
 
 
 def _settle(outcomes: list[tuple[asyncio.Future[Any], BaseException | None, Any]]) -> None:
