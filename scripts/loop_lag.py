@@ -53,7 +53,8 @@ def _clients(base: str, tokens: list[str], seconds: float, out: "multiprocessing
         with httpx.Client(base_url=base, timeout=10) as client:
             while not stop.is_set():
                 if writes:
-                    status = client.post("/api/session/heartbeat", json={"input_ms_ago": 0}, headers=headers).status_code
+                    status = client.post("/api/session/heartbeat", json={"input_ms_ago": 0},
+                                         headers=headers).status_code
                 else:
                     status = client.get("/api/session", headers=headers).status_code
                 counts[("write" if writes else "read", status)] += 1
@@ -90,7 +91,8 @@ async def _measure(seconds: float, hang: bool = True) -> dict[str, object]:
         with httpx.Client(base_url=base, timeout=10) as client:
             return [client.post("/api/mobile/sessions", json={"username": u, "password": p, "device": "probe"}
                                 ).json()["token"]
-                    for u, p in (("practitioner@demo.clinic", "demo-practitioner"), ("admin@demo.clinic", "demo-admin"))]
+                    for u, p in (("practitioner@demo.clinic", "demo-practitioner"),
+                                 ("admin@demo.clinic", "demo-admin"))]
 
     tokens = await loop.run_in_executor(None, sign_in)
     holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
