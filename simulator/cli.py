@@ -233,8 +233,9 @@ def build_parser(prog: str = "sessionsim") -> argparse.ArgumentParser:
                      help="real seconds between sweeps for expired sessions (default: 1/K s, at least 0.02)")
     run.add_argument("--workers", type=int, default=1, help="server processes sharing the store (default 1)")
     run.add_argument("--secret-key-file", metavar="PATH",
-                     help="file holding the server's secret key, made on first start (default: next to the SQLite "
-                          "database, or sessionsim-secret.key for Redis; SESSIONSIM_SECRET_KEY wins)")
+                     help="file holding the server's secret key, made on first start (default: "
+                          "$XDG_CONFIG_HOME/sessionsim/secret.key, else ~/.config/sessionsim/secret.key, outside the "
+                          "data folder; SESSIONSIM_SECRET_KEY wins)")
     run.add_argument("--allow-test-clock-on-network", action="store_true",
                      help="allow --test-clock on a non-loopback --host (anyone who reaches it can move time)")
     run.add_argument("--http", choices=["h11", "httptools"], default="h11",

@@ -26,7 +26,9 @@ class ServerConfig(BaseSettings):
     secret_key: SecretStr | None = Field(None, description="the server's secret key (at least 32 characters); "
                                          "default: read from the key file")
     secret_key_file: str | None = Field(None, description="file holding the secret key, made on first start "
-                                        "(default: next to the SQLite database, or sessionsim-secret.key for Redis)")
+                                        "(default: $XDG_CONFIG_HOME/sessionsim/secret.key or ~/.config/sessionsim/"
+                                        "secret.key, outside the data folder; one an older version left next to "
+                                        "the store is still read, with a warning)")
 
     # sign-in throttling (simulator.throttle): only failures count; a lock refuses even the right password
     signin_free_failures: int = Field(3, ge=0, le=1000, description="failed sign-ins in a row per account "
@@ -50,7 +52,7 @@ class ServerConfig(BaseSettings):
                                      "believed: comma-separated IP addresses or networks, or * for any peer "
                                      "(default: none, the peer's own address is the client's)")
     store_busy_timeout_ms: int = Field(400, ge=1, le=60_000, description="how long a SQLite call waits for another "
-                                       "process's write lock before it fails (503); the hot path runs on the event loop")
+                                       "process's write lock before it fails (503); store calls never run on the event loop")
     store_breaker_s: float = Field(2.0, ge=0, le=300, description="after a store failure, calls fail at once (503) for "
                                    "this long before one tries the store again (0: no circuit breaker)")
     max_body_kb: int = Field(64, ge=1, le=10_240, description="largest request body of any route, KiB (413 beyond)")

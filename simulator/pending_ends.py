@@ -6,6 +6,14 @@ any request presenting that session is treated as ended, and the sweeper (and th
 request that presents it) finishes the end as soon as the store answers again, so the
 session can never come back.
 
+Only tokens the server made are remembered (their HMAC tag verifies, ``ServerKeys``): a
+flood of made-up tokens is answered 401 and takes no room. Remembered ends are keyed by
+session, so the same logout sent again takes no more room either. The room is bounded
+(``MAX``), and nothing is ever dropped to make room: an end that does not fit *overflows*,
+and from then on every session is refused (fail closed) until the store is back, every
+remembered end is recorded and every session that was active at the overflow has been
+ended (``services.finish_pending_ends``), since the one that did not fit is not known.
+
 The record lives in this process's memory: a restart during the outage forgets it (the
 device's cookie is gone already, but a copied token would work again), and other worker
 processes do not see it (docs/security.md).
@@ -28,23 +36,39 @@ class PendingEnd:
 
 
 class PendingEnds:
-    """Remembered ends by session key; thread-safe."""
+    """Remembered ends by session key, and whether one did not fit; thread-safe."""
 
-    MAX = 100_000  # a long outage with many logouts: past this, the oldest are forgotten
+    MAX = 100_000  # ends remembered at most (about 20 MB); one more overflows: every session refused
 
     def __init__(self) -> None:
         self._ends: dict[str, PendingEnd] = {}
         self._lock = threading.Lock()
+        self.overflowed_ms: int | None = None  # when an end first did not fit (None: none so far)
 
     def __bool__(self) -> bool:
-        return bool(self._ends)
+        return bool(self._ends) or self.overflowed_ms is not None
 
-    def remember(self, end: PendingEnd) -> None:
-        """Remember ``end`` until ``done(end.key)``."""
+    @property
+    def overflowed(self) -> bool:
+        """True from an end that did not fit until ``overflow_settled``: every session is then refused."""
+        return self.overflowed_ms is not None
+
+    def remember(self, end: PendingEnd) -> bool:
+        """Remember ``end`` until ``done(end.key)``; False when it does not fit (overflowed, nothing dropped)."""
         with self._lock:
-            if end.key not in self._ends and len(self._ends) >= self.MAX:
-                del self._ends[next(iter(self._ends))]
-            self._ends.setdefault(end.key, end)
+            if end.key in self._ends:
+                return True
+            if len(self._ends) >= self.MAX:
+                if self.overflowed_ms is None:
+                    self.overflowed_ms = end.requested_ms
+                return False
+            self._ends[end.key] = end
+            return True
+
+    def overflow_settled(self) -> None:
+        """Every session active at the overflow has been ended: sessions may be served again."""
+        with self._lock:
+            self.overflowed_ms = None
 
     def get(self, key: str) -> PendingEnd | None:
         """The pending end of session ``key``, if any."""

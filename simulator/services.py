@@ -283,7 +283,7 @@ def start_session(deps: Deps, *, user: User, kind: str, device: str) -> tuple[st
     for other in deps.store.active_sessions(user.account_id):  # already past its deadline: idle, not evicted
         if other.user_id == user.id:
             _expire_if_due(deps, other, account.settings, now=now, via="request")
-    token = secrets.token_urlsafe(32)
+    token = deps.keys.new_session_token()
     fresh = Session(key=token_key(token), account_id=user.account_id, user_id=user.id, username=user.username,
                     kind=kind, device=device[:120], created_ms=now, last_activity_ms=now,  # type: ignore[arg-type]
                     csrf_token=secrets.token_urlsafe(32))
@@ -334,11 +334,15 @@ def _expire_if_due(deps: Deps, session: Session, settings: Settings, *, now: int
 def view(deps: Deps, *, token: str | None) -> SessionView:
     """The session behind ``token`` at the current time, ended first if its deadline has passed."""
     now = deps.clock.now_ms()
-    if token and deps.pending_ends:
+    if not token or not deps.keys.made_session_token(token):  # made up or altered: no store call
+        return SessionView(session=None, settings=None, now=now)
+    if deps.pending_ends:
+        if deps.pending_ends.overflowed:
+            raise StoreUnavailable("logouts made during a store outage are still being recorded")
         pending = deps.pending_ends.get(token_key(token))
         if pending is not None:
             _finish_end(deps, pending)  # StoreUnavailable while still down: the request fails closed
-    found = deps.store.session_with_settings(token_key(token)) if token else None
+    found = deps.store.session_with_settings(token_key(token))
     if found is None:
         return SessionView(session=None, settings=None, now=now)
     session, settings = found
@@ -376,13 +380,23 @@ def end_session(deps: Deps, *, session: Session, reason: str, actor: str) -> Ses
     return ended
 
 
-def end_while_store_down(deps: Deps, *, token: str, reason: str, actor: str) -> PendingEnd:
+def end_while_store_down(deps: Deps, *, token: str, reason: str, actor: str) -> PendingEnd | None:
     """Remember to end the session behind ``token`` (the store is down): until the store has
-    recorded it, that session is treated as ended; ``finish_pending_ends`` records it."""
+    recorded it, that session is treated as ended; ``finish_pending_ends`` records it.
+
+    None for a token this server did not make (nothing to end, nothing remembered). When the
+    end does not fit in ``deps.pending_ends``, nothing is dropped: the buffer overflows and
+    every session is refused until ``finish_pending_ends`` has ended them all.
+    """
+    if not deps.keys.made_session_token(token):
+        return None
     end = PendingEnd(key=token_key(token), reason=reason, actor=actor, requested_ms=deps.clock.now_ms())
-    deps.pending_ends.remember(end)
-    log.warning("store unavailable: the %s of session %s is remembered and will be recorded when it is back",
-                reason, end.key[:16])
+    if deps.pending_ends.remember(end):
+        log.warning("store unavailable: the %s of session %s is remembered and will be recorded when it is back",
+                    reason, end.key[:16])
+    else:
+        log.error("store unavailable and %d session ends already remembered: every session is refused until the "
+                  "store is back, and every session active now will then be ended", deps.pending_ends.MAX)
     return end
 
 
@@ -395,15 +409,34 @@ def _finish_end(deps: Deps, pending: PendingEnd) -> None:
     deps.pending_ends.done(pending.key)
 
 
+def _end_all_after_overflow(deps: Deps, overflowed_ms: int) -> int:
+    """End every session that was active when an end did not fit (its session is not known); returns how many."""
+    now, count = deps.clock.now_ms(), 0
+    for session in deps.store.active_sessions():
+        if session.created_ms <= overflowed_ms:
+            ended = deps.store.end_session(session.key, reason="revoked", ended_ms=now)
+            if ended is not None:
+                _record_end(deps, ended, actor=SYSTEM_ACTOR, now=now, deferred=True, outage_overflow=True)
+                count += 1
+    log.warning("ended %d sessions: more logouts came during the store outage than could be remembered", count)
+    return count
+
+
 def finish_pending_ends(deps: Deps) -> int:
-    """Record every remembered end the store can take now; returns how many (stops while it is down)."""
+    """Record every remembered end the store can take now, then, after an overflow, end every session active
+    at the overflow; returns how many remembered ends were recorded (stops while the store is down)."""
     finished = 0
     for pending in deps.pending_ends.all():
         try:
             _finish_end(deps, pending)
         except StoreUnavailable:
-            break
+            return finished
         finished += 1
+    overflowed_ms = deps.pending_ends.overflowed_ms
+    if overflowed_ms is not None:
+        with contextlib.suppress(StoreUnavailable):
+            _end_all_after_overflow(deps, overflowed_ms)
+            deps.pending_ends.overflow_settled()
     return finished
 
 

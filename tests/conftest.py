@@ -18,6 +18,21 @@ from simulator.web.app import build_app
 from tests.redis_fixture import own_redis_server, redis_server  # noqa: F401  (fixtures, registered by import)
 
 START_MS = 1_795_000_000_000  # a fixed, ordinary moment (2026-11-18)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_config_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Key files made by default (``simulator.keys``: ``$XDG_CONFIG_HOME/sessionsim/``) go to a throwaway folder,
+    not the home folder of whoever runs the tests (servers the tests start inherit it)."""
+    import os
+
+    before = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))
+    yield
+    if before is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = before
 ADMIN = ("admin@demo.clinic", "demo-admin")
 PRACTITIONER = ("practitioner@demo.clinic", "demo-practitioner")
 

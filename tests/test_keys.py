@@ -16,22 +16,60 @@ from simulator.store.sqlite import SQLiteStore
 from tests.conftest import ADMIN, PRACTITIONER, Server
 
 
-def test_a_missing_key_file_is_made_next_to_the_database_once(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    db = tmp_path / "clinic.db"
+def test_a_missing_key_file_is_made_in_the_config_folder_not_next_to_the_database(
+        tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 15: a key next to the database went into every backup of the data folder with it."""
+    config_home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
+    data = tmp_path / "data"
+    data.mkdir()
+    db = data / "clinic.db"
     first = server_keys(secret_key=None, secret_key_file=None, store_url=f"sqlite:{db}")
     assert "Generated a new secret key in" in capsys.readouterr().out
-    key_file = tmp_path / "clinic.db.key"
+    assert list(data.iterdir()) == [], "nothing next to the database"
+    key_file = config_home / "sessionsim" / "secret.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(key_file.parent.stat().st_mode) == 0o700
     again = server_keys(secret_key=None, secret_key_file=None, store_url=f"sqlite:{db}")
     assert capsys.readouterr().out == "" and again.signing == first.signing
+    monkeypatch.delenv("XDG_CONFIG_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    server_keys(secret_key=None, secret_key_file=None, store_url="redis://127.0.0.1:1/0")
+    assert (tmp_path / "home" / ".config" / "sessionsim" / "secret.key").exists()
+
+
+def test_a_key_left_next_to_the_database_is_still_read_with_a_warning_telling_how_to_move_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    db = tmp_path / "clinic.db"
+    legacy = tmp_path / "clinic.db.key"
+    legacy.write_text("L" * 40 + "\n")
+    legacy.chmod(0o600)
+    with caplog.at_level("WARNING", logger="sessionsim"):
+        keys = server_keys(secret_key=None, secret_key_file=None, store_url=f"sqlite:{db}")
+    assert keys.signing == ServerKeys.from_secret("L" * 40).signing
+    warning = [r.getMessage() for r in caplog.records if "next to the database" in r.getMessage()]
+    assert len(warning) == 1 and f"mv {legacy} {tmp_path / 'config' / 'sessionsim' / 'secret.key'}" in warning[0]
+    assert not (tmp_path / "config" / "sessionsim" / "secret.key").exists(), "no second key is made"
+
+
+def test_a_key_file_other_users_can_read_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "server.key"
+    key_file.write_text("k" * 40 + "\n")
+    key_file.chmod(0o644)
+    with pytest.raises(SecretKeyError, match=r"other users can read .*chmod 600"):
+        server_keys(secret_key=None, secret_key_file=str(key_file), store_url="memory")
+    key_file.chmod(0o640)  # a service group may read it
+    assert server_keys(secret_key=None, secret_key_file=str(key_file), store_url="memory").signing
 
 
 def test_the_key_comes_from_the_environment_or_a_named_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("SESSIONSIM_SECRET_KEY", "k" * 40)
     config = ServerConfig(store=f"sqlite:{tmp_path / 'a.db'}")
     app = create_app(config)
     assert app.state.secret_key == ServerKeys.from_secret("k" * 40).signing
-    assert not (tmp_path / "a.db.key").exists()
+    assert not (tmp_path / "a.db.key").exists() and not (tmp_path / "config").exists()
     named = tmp_path / "keys" / "server.key"
     named.parent.mkdir()
     keys = server_keys(secret_key=None, secret_key_file=str(named), store_url="redis://127.0.0.1:1/0")
@@ -45,8 +83,9 @@ def test_bad_keys_are_refused_with_a_message(tmp_path: Path) -> None:
     empty.write_text("")
     with pytest.raises(SecretKeyError, match="is empty"):
         load_or_create(empty)
+    (tmp_path / "a-file").write_text("")
     with pytest.raises(SecretKeyError, match="cannot create"):
-        load_or_create(tmp_path / "missing-folder" / "x.key")
+        load_or_create(tmp_path / "a-file" / "x.key")
 
 
 def test_the_store_holds_no_key_and_no_clear_totp_secret(tmp_path: Path) -> None:

@@ -114,3 +114,67 @@ def test_while_the_store_is_down_calls_fail_at_once_and_the_sign_in_page_still_a
         now[0] += 2.5
         assert client.get("/api/session", headers=bearer(token)).status_code == 200
         assert not breaker.is_open
+
+
+def test_a_flood_of_fake_logouts_during_an_outage_does_not_push_out_a_real_one() -> None:
+    """Issue 15: the remembered ends were bounded by dropping the oldest, so fake tokens evicted a real logout."""
+    store, clock = DownableStore(), ManualClock(START_MS)
+    app = _app(store, clock)
+    with TestClient(app, follow_redirects=False) as client:
+        token = mobile_sign_in(client, *PRACTITIONER)
+        store.down = True
+        assert client.delete("/api/mobile/sessions/current", headers=bearer(token)).status_code == 200
+        app.state.deps.pending_ends.MAX = 5  # small, so the test floods fast
+        for n in range(10):  # not real sessions
+            client.delete("/api/mobile/sessions/current", headers=bearer(f"fake-{n}"))
+        store.down = False
+        assert client.get("/api/session", headers=bearer(token)).status_code == 401, "the stolen copy works again"
+        assert store.get_session(services.token_key(token)).reason == "logout"
+
+
+def test_fake_logouts_during_an_outage_are_not_remembered_and_answer_401() -> None:
+    store, clock = DownableStore(), ManualClock(START_MS)
+    app = _app(store, clock)
+    with TestClient(app, follow_redirects=False) as client:
+        store.down = True
+        for fake in ("fake", "x" * 43, "a.b", "x" * 43 + "." + "y" * 22, "\xe9" * 3 + ".x"):
+            header = {"Authorization": f"Bearer {fake}".encode("latin-1")}
+            out = client.delete("/api/mobile/sessions/current", headers=header)  # type: ignore[arg-type]
+            assert out.status_code == 401, (fake, out.text)
+        client.cookies.set("sid", "fake")
+        out = client.post("/logout", data={"csrf_token": "x"})
+        assert out.status_code == 303
+        assert not app.state.deps.pending_ends
+
+
+def test_more_real_logouts_than_the_buffer_holds_fail_closed_until_every_one_is_recorded() -> None:
+    """Past the buffer's size nothing is dropped: every session is refused until the store is back and the
+    remembered ends are recorded, and then every session that was active when one could not be remembered
+    is ended (reason ``revoked``), so the logout that did not fit holds too."""
+    from simulator.policy import Settings
+
+    store, clock = DownableStore(), ManualClock(START_MS)
+    app = _app(store, clock)
+    deps = app.state.deps
+    deps.pending_ends.MAX = 2
+    with TestClient(app, follow_redirects=False) as client:
+        account = store.find_user(PRACTITIONER[0]).account_id
+        store.save_settings(account, Settings(max_sessions_per_user=5))
+        leaving = [mobile_sign_in(client, *PRACTITIONER, device=f"phone {n}") for n in range(3)]
+        staying = mobile_sign_in(client, *PRACTITIONER, device="tablet")
+        store.down = True
+        for token in leaving:
+            assert client.delete("/api/mobile/sessions/current", headers=bearer(token)).status_code == 200
+        assert deps.pending_ends.overflowed
+        store.down = False
+        for token in [*leaving, staying]:
+            assert client.get("/api/session", headers=bearer(token)).status_code == 503, "fails closed until recorded"
+        services.finish_pending_ends(deps)
+        assert not deps.pending_ends and not deps.pending_ends.overflowed
+        for token in leaving:
+            assert client.get("/api/session", headers=bearer(token)).status_code == 401
+        assert client.get("/api/session", headers=bearer(staying)).json()["reason"] == "revoked"
+        fresh = mobile_sign_in(client, *PRACTITIONER, device="after")
+        assert client.get("/api/session", headers=bearer(fresh)).status_code == 200
+    reasons = sorted(store.get_session(services.token_key(t)).reason for t in [*leaving, staying])
+    assert reasons == ["logout", "logout", "revoked", "revoked"]

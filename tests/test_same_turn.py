@@ -159,13 +159,14 @@ def test_a_session_read_ahead_is_read_again_before_it_ends(tmp_path) -> None:
     clock = ManualClock(START_MS)
     deps = services.Deps(store=store, clock=clock, metrics=Metrics(store.count_active))
     account = store.create_account("One", Settings(idle_timeout_minutes=15, warning_seconds=60))
-    key = services.token_key("token")
+    token = deps.keys.new_session_token()
+    key = services.token_key(token)
     store.start_session(Session(key=key, account_id=account.id, user_id=1, username="a@x", kind="web", device="d",
                                 created_ms=START_MS, last_activity_ms=START_MS, csrf_token="c"), limit=5, now=START_MS)
     clock.advance(15 * MINUTE_MS)  # due now, by the record about to be read ahead
     with store.batch([key], write=False):
         other_process.record_activity(key, clock.now_ms() - 1)
-        current = services.view(deps, token="token")
+        current = services.view(deps, token=token)
     assert current.active and current.session is not None and current.session.last_activity_ms == clock.now_ms() - 1
     store.close()
     other_process.close()

@@ -51,6 +51,7 @@ from simulator import services
 from simulator.accounts import hash_password
 from simulator.bootstrap import prepare_store
 from simulator.clock import ManualClock
+from simulator.keys import ServerKeys
 from simulator.metrics import Metrics
 from simulator.models import Account
 from simulator.policy import PolicyError, Settings, deadlines as policy_deadlines
@@ -290,7 +291,9 @@ class SessionMachine(RuleBasedStateMachine):
         self.browsers: dict[int, str] = {}  # browser -> the token of its session cookie
 
     def _deps(self, store: Store) -> services.Deps:
-        deps = services.Deps(store=store, clock=self.clock, metrics=Metrics(store.count_active))
+        if not hasattr(self, "keys"):  # the secret key outlives a restart (it is in the key file)
+            self.keys = ServerKeys.ephemeral()
+        deps = services.Deps(store=store, clock=self.clock, metrics=Metrics(store.count_active), keys=self.keys)
         self.watch = services.ExpiryWatch(deps, check_every_ms=0)
         return deps
 

@@ -19,6 +19,11 @@ class StoreUnavailable(RuntimeError):
     """The store cannot be reached; callers fail closed (no session is treated as active)."""
 
 
+class StoreBusy(StoreUnavailable):
+    """The store answers, but its write lock is held elsewhere (a backup, a stuck process): writes fail
+    at once; reads may still be served (SQLite WAL readers never wait for the writer)."""
+
+
 class StoreConflict(ValueError):
     """A write would break a uniqueness rule (for example, a username already taken)."""
 

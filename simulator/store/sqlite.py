@@ -16,7 +16,7 @@ from typing import Any, Collection, Iterator
 from simulator.models import Account, AuditEvent, Patient, Session, User
 from simulator.policy import Settings, sessions_to_evict
 from simulator.store.common import normal_username, stored_minutes
-from simulator.store.protocol import StoreConflict, StoreUnavailable
+from simulator.store.protocol import StoreBusy, StoreConflict, StoreUnavailable
 from simulator.throttle import FailureRecord
 
 SCHEMA = """
@@ -68,6 +68,14 @@ SESSIONS_DUE = SESSION_WITH_SETTINGS.removesuffix("WHERE s.key = ?") + (
     "WHERE s.state = 'active' AND (s.last_activity_ms + "
     "coalesce(cast(a.idle_timeout_minutes AS INTEGER), 0) * 60000 <= :at "
     "OR s.created_ms + a.absolute_lifetime_hours * 3600000 <= :at)")
+
+
+def unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    """The store error for ``exc``: ``StoreBusy`` when another connection holds the write lock."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return StoreBusy(f"SQLite write lock held elsewhere: {text}")
+    return StoreUnavailable(f"SQLite store error: {text}")
 
 
 def _session(row: tuple) -> Session:
@@ -126,7 +134,7 @@ class SQLiteStore:
             except sqlite3.IntegrityError as exc:
                 raise StoreConflict(str(exc)) from exc
             except sqlite3.Error as exc:
-                raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+                raise unavailable(exc) from exc
 
     # accounts and users
     def create_account(self, name: str, settings: Settings) -> Account:
@@ -266,7 +274,7 @@ class SQLiteStore:
                     self._db.execute("COMMIT")
                 except sqlite3.Error as exc:
                     self._rollback()
-                    raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+                    raise unavailable(exc) from exc
 
     def _prefetch(self, keys: Collection[str]) -> None:
         wanted = list(dict.fromkeys(keys))[:PREFETCH_MAX]
@@ -289,7 +297,7 @@ class SQLiteStore:
         try:
             return self._db.execute(sql, args)
         except sqlite3.Error as exc:
-            raise StoreUnavailable(f"SQLite store error: {exc}") from exc
+            raise unavailable(exc) from exc
 
     def session_with_settings(self, key: str) -> tuple[Session, Settings] | None:
         """The session and its account's current settings, in one query (None if either is missing)."""

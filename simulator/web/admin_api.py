@@ -3,10 +3,12 @@ audit log (paged)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
 
 from simulator import policy, services
 from simulator.store.protocol import AUDIT_PAGE_MAX
@@ -37,8 +39,9 @@ async def put_settings(request: Request, admin: AdminDep, deps: DepsDep) -> JSON
     raw = await json_object(request, allowed=set(policy.SETTINGS_FIELDS))
     changes = {field: whole_number(value) for field, value in raw.items()}
     try:
-        updated = services.update_settings(deps, account_id=admin.user.account_id, actor=admin.user.username,
-                                           changes=changes)
+        updated = await run_in_threadpool(functools.partial(  # off the loop: the store may hang
+            services.update_settings, deps, account_id=admin.user.account_id, actor=admin.user.username,
+            changes=changes))
     except policy.PolicyError as exc:
         raise HttpProblem(422, exc.message, exc.field) from None
     return JSONResponse(updated.as_dict())

@@ -113,6 +113,13 @@ def _virtual_per_real(clock: Clock) -> float | None:
     return 1.0 if isinstance(clock, (SystemClock, SteadyClock)) else None
 
 
+def _sweep_once(deps: services.Deps, watch: services.ExpiryWatch) -> int:
+    """One sweep, in a worker thread: remembered ends recorded, due sessions ended; when to look next."""
+    if deps.pending_ends:
+        services.finish_pending_ends(deps)
+    return watch.tick()
+
+
 async def _sweeper(deps: services.Deps, every_s: float) -> None:
     """End sessions at their deadlines, even if their device never comes back.
 
@@ -128,9 +135,7 @@ async def _sweeper(deps: services.Deps, every_s: float) -> None:
         await asyncio.sleep(wait)
         wait = every_s
         try:
-            if deps.pending_ends:
-                services.finish_pending_ends(deps)
-            next_ms = watch.tick()
+            next_ms = await asyncio.to_thread(_sweep_once, deps, watch)  # never on the loop: the store may hang
         except StoreUnavailable as exc:
             log.warning("sweep skipped: %s", exc)
             continue

@@ -118,7 +118,8 @@ class Tarpit:
             return
         now = self.deps.clock.now_ms()
         try:
-            until = self.deps.guard.blocked_until(self.deps.store, ADDRESS, client[0], now=now)
+            until = await asyncio.to_thread(self.deps.guard.blocked_until, self.deps.store, ADDRESS, client[0],
+                                            now=now)  # off the loop: the store may hang
         except StoreUnavailable:  # the route answers 503 itself; no reason to hold it back
             return
         if until > now:

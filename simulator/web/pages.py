@@ -266,6 +266,10 @@ async def enrol_submit(request: Request, deps: DepsDep) -> Response:
     if not _same_origin(request):
         return render(request, "error.html", 403, message="This form did not come from this site.")
     form = await request.form()
+    return await run_in_threadpool(_enrol, request, deps, form)  # off the loop: the store may hang
+
+
+def _enrol(request: Request, deps: services.Deps, form: Any) -> Response:
     found = _pending_enrolment(request, deps, str(form.get("pending", "")))
     if found is None:
         return redirect("/signin")
@@ -313,6 +317,10 @@ async def recent_forget(request: Request) -> Response:
 async def logout(request: Request, deps: DepsDep) -> Response:
     """Manual logout: end the session server-side, clear the cookie and the site's data."""
     form = await request.form()
+    return await run_in_threadpool(_logout, request, deps, form)  # off the loop: the store may hang
+
+
+def _logout(request: Request, deps: services.Deps, form: Any) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     try:
         current = services.view(deps, token=token)
