@@ -457,6 +457,7 @@ def probe_timing(session: Probe, found: Found) -> None:
     """Move the server's clock and the page's together to find the warning, its countdown, how it is
     answered, and when the session ends (measured from the last activity)."""
     machine = session.machine
+    machine.follow_timers = not found.oracle  # as the draft's time_steps will move time ("jump" for the contract's pages)
     me = session.devices.get("probe")
     page = me.page
     page.goto(found.signin_path)
@@ -776,6 +777,11 @@ def render(found: Found) -> str:
         f"max_sessions_per_user={found.max_sessions}, absolute_lifetime_s={absolute})")
     if found.clock:
         add('    clock = "contract"  # /__test__/clock answered')
+    if found.oracle:
+        add('    time_steps = "jump"  # its pages compute from the contract\'s figures: time may jump (docs/adapting.md)')
+    elif found.clock:
+        add('    # time_steps "timers" (the default): time moves from page timer to page timer, so the page\'s own reports')
+        add("    # reach the server when it made them")
     else:
         add("    clock = None  # /__test__/clock does not answer: add a drop-in test clock (docs/test-clocks.md), or")
         add('    # "faketime" with start_command (the harness starts the app), or "real" with a short fixed timeout')
