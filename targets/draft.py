@@ -455,40 +455,120 @@ def probe_wrong_password(session: Probe, found: Found) -> None:
 # -- the timing probe (the contract's clock) ----------------------------------------------------
 def probe_timing(session: Probe, found: Found) -> None:
     """Move the server's clock and the page's together to find the warning, its countdown, how it is
-    answered, and when the session ends (measured from the last activity)."""
-    machine = session.machine
-    machine.follow_timers = not found.oracle  # as the draft's time_steps will move time ("jump" for the contract's pages)
-    me = session.devices.get("probe")
-    page = me.page
-    page.goto(found.signin_path)
-    sign_in(page, found)
-    page.goto(found.protected_path)
-    me.settle()
+    answered, and when the session ends, each measured from the last activity to the second."""
+    timing = Timing(session, found)
     guessed = found.idle_s is not None
     idle_s = found.idle_s or DEFAULT_IDLE_S
     warn_s = found.warning_s if found.warning_s is not None else DEFAULT_WARNING_S
-    first_look = max(idle_s - warn_s - (2 if guessed else 60), 1)
+    timing.fresh_page()
+    page = timing.page
     page.evaluate(MARK_VISIBLE)
-    machine.advance(int(first_look * 1000))
-    elapsed, warned_at = first_look, None
-    step = 1 if guessed else 15
-    started = time.monotonic()
-    while time.monotonic() - started < PROBE_BUDGET_S and elapsed < max(idle_s * 4, 4 * 3600):
-        if not on_page(page, found):
-            break
-        if page.evaluate(APPEARED):
-            warned_at = elapsed
-            break
-        machine.advance(step * 1000)
-        elapsed += step
-        if elapsed > idle_s + 5:
-            step = max(step, 15)
-    if warned_at is None:
-        note_no_warning(found, elapsed, on_page(page, found), guessed)
+    # a guess read from the app: look just before it, second by second; none: look every 30 s from the start
+    first, step = (max(idle_s - warn_s - 2, 1), 1) if guessed else (30, 30)
+    window = timing.search(first, step, lambda: bool(page.evaluate(APPEARED)), until=max(idle_s * 4, 4 * 3600))
+    if window is None or not on_page(page, found):
+        note_no_warning(found, timing.elapsed, on_page(page, found), window)
         return
     describe_warning(page, found)
-    remaining = countdown_seconds(page, found)
-    stay_and_measure(session, found, warned_at, remaining)
+    if found.warning is None:
+        return
+    shows = lambda: evaluate(found.warning, page).is_visible()  # noqa: E731
+    check_stay(timing, found, shows)
+    lo, hi = window
+    while hi - lo > 1:  # narrow the moment the warning comes down to a second, from fresh activity each time
+        timing.restart(found)
+        step = max(1, (hi - lo) // 8)
+        narrower = timing.search(lo, step, shows, until=hi + 1)
+        if narrower is None:
+            break
+        lo, hi = narrower
+    measure_end(timing, found, hi, shows)
+
+
+class Timing:
+    """Idle time on the probe's page: moved with the time machine, counted from the last activity."""
+
+    def __init__(self, session: Probe, found: Found) -> None:
+        self.machine, self.found = session.machine, found
+        self.machine.follow_timers = not found.oracle  # as the draft's time_steps will ("jump" for the contract's)
+        self.device = session.devices.get("probe")
+        self.page = self.device.page
+        self.elapsed = 0.0
+
+    def move(self, seconds: float) -> None:
+        if seconds > 0:
+            self.machine.advance(round(seconds * 1000))
+            self.elapsed += seconds
+
+    def fresh_page(self) -> None:
+        """Sign in again when needed and open the protected page: idle time starts now."""
+        page = self.page
+        page.goto(self.found.protected_path)
+        if not on_page(page, self.found):
+            page.goto(self.found.signin_path)
+            sign_in(page, self.found)
+            page.goto(self.found.protected_path)
+        self.device.settle()
+        self.elapsed = 0.0
+
+    def restart(self, found: Found) -> None:
+        """Fresh activity: answer the warning when that was checked to work, else open the page again."""
+        if found.stay and found.stay_checked and evaluate(found.warning, self.page).is_visible():
+            run_stay(self.page, found.stay)
+            self.device.settle()
+            self.elapsed = 0.0
+        else:
+            self.fresh_page()
+
+    def search(self, first: float, step: float, seen: Callable[[], bool], *, until: float) -> tuple[float, float] | None:
+        """Move to ``first`` s of idle time, then by ``step`` until ``seen()`` (or the page leaves): the window
+        (last look, first sight) in idle seconds, or None after ``until`` s or the real-time budget."""
+        started, last = time.monotonic(), self.elapsed
+        self.move(first - self.elapsed)
+        while time.monotonic() - started < PROBE_BUDGET_S and self.elapsed <= until:
+            if not on_page(self.page, self.found) or seen():
+                return last, self.elapsed
+            last = self.elapsed
+            self.move(step)
+        return None
+
+
+def check_stay(timing: Timing, found: Found, shows: Callable[[], bool]) -> None:
+    """Answer the warning as the draft will; it must close while the page stays."""
+    if not found.stay:
+        return
+    run_stay(timing.page, found.stay)
+    timing.device.settle()
+    found.stay_checked = not shows() and on_page(timing.page, found)
+    if not found.stay_checked:
+        found.checks.append(f"Answering the warning with {found.stay} did not close it: write "
+                            "Warning.stay_logged_in() by hand, or leave stay_logged_in out.")
+    timing.elapsed = 0.0
+
+
+def measure_end(timing: Timing, found: Found, warns_at: float, shows: Callable[[], bool]) -> None:
+    """From the warning (at ``warns_at`` s of idle time) on, second by second, until the page leaves."""
+    page = timing.page
+    if timing.elapsed > warns_at or not shows():
+        timing.restart(found)
+        timing.search(warns_at - 1, 1, shows, until=warns_at + 5)
+    lead = countdown_seconds(page, found)
+    timing.move((lead or 0) - 3)
+    ends = timing.search(timing.elapsed, 1, lambda: False, until=timing.elapsed + 900)
+    if ends is None:
+        found.checks.append("The warning showed but the page had not left 15 minutes later: set the idle timeout.")
+        return
+    measured_idle, measured_lead = ends[1], ends[1] - warns_at
+    if found.idle_s is not None and abs(found.idle_s - measured_idle) <= 3:
+        found.settings_source += (f"; the test clock agreed (warning at {warns_at:.0f} s, the page left at "
+                                  f"{measured_idle:.0f} s of idle time)")
+    else:
+        found.settings_source = (found.settings_source + "; " if found.settings_source else "") + \
+            f"measured with the test clock (warning at {warns_at:.0f} s, ended at {measured_idle:.0f} s of idle time)"
+        found.idle_s, found.warning_s = float(measured_idle), float(measured_lead)
+    notice, text = read_notice(page)
+    if notice and text:
+        found.notice, found.notices["idle"] = found.notice or notice, text
 
 
 def on_page(page: Any, found: Found) -> bool:
@@ -496,17 +576,18 @@ def on_page(page: Any, found: Found) -> bool:
     return path_of(page.url) == found.protected_path and signed_in(page)
 
 
-def note_no_warning(found: Found, elapsed: float, still_there: bool, guessed: bool) -> None:
+def note_no_warning(found: Found, elapsed: float, still_there: bool, window: tuple[float, float] | None) -> None:
     from targets.profile import words
 
     if still_there:
         found.checks.append(f"No warning and no automatic logout were seen in {words(elapsed)} of clock time: the "
                             "idle timeout below is a guess; set it to the app's own.")
-    else:
-        found.idle_s = found.idle_s if guessed else elapsed
-        found.warning_s = None
-        found.checks.append(f"The page left for the sign-in page after {words(elapsed)} of clock time with no warning "
-                            "seen: warning_s=None (if the app has a warning, add its Warning page object).")
+        return
+    lo, hi = window or (elapsed, elapsed)
+    found.idle_s, found.warning_s = float(hi), None
+    found.settings_source = f"measured with the test clock: the page left between {lo:.0f} s and {hi:.0f} s of idle time"
+    found.checks.append("The page left for the sign-in page with no warning seen: warning_s=None (if the app has a "
+                        "warning, add its Warning page object).")
 
 
 def describe_warning(page: Any, found: Found) -> None:
@@ -573,57 +654,6 @@ def countdown_seconds(page: Any, found: Found) -> float | None:
         minutes, seconds = shown.split(":")
         return int(minutes) * 60 + int(seconds)
     return float(shown) if shown.isdigit() else None
-
-
-def stay_and_measure(session: Probe, found: Found, warned_at: float, remaining: float | None) -> None:
-    """Answer the warning (checking that it closes), then let idle time run from there to the next
-    warning and to the end: the idle timeout and the warning's lead, measured."""
-    machine, page = session.machine, session.devices.get("probe").page
-    if found.stay:
-        run_stay(page, found.stay)
-        machine.advance(1000)
-        found.stay_checked = not evaluate(found.warning, page).is_visible() and on_page(page, found)
-        if not found.stay_checked:
-            found.checks.append(f"Answering the warning with {found.stay} did not close it: write "
-                                "Warning.stay_logged_in() by hand, or leave stay_logged_in out.")
-    elapsed = 1.0 if found.stay_checked else 0.0  # idle time since the answer (or a fresh page)
-    if not found.stay_checked:  # measure from a fresh page instead
-        page.goto(found.protected_path)
-        if not on_page(page, found):
-            page.goto(found.signin_path)
-            sign_in(page, found)
-            page.goto(found.protected_path)
-        session.devices.get("probe").settle()
-    # idle time runs from here: to the warning, then to the end
-    machine.advance(int(max(warned_at - 3 - elapsed, 1) * 1000))
-    elapsed = max(warned_at - 3, elapsed + 1)
-    while elapsed < warned_at + 30 and on_page(page, found) and not evaluate(found.warning, page).is_visible():
-        machine.advance(1000)
-        elapsed += 1
-    warn_seen = elapsed
-    lead = countdown_seconds(page, found) or remaining
-    if lead:
-        machine.advance(int(max(lead - 3, 0) * 1000))
-        elapsed += max(lead - 3, 0)
-    limit = elapsed + 600
-    while on_page(page, found) and elapsed < limit:
-        machine.advance(1000)
-        elapsed += 1
-    if on_page(page, found):
-        found.checks.append("The warning showed but the page had not left 10 minutes later: check the idle timeout.")
-        return
-    measured_idle, measured_lead = elapsed, elapsed - warn_seen
-    agree = found.idle_s is not None and abs(found.idle_s - measured_idle) <= 3
-    if not agree:
-        found.settings_source = (found.settings_source + "; " if found.settings_source else "") + \
-            f"measured with the test clock (warning at {warn_seen:.0f} s, ended at {measured_idle:.0f} s of idle time)"
-        found.idle_s, found.warning_s = float(measured_idle), float(measured_lead)
-    else:
-        found.settings_source += (f"; the test clock agreed (warning at {warn_seen:.0f} s, the page left at "
-                                  f"{measured_idle:.0f} s of idle time)")
-    notice, text = read_notice(page)
-    if notice and text:
-        found.notice, found.notices["idle"] = found.notice or notice, text
 
 
 def run_stay(page: Any, gesture: str) -> None:
