@@ -16,6 +16,7 @@ preflight of that profile against the URL. Every locator it writes was checked o
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 import time
@@ -39,7 +40,8 @@ COUNTDOWN = re.compile(r"^\s*(\d{1,2}:\d{2}|\d+)\s*$")
 DESCRIBE = """(el) => {
   const text = (n) => (n ? (n.innerText || n.textContent || "") : "").trim().replace(/\\s+/g, " ");
   const ids = (list) => list.split(/\\s+/).map((id) => text(document.getElementById(id))).join(" ").trim();
-  let name = el.getAttribute("aria-label") || (el.getAttribute("aria-labelledby") ? ids(el.getAttribute("aria-labelledby")) : "");
+  const labelledby = el.getAttribute("aria-labelledby");
+  let name = el.getAttribute("aria-label") || (labelledby ? ids(labelledby) : "");
   if (!name && el.labels && el.labels.length) name = text(el.labels[0]);
   if (!name && (el.tagName === "BUTTON" || el.tagName === "A")) name = text(el);
   if (!name && el.tagName === "INPUT" && ["submit", "button"].includes(el.type)) name = el.value || "";
@@ -49,7 +51,8 @@ DESCRIBE = """(el) => {
   return {tag, id: el.id || null, testid: el.getAttribute("data-testid"),
           role: el.getAttribute("role") || (tag === "dialog" ? "dialog" : null),
           form_action: form ? new URL(form.action, location.href).pathname : null,
-          form_method: form ? (form.getAttribute("method") || "get").toUpperCase() : null, name: name.replace(/[\\s:*]+$/, "").trim(), classes: [...el.classList],
+          form_method: form ? (form.getAttribute("method") || "get").toUpperCase() : null,
+          name: name.replace(/[\\s:*]+$/, "").trim(), classes: [...el.classList],
           type: el.getAttribute("type"), field: el.getAttribute("name"), action: el.getAttribute("action"),
           text: text(el).slice(0, 200),
           hidden: form ? [...form.querySelectorAll("input[type=hidden]")].map((i) => i.name).filter(Boolean) : []};
@@ -122,7 +125,7 @@ class Found:
 # -- locators: each candidate is a Python expression over ``page`` (and ``form``), checked live -------
 def q(text: str) -> str:
     """A Python string literal (double quotes, as the repository writes them)."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return json.dumps(text, ensure_ascii=False)
 
 
 def evaluate(expr: str, page: Any, form: Any = None) -> Any:
@@ -520,7 +523,8 @@ class Timing:
         else:
             self.fresh_page()
 
-    def search(self, first: float, step: float, seen: Callable[[], bool], *, until: float) -> tuple[float, float] | None:
+    def search(self, first: float, step: float, seen: Callable[[], bool], *,
+               until: float) -> tuple[float, float] | None:
         """Move to ``first`` s of idle time, then by ``step`` until ``seen()`` (or the page leaves): the window
         (last look, first sight) in idle seconds, or None after ``until`` s or the real-time budget."""
         started, last = time.monotonic(), self.elapsed
@@ -585,7 +589,8 @@ def note_no_warning(found: Found, elapsed: float, still_there: bool, window: tup
         return
     lo, hi = window or (elapsed, elapsed)
     found.idle_s, found.warning_s = float(hi), None
-    found.settings_source = f"measured with the test clock: the page left between {lo:.0f} s and {hi:.0f} s of idle time"
+    found.settings_source = (f"measured with the test clock: the page left between {lo:.0f} s and {hi:.0f} s of idle "
+                             "time")
     found.checks.append("The page left for the sign-in page with no warning seen: warning_s=None (if the app has a "
                         "warning, add its Warning page object).")
 
@@ -702,141 +707,177 @@ def wrap(text: str, indent: int, lead: str = "", width: int = 116, first: int = 
     return ("\n" + " " * indent + lead).join(lines)
 
 
+PROFILE_TEMPLATE = '''"""Draft profile of {base_url}, written by `clinic-session init` on {day} from one account
+({username}). Every locator below was checked on the live app; the comments say what was guessed. Read
+docs/adapting.md, then run the preflight and the suite with it."""
+import re
+
+from targets.pages import open_path
+from targets.profile import {imports}
+
+
+class SignIn:
+    def __init__(self, page):
+        self.page, self.form = page, {form}
+        self.email, self.password = {email}, {password}{signin_extra}
+
+    def open(self):
+        open_path(self.page, {signin_path})
+        return self
+
+    def sign_in(self, username, password, **_):
+        self.email.fill(username)
+        self.password.fill(password)
+        {submit}.click()
+
+
+class Shell:
+    def __init__(self, page):
+        self.page, self.logout_control = page, {logout}
+
+    def log_out(self):
+        self.logout_control.click()
+
+
+class Protected(Shell):
+    def __init__(self, page):
+        super().__init__(page)
+        self.data = {data}  # the patient data: check it is what the page protects
+
+    def open(self):
+        open_path(self.page, {protected_path})
+        return self
+{warning_class}
+
+class Draft(Profile):
+    name = {name}
+    capabilities = frozenset({{{capabilities}}})
+    # not claimed, as init cannot see them: cross_tab (tabs share activity and warnings), status_polls,
+    # activity_reports (with a report_activity method), profile_menu, mobile_layout, remember_me, admin_ui, ...
+    wording = Wording(warning_title={warning_title}, countdown={countdown},
+                      wrong_password={wrong_password},
+                      # the notices seen on the sign-in page after each ending (none: those checks are waived)
+                      notices={{{notices}}})
+    signin_path, protected_path = {signin_path}, {protected_path}
+    signin_url = re.compile(r"{signin_url}")
+    session_cookies = {cookies}  # {cookie_note}
+{logout_request}    signin_fields = ({user_field}, {password_field}){csrf}
+    # {settings_source}
+    # {limits_note}
+    fixed_settings = Settings(idle_timeout_s={idle}, warning_s={warning_s}, max_sessions_per_user={max_sessions},
+                              absolute_lifetime_s={absolute})
+{clock}    people = (Person({username_q}, {password_q}, "practitioner"),)
+    # add a colleague, an admin and a receptionist to run the scenarios that name them (or people_csv, kept
+    # out of the repository)
+    SignIn, Shell, Protected{warning_name} = SignIn, Shell, Protected{warning_name}
+{oracle}
+
+PROFILE = Draft()
+{checks}'''
+
+WARNING_CLASS = """
+
+class Warning:
+    def __init__(self, page):
+        self.page, self.dialog = page, {dialog}{countdown}
+{answers}"""
+
+ORACLE = """
+    def status(self, http, credentials):  # the contract's passive oracle: GET /api/session
+        answer = http.get("/api/session", headers={"Cookie": cookie_header(credentials)})
+        body = answer.json()
+        return Status(body["state"], body.get("reason"), body.get("server_time_ms"),
+                      body.get("last_activity_ms"), body.get("idle_deadline_ms"), body.get("warn_at_ms"),
+                      answer.status_code, body)
+"""
+
+CLOCKS = {
+    "contract": '    clock = "contract"  # /__test__/clock answered\n',
+    None: ("    clock = None  # /__test__/clock does not answer: add a drop-in test clock (docs/test-clocks.md), or\n"
+           '    # "faketime" with start_command (the harness starts the app), or "real" with a short fixed timeout\n'),
+}
+TIME_STEPS = {
+    True: '    time_steps = "jump"  # its pages compute from the contract\'s figures: time may jump at once\n',
+    False: ('    # time_steps "timers" (the default): time moves from page timer to page timer, so the page\'s own\n'
+            "    # reports reach the server when it made them\n"),
+}
+
+
+def warning_class(found: Found) -> str:
+    """The Warning page object, when a warning was seen."""
+    if not found.warning:
+        return ""
+    answers = []
+    if found.stay and found.stay_checked:
+        answers.append(f"\n    def stay_logged_in(self):\n        {self_page(found.stay)}\n")
+    if found.logout_now:
+        answers.append(f"\n    def log_out_now(self):\n        {self_page(found.logout_now)}.click()\n")
+    countdown = f"\n        self.countdown = {self_page(found.countdown)}" if found.countdown else ""
+    return WARNING_CLASS.format(dialog=found.warning, countdown=countdown, answers="".join(answers))
+
+
+def signin_extra(found: Found) -> str:
+    """The sign-in page's notice and refusal, when they were seen."""
+    extra = ""
+    if found.notice:
+        extra += f"\n        self.notice = {self_page(found.notice)}  # the text that says why you are here"
+    if found.error:
+        extra += f"\n        self.error = {self_page(found.error)}  # the refusal of a wrong password"
+    return extra
+
+
+def limits_note(found: Found) -> str:
+    """What the probes saw of the limits: sessions per user; never a maximum lifetime."""
+    seen = {None: "no limit on sessions per user was seen", 1: "a second sign-in ended the first session"}
+    return (seen.get(found.max_sessions, "the limit on sessions per user was read from the contract")
+            + "; a maximum session lifetime cannot be seen in a probe: set it if the app has one")
+
+
+def logout_request(found: Found) -> str:
+    """The ``logout_request`` line: what Log out sent, and whether that ended the session."""
+    if not found.logout_request:
+        return ""
+    ended = {True: "it ended the session on the server", False: "it did NOT end the session on the server",
+             None: "not checked"}[found.logout_ends_session]
+    method, path = found.logout_request
+    return f"    logout_request = ({q(method)}, {q(path)})  # what Log out sent; {ended}\n"
+
+
 def render(found: Found) -> str:
     """The draft profile, as Python source."""
     from targets.profile import words
 
-    caps = capabilities(found)
-    lines: list[str] = []
-    add = lines.append
-    add(f'"""Draft profile of {found.base_url}, written by `clinic-session init` on {time.strftime("%Y-%m-%d")} from one')
-    add(f"account ({found.username}). Every locator below was checked on the live app; the comments say what was")
-    add('guessed. Read docs/adapting.md, then run the preflight and the suite with it."""')
-    add("import re")
-    add("")
-    add("from targets.pages import open_path")
-    add("from targets.profile import " + ", ".join(["Person", "Profile", "Settings"]
-                                                  + (["Status", "cookie_header"] if found.oracle else []) + ["Wording"]))
-    add("")
-    add("")
-    add("class SignIn:")
-    add("    def __init__(self, page):")
-    add(f"        self.page, self.form = page, {found.form}")
-    add(f"        self.email, self.password = {self_form(found.email)}, {self_form(found.password_field)}")
-    if found.notice:
-        add(f"        self.notice = {self_page(found.notice)}  # the text that says why you are here")
-    if found.error:
-        add(f"        self.error = {self_page(found.error)}  # the refusal of a wrong password")
-    add("")
-    add("    def open(self):")
-    add(f"        open_path(self.page, {q(found.signin_path)})")
-    add("        return self")
-    add("")
-    add("    def sign_in(self, username, password, **_):")
-    add("        self.email.fill(username)")
-    add("        self.password.fill(password)")
-    add(f"        {self_form(found.submit)}.click()")
-    add("")
-    add("")
-    add("class Shell:")
-    add("    def __init__(self, page):")
-    add(f"        self.page, self.logout_control = page, {found.logout}")
-    add("")
-    add("    def log_out(self):")
-    add("        self.logout_control.click()")
-    add("")
-    add("")
-    add("class Protected(Shell):")
-    add("    def __init__(self, page):")
-    add("        super().__init__(page)")
-    add(f"        self.data = {self_page(found.data)}  # the patient data: check it is the page's protected content")
-    add("")
-    add("    def open(self):")
-    add(f"        open_path(self.page, {q(found.protected_path)})")
-    add("        return self")
-    if found.warning:
-        add("")
-        add("")
-        add("class Warning:")
-        add("    def __init__(self, page):")
-        add(f"        self.page, self.dialog = page, {found.warning}")
-        if found.countdown:
-            add(f"        self.countdown = {self_page(found.countdown)}")
-        if found.stay and found.stay_checked:
-            add("")
-            add("    def stay_logged_in(self):")
-            add(f"        {self_page(found.stay)}")
-        if found.logout_now:
-            add("")
-            add("    def log_out_now(self):")
-            add(f"        {self_page(found.logout_now)}.click()")
-    add("")
-    add("")
-    add("class Draft(Profile):")
-    add(f"    name = {q(urlsplit(found.base_url).netloc)}")
-    add("    capabilities = frozenset({" + wrap(", ".join(q(c) for c in caps), 30, first=30) + "})")
-    add(f"    # not claimed, as init cannot see them: cross_tab (tabs share activity and warnings), status_polls,")
-    add(f"    # activity_reports (needs a report_activity method), profile_menu, mobile_layout, remember_me, admin_ui, ...")
-    notices = ",\n".join(f"{' ' * 31}{q(k)}: {q(v)}" for k, v in found.notices.items()).lstrip()
-    add(f"    wording = Wording(warning_title={q(found.warning_title) if found.warning_title else None}, "
-        f"countdown={q(found.countdown_format) if found.countdown else None},")
-    add(f"                      wrong_password={q(found.wrong_password) if found.wrong_password else None},")
-    add("                      # the notices seen on the sign-in page after each ending (none: those checks are waived)")
-    add(f"                      notices={{{notices}}})")
-    add(f"    signin_path, protected_path = {q(found.signin_path)}, {q(found.protected_path)}")
-    add(f'    signin_url = re.compile(r"{signin_pattern(found.signin_path).pattern}")')
-    cookie_note = "they opened the protected page on their own" if found.session_cookies else "none found"
-    add(f"    session_cookies = {tuple(found.session_cookies)!r}  # set at sign-in; {cookie_note}".replace("'", '"'))
-    if found.logout_request:
-        ended = {True: "it ended the session on the server", False: "it did NOT end the session on the server",
-                 None: "not checked"}[found.logout_ends_session]
-        add(f"    logout_request = ({q(found.logout_request[0])}, {q(found.logout_request[1])})  # what Log out sent; {ended}")
-    add(f"    signin_fields = ({q(found.signin_fields[0])}, {q(found.signin_fields[1])})")
-    if found.csrf_field:
-        add(f"    csrf_field = {q(found.csrf_field)}")
-    add("    # " + wrap(found.settings_source or "not found: the policy's defaults (30 min, a 2 min warning); set the "
-                    "app's own", 4, "# ", first=6))
-    if found.max_sessions is None:
-        add("    # no limit on sessions per user was seen; no maximum lifetime could be seen: set it if the app has one")
-    else:
-        add(f"    # a second sign-in {'ended the first session' if found.max_sessions == 1 else 'was allowed'};"
-            " a maximum session lifetime could not be seen: set it if the app has one")
-    warning = "None" if found.warning_s is None else f"{found.warning_s:g}"
-    absolute = "None" if found.absolute_s is None else f"{found.absolute_s:g}"
-    add(f"    fixed_settings = Settings(idle_timeout_s={(found.idle_s or DEFAULT_IDLE_S):g}, warning_s={warning}, "
-        f"max_sessions_per_user={found.max_sessions}, absolute_lifetime_s={absolute})")
-    if found.clock:
-        add('    clock = "contract"  # /__test__/clock answered')
-    if found.oracle:
-        add('    time_steps = "jump"  # its pages compute from the contract\'s figures: time may jump (docs/adapting.md)')
-    elif found.clock:
-        add('    # time_steps "timers" (the default): time moves from page timer to page timer, so the page\'s own reports')
-        add("    # reach the server when it made them")
-    else:
-        add("    clock = None  # /__test__/clock does not answer: add a drop-in test clock (docs/test-clocks.md), or")
-        add('    # "faketime" with start_command (the harness starts the app), or "real" with a short fixed timeout')
-    add(f"    people = (Person({q(found.username)}, {q(found.password)}, \"practitioner\"),)  # add a colleague, an admin,")
-    add("    # a receptionist to run the scenarios that name them (or people_csv, kept out of the repository)")
-    add("    SignIn, Shell, Protected" + (", Warning" if found.warning else "") + " = SignIn, Shell, Protected"
-        + (", Warning" if found.warning else ""))
-    if found.oracle:
-        add("")
-        add("    def status(self, http, credentials):  # the contract's passive oracle: GET /api/session")
-        add('        answer = http.get("/api/session", headers={"Cookie": cookie_header(credentials)})')
-        add("        body = answer.json()")
-        add('        return Status(body["state"], body.get("reason"), body.get("server_time_ms"), body.get("last_activity_ms"),')
-        add('                      body.get("idle_deadline_ms"), body.get("warn_at_ms"), answer.status_code, body)')
-    add("")
-    add("")
-    add("PROFILE = Draft()")
-    if found.checks:
-        add("")
-        add("# Check by hand:")
-        for check in found.checks:
-            add("# - " + wrap(check, 0, "#   ", first=4))
-    add(f"# Idle timeout {words(found.idle_s or DEFAULT_IDLE_S)}, warning "
-        f"{'none' if found.warning_s is None else words(found.warning_s)} before.")
-    return "\n".join(lines) + "\n"
+    idle = found.idle_s or DEFAULT_IDLE_S
+    imports = ["Person", "Profile", "Settings"] + (["Status", "cookie_header"] if found.oracle else []) + ["Wording"]
+    checks = "".join("\n# - " + wrap(check, 0, "#   ", first=4) for check in found.checks)
+    summary = (("\n# Check by hand:" + checks) if checks else "") + f"\n# Idle timeout {words(idle)}, " + \
+        ("no warning" if found.warning_s is None else f"warning {words(found.warning_s)} before") + ".\n"
+    settings = found.settings_source or "not found: the policy's defaults (30 min, a 2 min warning); set the app's own"
+    return PROFILE_TEMPLATE.format(
+        base_url=found.base_url, day=time.strftime("%Y-%m-%d"), username=found.username,
+        imports=", ".join(imports), form=found.form, email=self_form(found.email),
+        password=self_form(found.password_field), signin_extra=signin_extra(found), signin_path=q(found.signin_path),
+        submit=self_form(found.submit), logout=found.logout, data=self_page(found.data),
+        protected_path=q(found.protected_path), warning_class=warning_class(found),
+        name=q(urlsplit(found.base_url).netloc),
+        capabilities=wrap(", ".join(q(c) for c in capabilities(found)), 30, first=30),
+        warning_title=q(found.warning_title) if found.warning_title else None,
+        countdown=q(found.countdown_format) if found.countdown else None,
+        wrong_password=q(found.wrong_password) if found.wrong_password else None,
+        notices=f",\n{' ' * 31}".join(f"{q(k)}: {q(v)}" for k, v in found.notices.items()),
+        signin_url=signin_pattern(found.signin_path).pattern,
+        cookies="(" + "".join(q(c) + ", " for c in found.session_cookies).rstrip(" ") + ")",
+        cookie_note=("set at sign-in; they open the protected page on their own" if found.session_cookies
+                     else "none found: name the session cookie"),
+        logout_request=logout_request(found), user_field=q(found.signin_fields[0]),
+        password_field=q(found.signin_fields[1]),
+        csrf=f"\n    csrf_field = {q(found.csrf_field)}" if found.csrf_field else "",
+        settings_source=wrap(settings, 4, "# ", first=6), limits_note=wrap(limits_note(found), 4, "# ", first=6),
+        idle=f"{idle:g}", warning_s="None" if found.warning_s is None else f"{found.warning_s:g}",
+        max_sessions=found.max_sessions, absolute="None" if found.absolute_s is None else f"{found.absolute_s:g}",
+        clock=CLOCKS[found.clock] + (TIME_STEPS[found.oracle] if found.clock else ""),
+        username_q=q(found.username), password_q=q(found.password),
+        warning_name=", Warning" if found.warning else "", oracle=ORACLE if found.oracle else "", checks=summary)
 
 
 def main(argv: list[str] | None = None) -> int:
