@@ -204,11 +204,13 @@ def find_signin(page: Any, start: str) -> str:
 def read_form(page: Any, found: Found) -> None:
     """The sign-in form, its username and password fields and its button, by roles and labels."""
     password = page.locator("input[type=password]:visible").first
-    d = describe(password.locator("xpath=ancestor::form[1]"))
+    enclosing = password.locator("xpath=ancestor::form[1]")
+    d = describe(enclosing) if enclosing.count() else {}
     form_candidates = hooks(d) + ([f"page.locator({q('form[action$=' + repr(d['action']) + ']')})"]
                                   if d.get("action") else [])
     form_candidates.append('page.locator("form").filter(has=page.locator("input[type=password]"))')
-    found.form = first_unique(page, form_candidates) or form_candidates[-1]
+    # a sign-in without a <form> (a script sends it): the fields are looked up on the whole page
+    found.form = first_unique(page, form_candidates) or ('page.locator("body")' if not d else form_candidates[-1])
     form = evaluate(found.form, page)
     user = form.locator("input:visible:not([type=password]):not([type=checkbox]):not([type=radio])"
                         ":not([type=submit]):not([type=button])")
@@ -471,6 +473,8 @@ def probe_timing(session: Probe, found: Found) -> None:
     window = timing.search(first, step, lambda: bool(page.evaluate(APPEARED)), until=max(idle_s * 4, 4 * 3600))
     if window is None or not on_page(page, found):
         note_no_warning(found, timing.elapsed, on_page(page, found), window)
+        if on_page(page, found):  # the page shows nothing: ask the server when it ends a session
+            measure_server_timeout(session, found)
         return
     describe_warning(page, found)
     if found.warning is None:
@@ -584,8 +588,9 @@ def note_no_warning(found: Found, elapsed: float, still_there: bool, window: tup
     from targets.profile import words
 
     if still_there:
-        found.checks.append(f"No warning and no automatic logout were seen in {words(elapsed)} of clock time: the "
-                            "idle timeout below is a guess; set it to the app's own.")
+        found.warning_s = None
+        found.checks.append(f"The page showed no warning and stayed in {words(elapsed)} of clock time: "
+                            "warning_s=None (if the app has a warning, add its Warning page object).")
         return
     lo, hi = window or (elapsed, elapsed)
     found.idle_s, found.warning_s = float(hi), None
@@ -593,6 +598,39 @@ def note_no_warning(found: Found, elapsed: float, still_there: bool, window: tup
                              "time")
     found.checks.append("The page left for the sign-in page with no warning seen: warning_s=None (if the app has a "
                         "warning, add its Warning page object).")
+
+
+def measure_server_timeout(session: Probe, found: Found, longest_s: float = 7 * 86400) -> None:
+    """The server's idle timeout, to the second: fresh sessions signed in over HTTP, the server's clock moved,
+    the page asked once (bisection; each look is activity, so each session is looked at only once)."""
+    from targets.profile import Person, Profile, words
+
+    form = type("Form", (Profile,), {"signin_path": found.signin_path, "signin_fields": found.signin_fields,
+                                     "csrf_field": found.csrf_field, "signin_url": signin_pattern(found.signin_path)})()
+    person, pattern = Person(found.username, found.password, "practitioner"), signin_pattern(found.signin_path)
+
+    def ended_after(seconds: float) -> bool:
+        with httpx.Client(base_url=found.base_url, timeout=10, follow_redirects=False) as http:
+            if not form.http_sign_in(http, person):
+                raise SystemExit("signing in over HTTP (to measure the server's idle timeout) failed")
+            session.machine.server.advance(round(seconds * 1000))
+            cookies = {name: value for name, value in http.cookies.items() if name in found.session_cookies}
+            return not opens(http, found.protected_path, cookies, pattern)
+
+    hi = 60.0
+    while not ended_after(hi):
+        if hi >= longest_s:
+            found.checks.append(f"The server still kept a session after {words(longest_s)} without activity: it "
+                                "enforces no idle timeout the probe could see (the suite will report it).")
+            return
+        hi = min(hi * 2, longest_s)
+    lo = hi / 2 if hi > 60 else 0.0
+    while hi - lo > 1:
+        middle = round((lo + hi) / 2)
+        lo, hi = (lo, middle) if ended_after(middle) else (middle, hi)
+    found.idle_s = hi
+    found.settings_source = (f"measured with the test clock: the server ended a session left alone for {hi:.0f} s, "
+                             f"not one left for {lo:.0f} s (the page itself shows nothing)")
 
 
 def describe_warning(page: Any, found: Found) -> None:
