@@ -119,6 +119,7 @@ class Found:
     stay: str | None = None            # an expression that answers the warning (a click or a key press)
     stay_checked: bool = False
     logout_now: str | None = None
+    cross_tab: bool = False            # input in one tab kept another tab signed in
     checks: list[str] = field(default_factory=list)   # what to check by hand, in words
 
 
@@ -490,6 +491,7 @@ def probe_timing(session: Probe, found: Found) -> None:
             break
         lo, hi = narrower
     measure_end(timing, found, hi, shows)
+    probe_cross_tab(timing, found, shows)
 
 
 class Timing:
@@ -577,6 +579,33 @@ def measure_end(timing: Timing, found: Found, warns_at: float, shows: Callable[[
     notice, text = read_notice(page)
     if notice and text:
         found.notice, found.notices["idle"] = found.notice or notice, text
+
+
+def probe_cross_tab(timing: Timing, found: Found, shows: Callable[[], bool]) -> None:
+    """Two tabs of one browser (features/idle_warning.feature, "Working in one tab keeps the other tab signed
+    in"): 2/3 of the idle timeout, input in the first tab, 3/10 more: neither warns, both still show the page."""
+    if not found.idle_s or not found.warning:
+        return
+    timing.fresh_page()
+    first = timing.page
+    second = timing.device.open_tab()
+    second.goto(found.protected_path)
+    timing.device.front = 0
+    timing.device.settle()
+    try:
+        timing.move(found.idle_s * 2 / 3)
+        first.keyboard.type("a")
+        timing.device.settle()
+        timing.move(found.idle_s * 3 / 10)
+        quiet = not evaluate(found.warning, first).is_visible() and not evaluate(found.warning, second).is_visible()
+        found.cross_tab = quiet and on_page(first, found) and on_page(second, found)
+    finally:
+        second.close()
+        timing.device.tabs.remove(second)
+        timing.device.front = 0
+    if not found.cross_tab:
+        found.checks.append("Input in one tab did not keep a second tab of the same browser signed in without a "
+                            "warning: cross_tab is left out.")
 
 
 def on_page(page: Any, found: Found) -> bool:
@@ -715,6 +744,8 @@ def capabilities(found: Found) -> list[str]:
             caps.append("stay_logged_in")
         if found.logout_now:
             caps.append("logout_now")
+        if found.cross_tab:
+            caps.append("cross_tab")
     if found.max_sessions == 1:
         caps.append("eviction")
     if found.oracle:
@@ -790,7 +821,7 @@ class Protected(Shell):
 class Draft(Profile):
     name = {name}
     capabilities = frozenset({{{capabilities}}})
-    # not claimed, as init cannot see them: cross_tab (tabs share activity and warnings), status_polls,
+    # not claimed, as init cannot see them: status_polls (pages that check their status in the background),
     # activity_reports (with a report_activity method), profile_menu, mobile_layout, remember_me, admin_ui, ...
     wording = Wording(warning_title={warning_title}, countdown={countdown},
                       wrong_password={wrong_password},
