@@ -264,24 +264,22 @@ def cookie_map(context: Any) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for c in context.cookies()}
 
 
-def session_cookies(before: dict[str, Any], after: dict[str, Any], http: httpx.Client, protected: str,
-                    signin_url: re.Pattern[str]) -> tuple[str, ...]:
+def session_cookies(before: dict[str, Any], after: dict[str, Any], http: httpx.Client,
+                    protected: str) -> tuple[str, ...]:
     """The cookies that appeared or changed at sign-in (HttpOnly ones first); of those, the ones that open
     the protected page on their own, when any does, else all of them."""
     changed = [c for name, c in after.items() if name not in before or before[name]["value"] != c["value"]]
     changed.sort(key=lambda c: not c.get("httpOnly"))
-    alone = [c["name"] for c in changed if opens(http, protected, {c["name"]: c["value"]}, signin_url)]
+    alone = [c["name"] for c in changed if opens(http, protected, {c["name"]: c["value"]})]
     return tuple(alone or [c["name"] for c in changed])
 
 
-def opens(http: httpx.Client, path: str, cookies: dict[str, str], signin_url: re.Pattern[str]) -> bool:
-    """Whether a plain request with these cookies is shown the page (a redirect to sign in, 401 or 403: not)."""
+def opens(http: httpx.Client, path: str, cookies: dict[str, str]) -> bool:
+    """Whether a plain request with these cookies is shown the page (not a redirect to sign in, 401 or 403)."""
     from targets.profile import cookie_header
 
     answer = http.get(path, headers={"Cookie": cookie_header(cookies), "Accept": "text/html"})
-    signed_out = answer.status_code in (401, 403) or (
-        answer.status_code in (301, 302, 303, 307) and bool(signin_url.search(answer.headers.get("location", ""))))
-    return answer.status_code == 200 and not signed_out
+    return answer.status_code == 200
 
 
 def signin_pattern(path: str) -> re.Pattern[str]:
@@ -330,44 +328,50 @@ def probe(url: str, username: str, password: str, protected: str | None = None) 
     from targets.clocks import HttpClock
 
     parts = urlsplit(url)
-    base = f"{parts.scheme}://{parts.netloc}"
-    found = Found(base, username, password)
-    with httpx.Client(base_url=base, timeout=10, follow_redirects=False) as http, sync_playwright() as pw:
-        clock_answer = http.get("/__test__/clock")
-        has_clock = clock_answer.status_code == 200 and "now_ms" in clock_answer.text
-        found.clock = "contract" if has_clock else None
-        session = Probe(pw, base, http, HttpClock(http) if has_clock else None)
+    found = Found(f"{parts.scheme}://{parts.netloc}", username, password)
+    with httpx.Client(base_url=found.base_url, timeout=10, follow_redirects=False) as http, \
+            sync_playwright() as playwright:
+        clock = http.get("/__test__/clock")
+        found.clock = "contract" if clock.status_code == 200 and "now_ms" in clock.text else None
+        session = Probe(playwright, found.base_url, http, HttpClock(http) if found.clock else None)
         try:
             me = session.device("probe")
-            page = me.page
-            found.signin_path = find_signin(page, url)
-            read_form(page, found)
-            before = cookie_map(me.context)
-            if protected:
-                page.goto(found.signin_path)
-            sign_in(page, found)
-            if not signed_in(page):
-                raise SystemExit(f"signing in as {username} failed: the form is still there at {page.url}")
-            if protected:
-                page.goto(protected)
-            found.protected_path = path_of(page.url)
-            pattern = signin_pattern(found.signin_path)
-            found.session_cookies = session_cookies(before, cookie_map(me.context), http, found.protected_path, pattern)
-            mine = lambda: {n: c["value"] for n, c in cookie_map(me.context).items() if n in found.session_cookies}
-            read_settings(http, mine(), page, found)
-            probe_second_sign_in(session, found, mine(), pattern)
+            first_sign_in(me, found, url, protected, http)
+            cookies = session_of(me, found)
+            read_settings(http, cookies, me.page, found)
+            probe_second_sign_in(session, found, cookies)
             if found.max_sessions == 1:  # the second sign-in ended this one: sign in again
-                page.goto(found.signin_path)
-                sign_in(page, found)
-                page.goto(found.protected_path)
-            found.data = find_data(page)
-            probe_logout(me, found, mine(), http, pattern)
+                me.page.goto(found.signin_path)
+                sign_in(me.page, found)
+                me.page.goto(found.protected_path)
+            found.data = find_data(me.page)
+            probe_logout(me, found, session_of(me, found), http)
             probe_wrong_password(session, found)
             if session.machine is not None:
                 probe_timing(session, found)
         finally:
             session.close()
     return found
+
+
+def first_sign_in(me: Any, found: Found, url: str, protected: str | None, http: httpx.Client) -> None:
+    """Find the sign-in form from ``url``, sign in, and note where it lands and which cookies it set."""
+    page = me.page
+    found.signin_path = find_signin(page, url)
+    read_form(page, found)
+    before = cookie_map(me.context)
+    sign_in(page, found)
+    if not signed_in(page):
+        raise SystemExit(f"signing in as {found.username} failed: the form is still there at {page.url}")
+    if protected:
+        page.goto(protected)
+    found.protected_path = path_of(page.url)
+    found.session_cookies = session_cookies(before, cookie_map(me.context), http, found.protected_path)
+
+
+def session_of(device: Any, found: Found) -> dict[str, str]:
+    """The session cookies (name -> value) in this device's browser now."""
+    return {name: c["value"] for name, c in cookie_map(device.context).items() if name in found.session_cookies}
 
 
 def read_settings(http: httpx.Client, cookies: dict[str, str], page: Any, found: Found) -> None:
@@ -402,13 +406,13 @@ def read_settings(http: httpx.Client, cookies: dict[str, str], page: Any, found:
                                  + (f", {warn_after[0].strip()}" if warn_after else "") + ", read as seconds)")
 
 
-def probe_second_sign_in(session: Probe, found: Found, first: dict[str, str], pattern: re.Pattern[str]) -> None:
+def probe_second_sign_in(session: Probe, found: Found, first: dict[str, str]) -> None:
     """Sign in again in another browser: when the first session then ends, the app keeps one session per user."""
     other = session.device("second computer")
     try:
         other.page.goto(found.signin_path)
         sign_in(other.page, found)
-        evicted = not opens(session.http, found.protected_path, first, pattern)
+        evicted = not opens(session.http, found.protected_path, first)
     finally:
         session.devices.close("second computer")
     found.max_sessions = 1 if evicted else found.max_sessions
@@ -418,7 +422,7 @@ def probe_second_sign_in(session: Probe, found: Found, first: dict[str, str], pa
                             "set it.")
 
 
-def probe_logout(me: Any, found: Found, cookies: dict[str, str], http: httpx.Client, pattern: re.Pattern[str]) -> None:
+def probe_logout(me: Any, found: Found, cookies: dict[str, str], http: httpx.Client) -> None:
     """Find the Log out control, the request it sends and the page it lands on; check it ends the session."""
     page = me.page
     found.logout, d = find_logout(page)
@@ -432,7 +436,7 @@ def probe_logout(me: Any, found: Found, cookies: dict[str, str], http: httpx.Cli
         (r for r in sent if re.search(r"log.?out|sign.?out", r[1], re.I)), None) or next(
         (r for r in sent if r[0] != "GET"), sent[0] if sent else None)
     found.csrf_field = found.csrf_field or next((n for n in d["hidden"] if CSRF_NAME.search(n)), None)
-    found.logout_ends_session = not opens(http, found.protected_path, cookies, pattern)
+    found.logout_ends_session = not opens(http, found.protected_path, cookies)
     if not found.logout_ends_session:
         found.checks.append("After Log out the old session cookie still opened the protected page: the app's logout "
                             "does not end the session on the server (the suite will report it).")
@@ -636,7 +640,7 @@ def measure_server_timeout(session: Probe, found: Found, longest_s: float = 7 * 
 
     form = type("Form", (Profile,), {"signin_path": found.signin_path, "signin_fields": found.signin_fields,
                                      "csrf_field": found.csrf_field, "signin_url": signin_pattern(found.signin_path)})()
-    person, pattern = Person(found.username, found.password, "practitioner"), signin_pattern(found.signin_path)
+    person = Person(found.username, found.password, "practitioner")
 
     def ended_after(seconds: float) -> bool:
         with httpx.Client(base_url=found.base_url, timeout=10, follow_redirects=False) as http:
@@ -644,7 +648,7 @@ def measure_server_timeout(session: Probe, found: Found, longest_s: float = 7 * 
                 raise SystemExit("signing in over HTTP (to measure the server's idle timeout) failed")
             session.machine.server.advance(round(seconds * 1000))
             cookies = {name: value for name, value in http.cookies.items() if name in found.session_cookies}
-            return not opens(http, found.protected_path, cookies, pattern)
+            return not opens(http, found.protected_path, cookies)
 
     hi = 60.0
     while not ended_after(hi):
