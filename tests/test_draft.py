@@ -36,9 +36,9 @@ def test_init_drafts_a_profile_of_the_reference_that_passes_the_preflight(tmp_pa
     out = tmp_path / "draft.py"
     with serving(["--test-clock"], workdir=tmp_path) as port:
         url = f"http://127.0.0.1:{port}"
-        done = subprocess.run([sys.executable, "-m", "targets.draft", url + "/", "--username", "practitioner@demo.clinic",
-                               "--password", "demo-practitioner", "--out", str(out)], cwd=ROOT, capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run([sys.executable, "-m", "targets.draft", url + "/", "--username",
+                               "practitioner@demo.clinic", "--password", "demo-practitioner", "--out", str(out)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
         assert "Preflight of" in done.stdout and "Nothing can run" not in done.stdout, done.stdout
         profile = load(str(out))
@@ -46,8 +46,10 @@ def test_init_drafts_a_profile_of_the_reference_that_passes_the_preflight(tmp_pa
     assert report.can_run and report.has_clock, report.paragraph()
     assert (profile.signin_path, profile.protected_path, profile.session_cookies) == ("/signin", "/patients", ("sid",))
     assert profile.logout_request == ("POST", "/logout")
-    assert {"logout", "warning", "countdown", "stay_logged_in", "logout_now", "eviction"} <= profile.capabilities
+    claimed = {"logout", "warning", "countdown", "stay_logged_in", "logout_now", "eviction", "cross_tab"}
+    assert claimed <= profile.capabilities, profile.capabilities
     settings = profile.fixed_settings
     assert (settings.idle_timeout_s, settings.warning_s, settings.max_sessions_per_user) == (1800, 120, 1)
-    assert profile.wording.notices == {"logout": "You have logged out.", "idle": "You were logged out due to inactivity."}
+    assert profile.wording.notices == {"logout": "You have logged out.",
+                                       "idle": "You were logged out due to inactivity."}
     assert profile.wording.countdown == "mm:ss" and profile.clock == "contract"
