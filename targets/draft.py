@@ -349,6 +349,10 @@ def probe(url: str, username: str, password: str, protected: str | None = None) 
             probe_wrong_password(session, found)
             if session.machine is not None:
                 probe_timing(session, found)
+            else:
+                found.checks.append("With no test clock, time could not be moved: the warning, its countdown and the "
+                                    "idle timeout were not seen. Add a Warning page object by hand and check "
+                                    "fixed_settings.")
         finally:
             session.close()
     return found
