@@ -18,6 +18,20 @@ from simulator.web.app import build_app
 from tests.redis_fixture import own_redis_server, redis_server  # noqa: F401  (fixtures, registered by import)
 
 START_MS = 1_795_000_000_000  # a fixed, ordinary moment (2026-11-18)
+SHARED_SCOPES = {"module", "package"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (``--dist loadgroup``, the Makefile's)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schedule for two processes: a test module whose tests share a module fixture (a server, a built wheel)
+    stays on one process, as one group; every other test goes wherever a process is free, so one file of slow
+    independent tests (load runs, browser runs) no longer queues on one process. The slow tests go first, so
+    the last minute is not one long test alone."""
+    for item in items:
+        shared = any(d.scope in SHARED_SCOPES for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(item.path.stem))
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order kept otherwise
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -19,6 +19,7 @@ from tests.conftest import ADMIN, PRACTITIONER, Server
 def test_a_missing_key_file_is_made_in_the_config_folder_not_next_to_the_database(
         tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 15: a key next to the database went into every backup of the data folder with it."""
+    monkeypatch.chdir(tmp_path)  # no old sessionsim-secret.key of the folder the tests were started in
     config_home = tmp_path / "config"
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config_home))
     data = tmp_path / "data"
