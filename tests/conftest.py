@@ -23,7 +23,7 @@ SHARED_SCOPES = {"module", "package"}
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (``--dist loadgroup``, the Makefile's)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Schedule for two processes: a test module whose tests share a module fixture (a server, a built wheel)
+    """Schedule for several processes (the Makefile's four): a test module whose tests share a module fixture (a server, a built wheel)
     stays on one process, as one group; every other test goes wherever a process is free, so one file of slow
     independent tests (load runs, browser runs) no longer queues on one process. The slow tests go first, so
     the last minute is not one long test alone."""
