@@ -7,6 +7,8 @@ import os
 import re
 from pathlib import Path
 
+import httpx
+
 from targets.profile import Person, Profile, Settings, Status, Wording, cookie_header
 
 HERE = Path(__file__).resolve().parent
@@ -61,6 +63,12 @@ class RailsDevise(Profile):
               Person("practitioner2@demo.clinic", "demo-practitioner-2", "practitioner"),
               Person("admin@demo.clinic", "demo-admin", "admin"), Person("reception@demo.clinic", "demo-reception", "reception"))
     SignIn, Shell, Protected = SignIn, Shell, Protected
+
+    def signed_out_answer(self, response):  # a timed-out session: Devise redirects to the page asked for, which
+        location = response.headers.get("location", "")  # then (new cookie) sends to sign in (failure_app.rb:115-125)
+        if response.status_code == 302 and location == str(response.request.url):
+            response = httpx.get(location, cookies=response.cookies, follow_redirects=False)
+        return super().signed_out_answer(response)
 
     def status(self, http, credentials):
         answer = http.get("/session/status", headers={"Cookie": cookie_header(credentials), "Accept": "application/json"},
