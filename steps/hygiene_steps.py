@@ -79,10 +79,18 @@ def signin_page_open(devices, profile, device_name):
 
 
 @when("I submit my email and password")
-def submit_credentials(my_device, profile, me):
+def submit_credentials(my_device, profile, me, waivers):
     """The form already open is sent as it is (the page is not loaded again, which would clear a planted
-    cookie in some apps); the browser then holds whatever session cookies the answer gave it."""
-    profile.page("SignIn", my_device.page).sign_in(me.username, me.password)
+    cookie in some apps); the browser then holds whatever session cookies the answer gave it. An app whose
+    form token belongs to the session the planted cookie replaced (Rails) refuses that post with 403 or 422:
+    the planted id got nowhere; the person then signs in from a fresh Sign In page, as anyone would (noted)."""
+    with my_device.page.expect_response(lambda r: r.request.method == "POST") as posted:
+        profile.page("SignIn", my_device.page).sign_in(me.username, me.password)
+    if posted.value.status in (403, 422):
+        waivers.waive("signing in with the form opened before the cookie was planted", f"the app refused it (HTTP "
+                      f"{posted.value.status}): its form token belonged to the session the planted cookie replaced; "
+                      "signed in again from a fresh Sign In page")
+        profile.page("SignIn", my_device.page).open().sign_in(me.username, me.password)
     expect(my_device.page).not_to_have_url(profile.signin_url)
     my_device.settle()
     my_device.remember_session()

@@ -2,7 +2,7 @@
 
 ``FaketimeTarget.start(cmd, workdir=...)`` runs the command with Debian's ``libfaketime.so.1`` in
 ``LD_PRELOAD``, reading its time from a control file (``FAKETIME_TIMESTAMP_FILE``, re-read on every
-call: ``FAKETIME_NO_CACHE=1``) written as seconds since the epoch (``FAKETIME_FMT=%s``):
+call: ``FAKETIME_NO_CACHE=1``; at most once a second in speed mode, below) written as seconds since the epoch (``FAKETIME_FMT=%s``):
 
 * frozen (default): ``1700000000.250``: an absolute time is a *stopped* clock; ``advance`` rewrites it.
 * ``speed=K`` (load runs): ``@1700000000.250 x100``: a *start-at* time that then runs K times faster.
@@ -34,6 +34,7 @@ from typing import IO, Any
 LIBRARY_GLOBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1",
                  "/usr/local/lib/faketime/libfaketime.so.1")
 CONTROL_NAME = "faketime.rc"
+SPEED_REREAD_S = 2.0  # FAKETIME_CACHE_DURATION=1 (whole seconds): the target has re-read the file by then
 _SPEC = re.compile(r"^(?P<start>@)?(?P<s>\d+)(?:\.(?P<ms>\d{1,3}))?(?: x(?P<speed>[0-9.]+))?$")
 
 
@@ -104,13 +105,20 @@ class FaketimeClock:
         """Move the target's time forward by ``ms`` (>= 0); returns the new time."""
         if ms < 0:
             raise ValueError("the clock only moves forward: ms must be >= 0")
-        return self._write(self.now_ms() + ms)
+        return self._moved(self._write(self.now_ms() + ms))
 
     def set(self, ms: int) -> int:
         """Move the target's time to ``ms``, not in its past; returns the new time."""
         if ms < self.now_ms():
             raise ValueError(f"the clock only moves forward: {ms} is before now {self.now_ms()}")
-        return self._write(ms)
+        return self._moved(self._write(ms))
+
+    def _moved(self, ms: int) -> int:
+        """In speed mode the target re-reads the file at most once a second (``faketime_env``): wait until it
+        has, so that the target runs on the new time when this returns."""
+        if self.speed is not None:
+            time.sleep(SPEED_REREAD_S)  # real time: libfaketime's cache, not the session clock
+        return ms
 
     def spec(self) -> str:
         """The control file's line for the current base time (libfaketime's format)."""
@@ -127,8 +135,13 @@ class FaketimeClock:
         return ms
 
 
-def faketime_env(control_file: Path, env: dict[str, str] | None = None) -> dict[str, str]:
-    """``env`` (default: this process's) plus what makes a child read its time from ``control_file``."""
+def faketime_env(control_file: Path, env: dict[str, str] | None = None, *, speed: float | None = None) -> dict[str, str]:
+    """``env`` (default: this process's) plus what makes a child read its time from ``control_file``.
+
+    With ``speed`` (a start-at control file) the file is re-read at most once a second
+    (``FAKETIME_CACHE_DURATION=1``) instead of on every call: libfaketime 0.9.10 restarts a start-at count
+    whenever several threads read the file at once, which froze a threaded server (Puma, 4 threads) within
+    seconds of its start for a whole load run (examples/rails-devise/README.md, "Speed mode and threads")."""
     reason = available()
     if reason:
         raise FaketimeMissing(reason)
@@ -136,8 +149,9 @@ def faketime_env(control_file: Path, env: dict[str, str] | None = None) -> dict[
     child.pop("FAKETIME", None)  # it would take priority over the control file
     preload = str(find_library())
     child["LD_PRELOAD"] = " ".join(p for p in (preload, child.get("LD_PRELOAD", "")) if p)
-    child.update({"FAKETIME_TIMESTAMP_FILE": str(control_file), "FAKETIME_NO_CACHE": "1",
-                  "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_FMT": "%s"})
+    child.update({"FAKETIME_TIMESTAMP_FILE": str(control_file), "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_FMT": "%s"})
+    child.pop("FAKETIME_NO_CACHE" if speed else "FAKETIME_CACHE_DURATION", None)
+    child.update({"FAKETIME_CACHE_DURATION": "1"} if speed else {"FAKETIME_NO_CACHE": "1"})
     return child
 
 
@@ -171,7 +185,7 @@ class FaketimeTarget:
         if log is None:
             log_path = workdir / "target.log"
             log = own_log = log_path.open("w")
-        process = subprocess.Popen(argv, cwd=cwd, env=faketime_env(clock.control_file, env),
+        process = subprocess.Popen(argv, cwd=cwd, env=faketime_env(clock.control_file, env, speed=speed),
                                    stdout=log, stderr=subprocess.STDOUT)
         if speed is not None:
             clock.set(clock.now_ms())  # count from the launch, not from before the fork

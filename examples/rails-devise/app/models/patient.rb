@@ -1,0 +1,3 @@
+class Patient < ApplicationRecord
+  default_scope { order(:record_number) }
+end

@@ -1,0 +1,2 @@
+# No Bundler: the app runs on Debian's system gems (ruby-railties, ruby-devise, ...), found by RubyGems.
+# RubyGems.org is not needed at any point (README.md, "Start it").
