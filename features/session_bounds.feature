@@ -51,7 +51,7 @@ Feature: Only my own activity keeps my session open
     And 10 minutes pass
     Then my computer's old session cookie no longer opens the patient list
 
-  @activity_reports @maximum_lifetime
+  @maximum_lifetime
   Scenario: Reports of activity forged every few minutes cannot keep a session open past its maximum length
     Given I am signed in on my computer
     When I close the browser on my computer without logging out
