@@ -120,11 +120,10 @@ peers: venv system-deps
 matrix: venv
 	$(BIN)/python -m steps.matrix $(MATRIX_ARGS)
 
-# Load through the profile, at real time with a 60 s timeout and a 30 s warning (no test clock)
+# Load through the profile, as the example's peer.toml [load] says (its settings, time scale, tolerance)
 peer-load: venv
 	$(MAKE) --no-print-directory -C examples/$(PEER_TARGET) setup
-	CLINIC_TEST_CLOCK=0 CLINIC_EXPIRE_AFTER=60 CLINIC_WARN_AFTER=30 $(BIN)/python -m loadtests.run --target $(PEER_TARGET) \
-		--time-scale 1 --duration 150 --users 12 --out $(PEER_REPORTS)-load --locust-arg=--tolerance-s=5
+	$(BIN)/python -m steps.peer $(PEER_TARGET) --load $(LOAD_ARGS)
 
 # The fault catalogue (faults/, docs/faults.md): each fault planted in a scratch copy of the reference server,
 # judged only by the browser scenarios and the load smoke; the table in reports/faults/. Not part of make test

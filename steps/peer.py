@@ -1,6 +1,7 @@
 """Run the whole browser suite against one example app under examples/, every configuration it declares.
 
     python -m steps.peer NAME [steps.run options ...]      (make peer TARGET=NAME; make peers: all of them)
+    python -m steps.peer NAME --load [loadtests.run options] (make peer-load TARGET=NAME)
 
 An example may declare extra configurations in ``examples/NAME/peer.toml`` (a 7-day timeout, say): each
 runs first, with its environment and its ``select`` (pytest ``-k``), into ``reports/peer/NAME/<config>``;
@@ -10,6 +11,10 @@ then the main run, into ``reports/peer/NAME``, merges them into one findings rep
     name = "seven-days"
     env = { CLINIC_EXPIRE_AFTER = "604800" }
     select = "(long_automatic_logout or every_choice) and 7"
+
+    [load]                      # the load run through the profile: the app's settings for it, its options
+    env = { CLINIC_EXPIRE_AFTER = "60", CLINIC_WARN_AFTER = "30" }
+    args = ["--time-scale", "1", "--duration", "150", "--users", "12", "--locust-arg=--tolerance-s=5"]
 """
 
 from __future__ import annotations
@@ -50,6 +55,17 @@ def configurations(name: str) -> list[Configuration]:
     return [Configuration(c["name"], c["select"], {k: str(v) for k, v in c.get("env", {}).items()}) for c in declared]
 
 
+def load_command(name: str, extra: Sequence[str] = ()) -> tuple[dict[str, str], list[str]] | None:
+    """(environment additions, command line) of the load run ``peer.toml``'s ``[load]`` declares (None: none)."""
+    path = EXAMPLES / name / "peer.toml"
+    declared = tomllib.loads(path.read_text()).get("load") if path.exists() else None
+    if declared is None:
+        return None
+    env = {key: str(value) for key, value in declared.get("env", {}).items()}
+    return env, [sys.executable, "-m", "loadtests.run", "--target", name, "--out", str(REPORTS / f"{name}-load"),
+                 *declared.get("args", []), *extra]
+
+
 def commands(name: str, extra: Sequence[str] = ()) -> list[tuple[dict[str, str], list[str]]]:
     """(environment additions, command line) of each run, extra configurations first, the merging run last."""
     base = [sys.executable, "-m", "steps.run", "--target", name]
@@ -68,8 +84,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"usage: python -m steps.peer NAME [steps.run options]; NAME one of: {', '.join(examples())}",
               file=sys.stderr)
         return 2
+    if "--load" in args:
+        args.remove("--load")
+        run = load_command(args[0], args[1:])
+        if run is None:
+            print(f"examples/{args[0]}/peer.toml declares no [load] run", file=sys.stderr)
+            return 2
+        runs = [run]
+    else:
+        runs = commands(args[0], args[1:])
     code = 0
-    for env, cmd in commands(args[0], args[1:]):
+    for env, cmd in runs:
         print("+", " ".join(f"{k}={v}" for k, v in env.items()), " ".join(cmd[1:]), flush=True)
         code = subprocess.run(cmd, cwd=ROOT, env={**os.environ, **env}).returncode
     return code  # the merging run's verdict covers every configuration
