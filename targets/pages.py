@@ -28,12 +28,13 @@ LOG_OUT = re.compile(r"^\s*(log ?out|sign ?out)\s*$", re.IGNORECASE)
 def plain_gestures(obj: Any, kind: str, page: Page, *, signin_path: str, protected_path: str) -> Any:
     """Give a page object the gestures its profile left out, done the plain way: ``open()`` for SignIn and
     Protected (the profile's path), ``type_something()`` (a key typed on the page) and ``click_something()``
-    (a click on the data) for Protected, ``log_out()`` (the Log out button or link) for Shell. Returns it."""
+    (a click on the data) for Protected, ``log_out()`` (a click on its ``logout_control``, or else the page's Log out
+    button or link) for Shell. Returns it."""
     def opener(path: str) -> Any:
         return lambda: (open_path(page, path), obj)[1]
 
     plain = {"SignIn": {"open": opener(signin_path)},
-             "Shell": {"log_out": lambda: plain_logout_control(page).click()},
+             "Shell": {"log_out": lambda: (getattr(obj, "logout_control", None) or plain_logout_control(page)).click()},
              "Protected": {"open": opener(protected_path), "type_something": lambda: page.keyboard.type("a"),
                            "click_something": lambda: obj.data.click()}}
     for name, gesture in plain.get(kind, {}).items():

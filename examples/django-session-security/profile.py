@@ -35,9 +35,6 @@ class Shell:
     def __init__(self, page):
         self.page, self.logout_control = page, page.locator("header").get_by_role("button", name="Log out")
 
-    def log_out(self):
-        self.logout_control.click()
-
 
 class Protected(Shell):
     def __init__(self, page):
@@ -47,9 +44,6 @@ class Protected(Shell):
     def open(self):
         open_path(self.page, "/patients/")
         return self
-
-    def type_something(self):
-        self.page.keyboard.type("a")
 
     def click_something(self):
         self.data.get_by_role("row").nth(1).click()

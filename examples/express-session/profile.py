@@ -30,17 +30,11 @@ class Shell:
     def __init__(self, page):
         self.page, self.logout_control = page, page.locator("header").get_by_role("button", name="Log out")
 
-    def log_out(self):
-        self.logout_control.click()
-
 
 class Protected(Shell):
     def __init__(self, page):
         super().__init__(page)
         self.data = page.locator("table#patient-list")
-
-    def type_something(self):
-        self.page.keyboard.type("a")
 
     def click_something(self):
         self.data.get_by_role("row").nth(1).click()

@@ -31,9 +31,6 @@ class Shell:
     def __init__(self, page):
         self.page, self.logout_control = page, page.locator("header").get_by_role("button", name="Log out")
 
-    def log_out(self):
-        self.logout_control.click()
-
 
 class Protected(Shell):
     def __init__(self, page):
