@@ -20,6 +20,9 @@ help:
 	@echo "make bdd    - the Gherkin browser scenarios (BASE_URL=http://... another server; TARGET=profile for your app)"
 	@echo "make serve  - run the reference server with the demo clinic on http://127.0.0.1:$(PORT)/"
 	@echo "make load   - 2-minute Locust timing run on loopback (USERS= DURATION= SCALE= STORE= LOAD_ARGS=)"
+	@echo "make peer TARGET=name - an example app under examples/ (set up, every configuration, one findings report)"
+	@echo "make peers  - every example app; make peer-load TARGET=name - a load run through its profile"
+	@echo "make dist   - the wheel (dist/), one CLI: clinic-session preflight|run|load|report|serve|init"
 	@echo "make matrix - the conformance matrix (docs/matrix.md, docs/matrix.html) from the latest runs; make bdd runs the reference, make peers every example"
 
 # The drop-in test clocks (clocks/: their own distribution, clinic-session-testclock) come from this
