@@ -5,31 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from typing import Any
-
-import orjson
 
 from simulator import services
 from simulator.bootstrap import create_app
 from simulator.clock import ManualClock
 from simulator.config import ServerConfig
 from tests.conftest import PRACTITIONER, START_MS
-
-
-async def _call(app: Any, method: str, path: str, token: str, body: bytes = b"") -> tuple[int, dict[str, Any]]:
-    messages = [{"type": "http.request", "body": body, "more_body": False}]
-    sent: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        return messages.pop() if messages else {"type": "http.disconnect"}
-
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
-
-    scope = {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b"",
-             "headers": [(b"authorization", f"Bearer {token}".encode())]}
-    await app(scope, receive, send)
-    return sent[0]["status"], orjson.loads(sent[1]["body"])
+from tests.test_same_turn import bearer_call
 
 
 def test_a_hung_sqlite_store_never_stalls_the_loop_and_reads_are_still_served(tmp_path) -> None:
@@ -57,7 +39,7 @@ def test_a_hung_sqlite_store_never_stalls_the_loop_and_reads_are_still_served(tm
         async def load(path: str, token: str, body: bytes, seen: list[int]) -> None:
             for _ in range(12):
                 clock.advance(1000)  # so each heartbeat has activity to store
-                seen.append((await _call(app, "POST" if body else "GET", path, token, body))[0])
+                seen.append((await bearer_call(app, "POST" if body else "GET", path, token, body))[0])
                 await asyncio.sleep(0.1)
 
         tick = asyncio.create_task(ticker())

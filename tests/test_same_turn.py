@@ -43,6 +43,23 @@ def _gather(turn: SameTurn, works: list[tuple[Any, bool]]) -> list[Any]:
     return asyncio.run(main())
 
 
+async def bearer_call(app: Any, method: str, path: str, token: str, body: bytes = b"") -> tuple[int, dict[str, Any]]:
+    """One request straight into the ASGI app with a bearer token, no HTTP client between: its status and JSON."""
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop() if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": method, "path": path, "root_path": "", "query_string": b"",
+             "headers": [(b"authorization", f"Bearer {token}".encode())]}
+    await app(scope, receive, send)
+    return sent[0]["status"], orjson.loads(sent[1]["body"])
+
+
 def test_each_request_gets_its_own_answer_in_order() -> None:
     done: list[int] = []
 
@@ -101,19 +118,7 @@ def test_heartbeats_of_one_turn_on_sqlite(tmp_path) -> None:
     clock.advance(60_000)
 
     async def post(token: str, body: bytes) -> tuple[int, dict[str, Any]]:
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-        sent: list[dict[str, Any]] = []
-
-        async def receive() -> dict[str, Any]:
-            return messages.pop() if messages else {"type": "http.disconnect"}
-
-        async def send(message: dict[str, Any]) -> None:
-            sent.append(message)
-
-        scope = {"type": "http", "method": "POST", "path": "/api/session/heartbeat", "root_path": "",
-                 "headers": [(b"authorization", f"Bearer {token}".encode())], "query_string": b""}
-        await app(scope, receive, send)
-        return sent[0]["status"], orjson.loads(sent[1]["body"])
+        return await bearer_call(app, "POST", "/api/session/heartbeat", token, body)
 
     async def main() -> list[tuple[int, dict[str, Any]]]:
         return await asyncio.gather(post(tokens[0], b'{"input_ms_ago": 0}'), post("nobody", b'{"input_ms_ago": 0}'),
