@@ -25,7 +25,7 @@ import sys
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -46,24 +46,26 @@ def examples() -> list[str]:
     return sorted(path.parent.name for path in EXAMPLES.glob("*/profile.py"))
 
 
+def declared(name: str) -> dict[str, Any]:
+    """What ``examples/NAME/peer.toml`` declares (nothing without the file)."""
+    path = EXAMPLES / name / "peer.toml"
+    return tomllib.loads(path.read_text()) if path.exists() else {}
+
+
 def configurations(name: str) -> list[Configuration]:
     """The extra configurations ``examples/NAME/peer.toml`` declares (none without the file)."""
-    path = EXAMPLES / name / "peer.toml"
-    if not path.exists():
-        return []
-    declared = tomllib.loads(path.read_text()).get("configurations", [])
-    return [Configuration(c["name"], c["select"], {k: str(v) for k, v in c.get("env", {}).items()}) for c in declared]
+    return [Configuration(c["name"], c["select"], {k: str(v) for k, v in c.get("env", {}).items()})
+            for c in declared(name).get("configurations", [])]
 
 
 def load_command(name: str, extra: Sequence[str] = ()) -> tuple[dict[str, str], list[str]] | None:
     """(environment additions, command line) of the load run ``peer.toml``'s ``[load]`` declares (None: none)."""
-    path = EXAMPLES / name / "peer.toml"
-    declared = tomllib.loads(path.read_text()).get("load") if path.exists() else None
-    if declared is None:
+    load = declared(name).get("load")
+    if load is None:
         return None
-    env = {key: str(value) for key, value in declared.get("env", {}).items()}
+    env = {key: str(value) for key, value in load.get("env", {}).items()}
     return env, [sys.executable, "-m", "loadtests.run", "--target", name, "--out", str(REPORTS / f"{name}-load"),
-                 *declared.get("args", []), *extra]
+                 *load.get("args", []), *extra]
 
 
 def commands(name: str, extra: Sequence[str] = ()) -> list[tuple[dict[str, str], list[str]]]:
