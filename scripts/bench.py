@@ -1,16 +1,19 @@
 """``make bench``: heartbeat throughput of our server against a bare ASGI app, with wrk.
 
-Both run on 127.0.0.1 under the same uvicorn settings (one worker, uvloop, httptools,
-no access log), pinned to one CPU while wrk runs on the other. Our server gets a fresh
-SQLite store and N signed-in bearer sessions (distinct users, so none evicts another);
-wrk rotates their tokens (``scripts/bench_wrk.lua``). Scenarios, each of a fixed duration
+The yardstick runs under plain uvicorn (one worker, uvloop, httptools, no access log); our
+server runs as users run it, ``sessionsim serve`` in its default configuration (httptools with
+the slow-client guard, ``simulator.web.slow_clients``), and again with ``--http h11``. Each is
+pinned to one CPU while wrk runs on the other. Our server gets a fresh SQLite store and N
+signed-in bearer sessions (distinct users, so none evicts another); wrk rotates their tokens
+(``scripts/bench_wrk.lua``). Scenarios, each of a fixed duration
 after a short warm-up, interleaved over ``--rounds`` rounds (a scenario reports its fastest
 round, the one least disturbed by anything else running on the machine):
 
 * bare ``GET`` and bare ``POST`` (body read, fixed JSON answered): the yardstick;
 * ours ``GET /api/session`` (status);
 * ours ``POST /api/session/heartbeat {"input_ms_ago": null}`` (no input: read only);
-* ours ``POST /api/session/heartbeat {"input_ms_ago": 0}`` (input: a SQLite write each time).
+* ours ``POST /api/session/heartbeat {"input_ms_ago": 0}`` (input: a SQLite write each time);
+* the same three with ``--http h11`` (the pure-Python parser), compared with the same yardstick.
 
 Prints requests/s, p50/p99 latency, the server's CPU time per request (from /proc) and the
 ratios ours/bare of both: the requests/s ratio is the goal's; the CPU ratio says the same
@@ -21,6 +24,7 @@ Exit code 1 when a run saw errors or non-2xx answers (or, with ``--fail-under``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -47,7 +51,7 @@ class Scenario:
     """One wrk run: which server, which request."""
 
     name: str
-    target: str  # "bare" or "ours"
+    target: str  # "bare", "ours" (the default configuration) or "ours-h11"
     method: str
     path: str
     body: str
@@ -60,7 +64,12 @@ SCENARIOS = (
     Scenario("bare POST", "bare", "POST", "/api/session/heartbeat", '{"input_ms_ago": null}', None),
     Scenario("heartbeat, no input", "ours", "POST", "/api/session/heartbeat", '{"input_ms_ago": null}', "bare POST"),
     Scenario("heartbeat, input", "ours", "POST", "/api/session/heartbeat", '{"input_ms_ago": 0}', "bare POST"),
+    Scenario("h11 status GET", "ours-h11", "GET", "/api/session", "", "bare GET"),
+    Scenario("h11 heartbeat, no input", "ours-h11", "POST", "/api/session/heartbeat", '{"input_ms_ago": null}',
+             "bare POST"),
+    Scenario("h11 heartbeat, input", "ours-h11", "POST", "/api/session/heartbeat", '{"input_ms_ago": 0}', "bare POST"),
 )
+PARSER_OF = {"ours": "httptools", "ours-h11": "h11"}
 
 
 @dataclass(frozen=True)
@@ -129,6 +138,12 @@ def summarise(scenario: Scenario, runs: list[Run], baseline: Result | None) -> R
                   rounds=tuple(runs))
 
 
+def serve_command(port: int, db: Path, key: Path, parser: str) -> list[str]:
+    """``sessionsim serve`` on ``db`` with its defaults, but for the parser, a quiet log and no demo clinic."""
+    return [sys.executable, "-m", "simulator", "serve", "--host", benchlib.HOST, "--port", str(port), "--db", str(db),
+            "--secret-key-file", str(key), "--no-demo", "--log-level", "warning", "--http", parser]
+
+
 def check_contract(port: int, token: str) -> None:
     """Before measuring: the three calls answer 200 and only a heartbeat with input extends."""
     status, before = benchlib.request(port, "GET", "/api/session", token=token)
@@ -164,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (default 64)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--only", choices=["bare", "ours"], help="run one side only (for profiling)")
+    parser.add_argument("--parsers", default="httptools,h11",
+                        help="our server's parsers to measure, comma-separated (default httptools,h11)")
     parser.add_argument("--out", type=Path, default=benchlib.ROOT / "reports" / "bench" / "bench.json")
     parser.add_argument("--fail-under", type=float, default=None,
                         help=f"exit 1 if a heartbeat ratio is below this (the goal is {GOAL_RATIO})")
@@ -180,22 +197,30 @@ def main(argv: list[str] | None = None) -> int:
               f"per scenario, wrk -t{args.threads} -c{args.connections}, server CPU {pinning.server or 'any'}, "
               f"wrk CPU {pinning.load or 'any'}", flush=True)
         usernames = benchlib.populate(work / "bench.db", users=args.sessions, clinics=args.clinics)
-        bare_port, ours_port = benchlib.free_port(), benchlib.free_port()
-        ours_env = {"SESSIONSIM_STORE": f"sqlite:{work / 'bench.db'}", "SESSIONSIM_DEMO": "false"}
+        parsers = [name.strip() for name in args.parsers.split(",") if name.strip()]
+        targets = [target for target, parser_name in PARSER_OF.items() if parser_name in parsers]
+        ports = {target: benchlib.free_port() for target in ["bare", *targets]}
         logs = args.out.parent
-        with benchlib.running(benchlib.uvicorn_command("scripts.bare_asgi:app", bare_port), port=bare_port,
-                              log=logs / "bare.log", cpus=pinning.server, pinning=pinning) as bare, \
-             benchlib.running(benchlib.uvicorn_command("simulator.bootstrap:app_from_env", ours_port, factory=True),
-                              port=ours_port, log=logs / "server.log", env=ours_env, cpus=pinning.server,
-                              pinning=pinning) as ours:
+        with contextlib.ExitStack() as stack:
+            servers = {"bare": stack.enter_context(benchlib.running(
+                benchlib.uvicorn_command("scripts.bare_asgi:app", ports["bare"]), port=ports["bare"],
+                log=logs / "bare.log", cpus=pinning.server, pinning=pinning))}
+            for target in targets:  # one store, both servers (they take turns)
+                servers[target] = stack.enter_context(benchlib.running(
+                    serve_command(ports[target], work / "bench.db", work / "key", PARSER_OF[target]),
+                    port=ports[target], log=logs / f"server-{PARSER_OF[target]}.log", cpus=pinning.server,
+                    pinning=pinning))
+            ours_port = ports[targets[0]]
             started = time.monotonic()
             tokens = [benchlib.sign_in(ours_port, name) for name in usernames]
             print(f"bench: signed in {len(tokens)} sessions in {time.monotonic() - started:.1f} s", flush=True)
             token_file = work / "tokens.txt"
             token_file.write_text("\n".join(tokens) + "\n")
-            check_contract(ours_port, tokens[0])
-            chosen = [sc for sc in SCENARIOS if not args.only or sc.target == args.only]
-            servers = {"bare": (bare_port, bare.pid), "ours": (ours_port, ours.pid)}
+            for target in targets:
+                check_contract(ports[target], tokens[0])
+            chosen = [sc for sc in SCENARIOS if sc.target in servers
+                      and (not args.only or sc.target.startswith(args.only))]
+            servers = {target: (ports[target], process.pid) for target, process in servers.items()}
             runs: dict[str, list[Run]] = {sc.name: [] for sc in chosen}
             for round_no in range(args.rounds):
                 for scenario in chosen:  # interleaved, so a disturbance hits bare and ours alike
@@ -216,15 +241,19 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"after the runs the first session answers {status}, not 200")
     ordered = list(results.values())
     print_table(ordered)
-    ratios = [r.ratio for r in ordered if r.ratio is not None and r.name.startswith("heartbeat")]
+    ratios = [r.ratio for r in ordered if r.ratio is not None and r.name.startswith("heartbeat")]  # the default
     verdict = bool(ratios) and min(ratios) >= GOAL_RATIO
     if ratios:
-        print(f"\nheartbeat ratio ours/bare: min {min(ratios):.2f} (goal >= {GOAL_RATIO}): "
-              f"{'met' if verdict else 'NOT met'}")
+        print(f"\nheartbeat ratio ours (default configuration, httptools)/bare: min {min(ratios):.2f} "
+              f"(goal >= {GOAL_RATIO}): {'met' if verdict else 'NOT met'}")
+    h11 = [r.ratio for r in ordered if r.ratio is not None and r.name.startswith("h11 heartbeat")]
+    if h11:
+        print(f"heartbeat ratio ours with --http h11/bare: min {min(h11):.2f}")
     report = {"settings": {"duration_s": args.duration, "rounds": args.rounds, "warmup_s": args.warmup, "sessions": args.sessions,
                            "clinics": args.clinics, "wrk_threads": args.threads, "connections": args.connections,
                            "server_cpu": pinning.server, "wrk_cpu": pinning.load,
-                           "uvicorn": " ".join(benchlib.UVICORN_FLAGS), "store": "sqlite (WAL)",
+                           "uvicorn": " ".join(benchlib.UVICORN_FLAGS), "ours": "sessionsim serve --http PARSER",
+                           "parsers": args.parsers, "store": "sqlite (WAL)",
                            "python": platform.python_version(), "machine": platform.machine(),
                            "cpus": os.cpu_count()},
               "results": [asdict(r) for r in ordered], "goal_ratio": GOAL_RATIO, "goal_met": verdict}

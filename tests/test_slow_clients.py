@@ -1,8 +1,10 @@
 """The header-read timeout (``--header-timeout``): a client that sends its headers slowly (slowloris)
-or never sends a request is cut off; a normal client on the same server is served."""
+or never sends a request is cut off; a normal client on the same server is served. Every test runs
+against both HTTP parsers (``--http httptools``, the default, and ``--http h11``)."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -13,12 +15,14 @@ import pytest
 from tests.served import serving
 
 TIMEOUT_S = 1.0
+PARSERS = ["httptools", "h11"]
 
 
-@pytest.fixture(scope="module")
-def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    """A real server (uvicorn, h11) with a one-second header timeout."""
-    with serving(["--no-demo", "--header-timeout", str(TIMEOUT_S)], workdir=tmp_path_factory.mktemp("slow-clients")) as number:
+@pytest.fixture(scope="module", params=PARSERS)
+def port(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """A real server (uvicorn, each parser) with a one-second header timeout."""
+    with serving(["--no-demo", "--header-timeout", str(TIMEOUT_S), "--http", request.param],
+                 workdir=tmp_path_factory.mktemp("slow-clients")) as number:
         yield number
 
 
@@ -68,6 +72,23 @@ def test_a_connection_that_never_sends_a_request_is_closed(port: int) -> None:
     assert answer.startswith(b"HTTP/1.1 408")
 
 
+def test_a_header_block_past_the_limit_is_cut_off_before_it_is_read_whole(port: int) -> None:
+    """httptools would read any header block whole (and answer 408 only at the header timeout): 1 MiB
+    of headers, sent at once, must be refused at once after about the 16 KiB limit (h11 answers 400,
+    our httptools protocol 431; the client may see only the reset of a connection closed unread)."""
+    piece = b"X-Filler: " + b"f" * 1014 + b"\r\n"  # 1 KiB a header
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            sock.sendall(b"GET /signin HTTP/1.1\r\nHost: 127.0.0.1\r\n" + piece * 1024)
+        try:
+            answer = _read_until_closed(sock, 5)
+        except ConnectionResetError:
+            answer = b"(reset)"
+    assert time.monotonic() - started < TIMEOUT_S * 0.8, "refused only at the header timeout"
+    assert answer.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400", b"(reset)")), answer[:80]
+
+
 def test_normal_and_kept_alive_requests_are_served(port: int) -> None:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         assert client.get("/signin").status_code == 200
@@ -86,11 +107,12 @@ SLOW_BODY = (b"POST /api/mobile/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-
              b"Content-Length: 200\r\n\r\n{")
 
 
-@pytest.fixture(scope="module")
-def capped_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+@pytest.fixture(scope="module", params=PARSERS)
+def capped_port(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real server with a one-second body timeout, 30 connections in all and 10 per address."""
     with serving(["--no-demo", "--header-timeout", str(TIMEOUT_S), "--body-timeout", str(BODY_TIMEOUT_S),
-                  "--max-connections", "30", "--max-connections-per-address", str(PER_ADDRESS)],
+                  "--max-connections", "30", "--max-connections-per-address", str(PER_ADDRESS),
+                  "--http", request.param],
                  workdir=tmp_path_factory.mktemp("slow-bodies")) as number:
         yield number
 

@@ -9,8 +9,8 @@ every route's error handling turns into the JSON error body). A request that dec
 (RFC 9112 section 6.1: a server may, and a proxy in front may have read the other length, which
 is how requests are smuggled); httptools does so itself, h11 would read the body as chunked.
 
-The HTTP server bounds what it reads of the header block itself (``--http h11`` with
-``h11_max_incomplete_event_size``, see ``simulator.cli``); this check also holds behind
+The HTTP server bounds what it reads of the header block itself (``simulator.web.slow_clients``,
+either parser, see ``simulator.cli``); this check also holds behind
 any server or proxy.
 """
 

@@ -1,4 +1,4 @@
-"""Slow clients (slowloris) for uvicorn's h11 server: header and body timeouts, a per-address cap.
+"""Slow clients (slowloris) for uvicorn's HTTP servers: header and body timeouts, a per-address cap.
 
 uvicorn times out only an idle keep-alive connection, and any byte that arrives cancels that
 timer, so a client that sends its request a byte at a time holds the connection (and a place under
@@ -21,10 +21,12 @@ timer, so a client that sends its request a byte at a time holds the connection 
   the host needs no slow connections. Tests stand for a remote host with another loopback address.
 
 Requests that are on time are not affected; the route's own work is bounded by nothing here.
-``simulator.cli`` runs uvicorn with ``http="simulator.web.slow_clients:SlowClientsH11Protocol"``
-(an import string, so ``--workers`` processes load it too) and passes the options in
-``SESSIONSIM_HEADER_TIMEOUT_S``, ``SESSIONSIM_BODY_TIMEOUT_S`` and
-``SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS`` (each worker process counts its own connections).
+``simulator.cli`` runs uvicorn with ``http="simulator.web.slow_clients:SlowClientsHttpToolsProtocol"``
+(the default, ``--http httptools``) or ``SlowClientsH11Protocol`` (``--http h11``), as an import
+string, so ``--workers`` processes load it too, and passes the options in
+``SESSIONSIM_HEADER_TIMEOUT_S``, ``SESSIONSIM_BODY_TIMEOUT_S``,
+``SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS`` and ``SESSIONSIM_MAX_HEADER_KB`` (each worker process
+counts its own connections). Both protocols give the same answers to slow or oversized requests.
 """
 
 from __future__ import annotations
@@ -34,9 +36,11 @@ import functools
 import ipaddress
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 10.0
@@ -45,6 +49,8 @@ ENV = "SESSIONSIM_HEADER_TIMEOUT_S"
 BODY_ENV = "SESSIONSIM_BODY_TIMEOUT_S"
 PER_ADDRESS_ENV = "SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS"
 PROXIES_ENV = "SESSIONSIM_FORWARDED_ALLOW_IPS"
+HEADER_KB_ENV = "SESSIONSIM_MAX_HEADER_KB"
+DEFAULT_MAX_HEADER_KB = 16
 THIS_HOST = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})  # never capped: proxies and tools on this host
 
 
@@ -56,6 +62,7 @@ def _answer(status: bytes, error: str, *extra: bytes) -> bytes:
 
 TIMEOUT_ANSWER = _answer(b"408 Request Timeout", "the request headers took too long to arrive")
 BODY_TIMEOUT_ANSWER = _answer(b"408 Request Timeout", "the request body took too long to arrive")
+HEADERS_TOO_LARGE_ANSWER = _answer(b"431 Request Header Fields Too Large", "the request headers are too large")
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,11 @@ def header_timeout_s() -> float:
     return _positive(os.environ.get(ENV), DEFAULT_HEADER_TIMEOUT_S)
 
 
+def max_header_bytes() -> int:
+    """The largest header block the server reads (``SESSIONSIM_MAX_HEADER_KB``, default 16 KiB)."""
+    return int(_positive(os.environ.get(HEADER_KB_ENV), DEFAULT_MAX_HEADER_KB)) * 1024
+
+
 def limits_from_env() -> SlowClientLimits:
     """The limits configured in the environment (defaults where a value is missing or not positive)."""
     return _limits(os.environ.get(ENV), os.environ.get(BODY_ENV), os.environ.get(PER_ADDRESS_ENV),
@@ -117,19 +129,34 @@ def _limits(header: str | None, body: str | None, per_address: str | None, proxi
                             exempt=tuple(item.strip() for item in proxies.split(",") if item.strip()))
 
 
-class SlowClientsH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, with deadlines for each request's headers and body and a cap on the
-    connections of one client address."""
+class _SlowClientGuard:
+    """The deadlines and the per-address cap, for either of uvicorn's HTTP protocols.
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
+    A protocol class names it first among its bases and says where its parser stands:
+    ``_awaiting_headers`` (between requests, or part-way through a header block) and
+    ``_reading_body`` (headers in, body not yet whole)."""
+
+    limits: SlowClientLimits
+    loop: asyncio.AbstractEventLoop
+    transport: asyncio.Transport
+    client: tuple[str, int] | None
+    connections: set[object]
+    cycle: object
+
+    def _guard_init(self) -> None:
         self.limits = limits_from_env()
         self.header_timeout_s = self.limits.header_timeout_s
         self._header_timer: asyncio.TimerHandle | None = None
         self._body_timer: asyncio.TimerHandle | None = None
 
+    def _awaiting_headers(self) -> bool:
+        raise NotImplementedError
+
+    def _reading_body(self) -> bool:
+        raise NotImplementedError
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(transport)  # type: ignore[misc]
         if self._too_many_from_this_address():
             transport.write(self.limits.too_many_answer)
             transport.close()
@@ -139,15 +166,15 @@ class SlowClientsH11Protocol(H11Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         self._disarm_body()
-        super().connection_lost(exc)
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
         if self._awaiting_headers():
             self._arm()  # the first byte of a request on a kept-alive connection starts its clock
-        super().data_received(data)
+        super().data_received(data)  # type: ignore[misc]
         if not self._awaiting_headers():
             self._disarm()
-        if self.conn.their_state is h11.SEND_BODY:
+        if self._reading_body():
             self._arm_body()  # from the end of the headers, for the whole body
         else:
             self._disarm_body()
@@ -160,9 +187,6 @@ class SlowClientsH11Protocol(H11Protocol):
             return False
         same = sum(1 for other in self.connections if getattr(other, "client", None) and other.client[0] == host)
         return same > self.limits.max_per_address
-
-    def _awaiting_headers(self) -> bool:
-        return self.conn.their_state is h11.IDLE
 
     def _arm(self) -> None:
         if self._header_timer is None:
@@ -186,15 +210,16 @@ class SlowClientsH11Protocol(H11Protocol):
         self._header_timer = None
         if self.transport.is_closing() or not self._awaiting_headers():
             return
-        if self.cycle is None or self.cycle.response_complete:  # never between a request and its answer
+        cycle: Any = self.cycle
+        if cycle is None or cycle.response_complete:  # never between a request and its answer
             self.transport.write(TIMEOUT_ANSWER)
         self.transport.close()
 
     def _body_too_slow(self) -> None:
         self._body_timer = None
-        if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+        if self.transport.is_closing() or not self._reading_body():
             return
-        cycle = self.cycle
+        cycle: Any = self.cycle
         if cycle is not None and cycle.response_started and not cycle.response_complete:
             return  # an answer is being sent: let it finish (the connection closes after it)
         if cycle is None or not cycle.response_started:
@@ -203,3 +228,64 @@ class SlowClientsH11Protocol(H11Protocol):
             cycle.disconnected = True
             cycle.message_event.set()
         self.transport.close()
+
+
+class SlowClientsH11Protocol(_SlowClientGuard, H11Protocol):
+    """uvicorn's h11 protocol, with deadlines for each request's headers and body and a cap on the
+    connections of one client address (h11 itself bounds the header block: ``h11_max_incomplete_event_size``)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._guard_init()
+
+    def _awaiting_headers(self) -> bool:
+        return self.conn.their_state is h11.IDLE
+
+    def _reading_body(self) -> bool:
+        return self.conn.their_state is h11.SEND_BODY
+
+
+class SlowClientsHttpToolsProtocol(_SlowClientGuard, HttpToolsProtocol):
+    """uvicorn's httptools protocol (the default: the fastest parser), with the same deadlines and cap,
+    and a bound on the header block, which httptools would read whole however large.
+
+    httptools answers a request that declares both ``Content-Length`` and ``Transfer-Encoding`` with
+    400 and closes the connection itself. The header block is counted as it arrives: past
+    ``max_header_bytes`` (``SESSIONSIM_MAX_HEADER_KB``) the request gets 431 and the connection is
+    closed, so at most one read (64 KiB) more than the limit is ever held."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._guard_init()
+        self._phase = "idle"  # idle -> headers -> body -> idle
+        self._header_bytes = 0
+        self._max_header_bytes = max_header_bytes()
+
+    def _awaiting_headers(self) -> bool:
+        return self._phase != "body"
+
+    def _reading_body(self) -> bool:
+        return self._phase == "body"
+
+    def data_received(self, data: bytes) -> None:
+        if self._phase != "body":
+            self._header_bytes += len(data)
+        super().data_received(data)
+        if self._phase == "headers" and self._header_bytes > self._max_header_bytes and not self.transport.is_closing():
+            cycle: Any = self.cycle  # a header block past the limit (a body's bytes do not count)
+            if cycle is None or cycle.response_complete:  # never between a request and its answer
+                self.transport.write(HEADERS_TOO_LARGE_ANSWER)
+            self.transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._phase = "headers"
+
+    def on_headers_complete(self) -> None:
+        self._phase = "body"
+        self._header_bytes = 0
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._phase = "idle"
+        super().on_message_complete()
