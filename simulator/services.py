@@ -147,12 +147,14 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
         user = deps.store.find_user(name) if name else None
         if user is None and deps.setup.store_is_empty(deps.store):
             raise AuthError("not_set_up", NOT_SET_UP, retry_after_s=60)  # not the password's fault: nobody exists
+        trusted = bool(device_nonce) or (address is not None and deps.guard.is_clean(deps.store, ADDRESS, address))
         try:
             if user is None:
-                deps.guard.check(lambda: accounts.spend_like_a_password_check(password or ""))
+                deps.guard.check(lambda: accounts.spend_like_a_password_check(password or ""), trusted=trusted)
                 good = False
             else:
-                good = deps.guard.check(lambda: accounts.verify_password(user.password_hash, password or ""))
+                good = deps.guard.check(lambda: accounts.verify_password(user.password_hash, password or ""),
+                                        trusted=trusted)
         except HashingBusy:
             deps.metrics.signin_refused.labels(scope="busy").inc()
             raise AuthError("busy", "Sign-in is busy. Try again in a moment.", retry_after_s=1) from None

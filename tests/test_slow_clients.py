@@ -89,6 +89,23 @@ def test_a_header_block_past_the_limit_is_cut_off_before_it_is_read_whole(port: 
     assert answer.startswith((b"HTTP/1.1 431", b"HTTP/1.1 400", b"(reset)")), answer[:80]
 
 
+def test_a_kept_alive_connection_is_timed_from_each_request_not_its_first(port: int) -> None:
+    """Requests 0.4 timeouts apart on one connection, for 3 timeouts: each is answered 200 (a header clock
+    left running from the first request would answer 408 and close the connection at the first timeout)."""
+    request = b"GET /signin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.settimeout(5)
+        for _ in range(8):
+            sock.sendall(request)
+            answer = sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), answer[:60]
+            while b"</html>" not in answer:
+                more = sock.recv(65536)
+                assert more, "the server closed a kept-alive connection"
+                answer += more
+            time.sleep(TIMEOUT_S * 0.4)
+
+
 def test_normal_and_kept_alive_requests_are_served(port: int) -> None:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         assert client.get("/signin").status_code == 200

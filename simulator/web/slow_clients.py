@@ -284,6 +284,7 @@ class SlowClientsHttpToolsProtocol(_SlowClientGuard, HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._phase = "body"
         self._header_bytes = 0
+        self._disarm()  # the headers are in; the next request's clock starts at its first byte
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
