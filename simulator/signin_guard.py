@@ -226,9 +226,9 @@ class SignInGuard:
         """Forget ``key``'s failures in ``scope``: its delay or lock ends now. True when it had any."""
         return self.ledger.clear(store, scope, key)
 
-    def hashing(self) -> "_Slot":
-        """``with guard.hashing():`` holds a password-check slot (HashingBusy when none frees up)."""
-        return _Slot(self._slots, self.hash_wait_s)
+    def hashing(self, *, trusted: bool = False) -> "_Slot":
+        """``with guard.hashing():`` holds a password-check slot of the lane (HashingBusy when none frees up)."""
+        return _Slot(self._trusted_slot if trusted else self._slots, self.hash_wait_s)
 
     def check(self, work: Callable[[], T], *, trusted: bool = False) -> T:
         """``work()`` (a password check) in a hashing thread, once a slot is free (HashingBusy otherwise).
@@ -237,11 +237,8 @@ class SignInGuard:
         device) takes a lane of its own, one slot at normal CPU priority, so a colleague signing in
         is not queued behind a flood of guesses (issue 15: 64 attackers from 64 addresses took sign-ins
         to 2 s). Each attacking address has one such attempt at most: its first failure makes it a suspect."""
-        if trusted:
-            with _Slot(self._trusted_slot, self.hash_wait_s):
-                return self._trusted_hasher.submit(work).result()
-        with self.hashing():
-            return self._hashers.submit(work).result()
+        with self.hashing(trusted=trusted):
+            return (self._trusted_hasher if trusted else self._hashers).submit(work).result()
 
     def is_clean(self, store: "Store", scope: str, key: str) -> bool:
         """True when ``key`` has no failure streak in ``scope`` (never failed, or a success since)."""

@@ -393,7 +393,7 @@ def test_simultaneous_honest_sign_ins_wait_for_each_other_instead_of_being_refus
 def test_an_attempt_refused_as_busy_is_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
     server = _server()
 
-    def busy(work: object) -> object:
+    def busy(work: object, **lane: object) -> object:
         raise HashingBusy("every slot is busy")
 
     monkeypatch.setattr(server.deps.guard, "check", busy)
@@ -432,3 +432,20 @@ def test_a_pending_record_round_trips_and_old_records_read_without_pending() -> 
     assert FailureRecord.from_json(record.to_json()) == record
     old = '{"streak":1,"last":5,"blocked":5,"recent":[5]}'
     assert FailureRecord.from_json(old).pending == {}
+
+
+def test_a_clean_address_is_checked_while_every_suspect_slot_is_busy() -> None:
+    """Issue 15: 64 attackers from 64 addresses queued a colleague's sign-in behind their guesses (2 s).
+    An address with no failure streak has a lane of its own; one that has just failed waits with the rest."""
+    server = _server()
+    server.deps.guard.hash_wait_s = 0.05
+    with pytest.raises(services.AuthError):
+        services.authenticate(server.deps, username=PRACTITIONER[0], password=WRONG, otp=None, address="203.0.113.9")
+    with server.deps.guard.hashing():  # every slot of the suspects' lane taken
+        user = services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None,
+                                     address="203.0.113.8")
+        assert user.username == PRACTITIONER[0]
+        with pytest.raises(services.AuthError) as refused:
+            services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None,
+                                  address="203.0.113.9")
+    assert refused.value.code == "busy"
