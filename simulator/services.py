@@ -147,7 +147,8 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
         user = deps.store.find_user(name) if name else None
         if user is None and deps.setup.store_is_empty(deps.store):
             raise AuthError("not_set_up", NOT_SET_UP, retry_after_s=60)  # not the password's fault: nobody exists
-        trusted = bool(device_nonce) or (address is not None and deps.guard.is_clean(deps.store, ADDRESS, address))
+        trusted = bool(device_nonce) or (deps.guard.known_good(address)
+                                         and deps.guard.is_clean(deps.store, ADDRESS, address or ""))
         try:
             if user is None:
                 deps.guard.check(lambda: accounts.spend_like_a_password_check(password or ""), trusted=trusted)
@@ -175,6 +176,7 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
     elif account.settings.require_2fa:
         raise AuthError("enrol_required", "Your clinic requires two-factor authentication: set it up to continue.",
                         user)
+    deps.guard.signed_in_from(address)  # a known address: its next checks take the trusted lane
     return user
 
 

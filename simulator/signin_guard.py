@@ -31,6 +31,7 @@ import random
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
 
 ACCOUNT, ADDRESS, OTP, DEVICE = "account", "address", "otp", "device"
 HASH_NICENESS = 10
+KNOWN_ADDRESSES = 10_000  # addresses signed in from, remembered per process for the trusted lane
 T = TypeVar("T")
 R = TypeVar("R")
 SCOPES = (ACCOUNT, ADDRESS, OTP, DEVICE)
@@ -165,6 +167,8 @@ class SignInGuard:
         self._slots = threading.BoundedSemaphore(max(hash_workers, 1))
         self._hashers = ThreadPoolExecutor(max(hash_workers, 1), thread_name_prefix="argon2",
                                            initializer=_lower_priority)
+        self._known_good: OrderedDict[str, None] = OrderedDict()  # addresses signed in from, most recent last
+        self._known_lock = threading.Lock()
         self._trusted_slot = threading.BoundedSemaphore(1)
         self._trusted_hasher = ThreadPoolExecutor(1, thread_name_prefix="argon2-trusted")  # normal priority
         self.hash_wait_s = hash_wait_s
@@ -233,12 +237,26 @@ class SignInGuard:
     def check(self, work: Callable[[], T], *, trusted: bool = False) -> T:
         """``work()`` (a password check) in a hashing thread, once a slot is free (HashingBusy otherwise).
 
-        ``trusted`` (``is_clean``: an attempt from an address with no failure streak, or from a known
-        device) takes a lane of its own, one slot at normal CPU priority, so a colleague signing in
-        is not queued behind a flood of guesses (issue 15: 64 attackers from 64 addresses took sign-ins
-        to 2 s). Each attacking address has one such attempt at most: its first failure makes it a suspect."""
+        ``trusted`` (an attempt from a known device, or from an address someone signed in from before
+        with no failure streak since: ``known_good`` and ``is_clean``) takes a lane of its own, one slot
+        at normal CPU priority, so a colleague signing in is not queued behind a flood of guesses
+        (issue 15: 64 attackers from 64 addresses took sign-ins to 2 s)."""
         with self.hashing(trusted=trusted):
             return (self._trusted_hasher if trusted else self._hashers).submit(work).result()
+
+    def signed_in_from(self, address: str | None) -> None:
+        """Someone signed in from ``address`` (remembered in this process: the ``KNOWN_ADDRESSES`` most recent)."""
+        if address is None:
+            return
+        with self._known_lock:
+            self._known_good[address] = None
+            self._known_good.move_to_end(address)
+            while len(self._known_good) > KNOWN_ADDRESSES:
+                self._known_good.popitem(last=False)
+
+    def known_good(self, address: str | None) -> bool:
+        """True when someone signed in from ``address`` before (in this process, recently)."""
+        return address is not None and address in self._known_good
 
     def is_clean(self, store: "Store", scope: str, key: str) -> bool:
         """True when ``key`` has no failure streak in ``scope`` (never failed, or a success since)."""

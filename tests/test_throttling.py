@@ -436,16 +436,21 @@ def test_a_pending_record_round_trips_and_old_records_read_without_pending() -> 
 
 def test_a_clean_address_is_checked_while_every_suspect_slot_is_busy() -> None:
     """Issue 15: 64 attackers from 64 addresses queued a colleague's sign-in behind their guesses (2 s).
-    An address with no failure streak has a lane of its own; one that has just failed waits with the rest."""
+    An address someone signed in from, with no failure streak since, has a lane of its own; one that has just
+    failed, or that nobody ever signed in from, waits with the rest."""
     server = _server()
     server.deps.guard.hash_wait_s = 0.05
+    for address in ("203.0.113.8", "203.0.113.9"):  # colleagues' clinics: each signed in from before
+        services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None,
+                              address=address)
     with pytest.raises(services.AuthError):
         services.authenticate(server.deps, username=PRACTITIONER[0], password=WRONG, otp=None, address="203.0.113.9")
     with server.deps.guard.hashing():  # every slot of the suspects' lane taken
         user = services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None,
                                      address="203.0.113.8")
         assert user.username == PRACTITIONER[0]
-        with pytest.raises(services.AuthError) as refused:
-            services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None,
-                                  address="203.0.113.9")
-    assert refused.value.code == "busy"
+        for stranger in ("203.0.113.9", "198.51.100.1"):  # failed just now; never signed in from
+            with pytest.raises(services.AuthError) as refused:
+                services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None,
+                                      address=stranger)
+            assert refused.value.code == "busy", stranger

@@ -15,7 +15,7 @@ from simulator.store.protocol import StoreUnavailable
 from simulator.web.dependencies import DepsDep, get_signed_in
 from simulator.web.http import HttpProblem, JSONResponse, client_address, credentials, retry_after
 from simulator.web.schemas import ErrorBody, MobileSession, MobileSignIn, StatusBody
-from simulator.web.signin_threads import SUSPECT_CODES, SUSPECTS, in_sign_in_thread
+from simulator.web.signin_threads import in_sign_in_thread
 
 router = APIRouter(prefix="/api/mobile", tags=["mobile"])
 
@@ -40,10 +40,8 @@ async def mobile_sign_in(body: MobileSignIn, request: Request, deps: DepsDep) ->
             services.authenticate, deps, username=body.username, password=body.password, otp=body.otp,
             address=address, device_nonce=device_cookies.nonce_for(
                 device_cookies.read(deps.keys.signing, body.device_token), normal_username(body.username))),
-            address=address)
+            known=deps.guard.known_good(address))
     except services.AuthError as exc:
-        if exc.code in SUSPECT_CODES:
-            SUSPECTS.failed(address)
         if exc.code == "throttled":
             await slow_down(deps, exc.retry_after_s, max_s=request.app.state.config.tarpit_max_s)
         message = exc.message
@@ -51,7 +49,6 @@ async def mobile_sign_in(body: MobileSignIn, request: Request, deps: DepsDep) ->
             message += " Set up two-factor authentication by signing in on the web first."
         raise HttpProblem(AUTH_STATUS[exc.code], message, "otp" if "otp" in exc.code else None, exc.code,
                           retry_after(exc.retry_after_s)) from None
-    SUSPECTS.succeeded(address)
     return await run_in_threadpool(_start, deps, user, body.device)
 
 

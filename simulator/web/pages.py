@@ -24,7 +24,7 @@ from simulator.store.protocol import StoreUnavailable
 from simulator.web.dependencies import DepsDep, SignedIn
 from simulator.web.limits import slow_down
 from simulator.web.http import NO_STORE, RECENT_COOKIE, SESSION_COOKIE, client_address, is_https, retry_after
-from simulator.web.signin_threads import SUSPECT_CODES, SUSPECTS, in_sign_in_thread
+from simulator.web.signin_threads import in_sign_in_thread
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -212,10 +212,8 @@ async def signin_submit(request: Request, deps: DepsDep) -> Response:
         user = await in_sign_in_thread(functools.partial(
             services.authenticate, deps, username=username, password=password, otp=otp, address=address,
             device_nonce=device_cookies.nonce_for(_device_entries(request), normal_username(username))),
-            address=address)
+            known=deps.guard.known_good(address))
     except services.AuthError as exc:
-        if exc.code in SUSPECT_CODES:
-            SUSPECTS.failed(address)
         if exc.code == "enrol_required" and exc.user is not None:
             return _enrol_page(request, exc.user, remember, accounts.new_totp_secret())
         response = render(request, "signin.html", SIGNIN_STATUS.get(exc.code, 401), notice=None, reason=None,
@@ -226,7 +224,6 @@ async def signin_submit(request: Request, deps: DepsDep) -> Response:
         if exc.code == "throttled":
             await slow_down(deps, exc.retry_after_s, max_s=request.app.state.config.tarpit_max_s)
         return response
-    SUSPECTS.succeeded(address)
     return await run_in_threadpool(_signed_in_response, request, deps, user, remember)
 
 
