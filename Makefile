@@ -8,7 +8,9 @@ PYTEST := $(BIN)/pytest -p no:locust
 # Locust runs): a file whose tests share a module fixture (servers, stores) kept on one process, every other
 # test wherever a process is free, the slow ones first (tests/conftest.py): 4 min 47 s instead of 7 min.
 # Schemathesis runs on its own: under pytest-xdist its parametrized test collapses into one operation.
-UNIT := $(PYTEST) tests -n 4 --dist loadgroup --ignore tests/test_schemathesis.py && $(PYTEST) tests/test_schemathesis.py
+UNIT_XDIST := $(PYTEST) tests -n 4 --dist loadgroup --ignore tests/test_schemathesis.py
+SCHEMATHESIS := $(PYTEST) tests/test_schemathesis.py
+UNIT := $(UNIT_XDIST) && $(SCHEMATHESIS)
 PORT ?= 8000
 
 .PHONY: help venv system-deps dist test unit jstest jstest-mutants serve demo bench capacity load load-smoke real-time peer peers peer-load clean matrix
@@ -60,10 +62,19 @@ jstest:
 jstest-mutants: jstest
 	cd $(JSTESTS) && node mutants.js
 
+# `make test`: the browser scenarios, Schemathesis and session.js's tests run one after another beside the
+# unit tests (on 2 cores each stage leaves room while it waits on servers and browsers: 48 s saved); their
+# output follows the unit tests', and any stage failing fails. The load smoke comes last, alone: its verdict
+# judges the server's timing.
+BESIDE_LOG := reports/beside-unit-tests.log
+
 test: venv system-deps
-	$(UNIT)
-	$(MAKE) --no-print-directory jstest
-	$(BDD)
+	@mkdir -p reports
+	@( $(BDD) && $(SCHEMATHESIS) && $(MAKE) --no-print-directory jstest ) > $(BESIDE_LOG) 2>&1 & beside=$$!; \
+	$(UNIT_XDIST); unit=$$?; \
+	wait $$beside; others=$$?; \
+	echo "--- browser scenarios, Schemathesis, session.js (ran beside the unit tests; $(BESIDE_LOG)) ---"; \
+	cat $(BESIDE_LOG); test $$unit -eq 0 && test $$others -eq 0
 	$(MAKE) --no-print-directory load-smoke
 
 serve: venv
