@@ -63,7 +63,7 @@ jstest-mutants: jstest
 	cd $(JSTESTS) && node mutants.js
 
 # `make test`: the browser scenarios, Schemathesis and session.js's tests run one after another beside the
-# unit tests (on 2 cores each stage leaves room while it waits on servers and browsers: 48 s saved); their
+# unit tests (on 2 cores each stage leaves room while it waits on servers and browsers: about 45 s saved); their
 # output follows the unit tests', and any stage failing fails. The load smoke comes last, alone: its verdict
 # judges the server's timing.
 BESIDE_LOG := reports/beside-unit-tests.log
