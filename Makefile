@@ -67,10 +67,13 @@ jstest-mutants: jstest
 # output follows the unit tests', and any stage failing fails. The load smoke comes last, alone: its verdict
 # judges the server's timing.
 BESIDE_LOG := reports/beside-unit-tests.log
+# make called through a variable: with $(MAKE) itself in the line, `make -n test` would run the suites
+SUBMAKE = $(MAKE) --no-print-directory
 
 test: venv system-deps
 	@mkdir -p reports
-	@( $(BDD) && $(SCHEMATHESIS) && $(MAKE) --no-print-directory jstest ) > $(BESIDE_LOG) 2>&1 & beside=$$!; \
+	@( $(BDD) && $(SCHEMATHESIS) && $(SUBMAKE) jstest ) > $(BESIDE_LOG) 2>&1 & beside=$$!; \
+	trap 'kill $$beside 2>/dev/null' INT TERM; \
 	$(UNIT_XDIST); unit=$$?; \
 	wait $$beside; others=$$?; \
 	echo "--- browser scenarios, Schemathesis, session.js (ran beside the unit tests; $(BESIDE_LOG)) ---"; \

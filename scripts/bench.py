@@ -262,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     if any(r.errors for r in ordered):
         print("bench: some runs had errors or non-2xx answers (see the table)", file=sys.stderr)
         return 1
-    if args.fail_under is not None and ratios and min(ratios) < args.fail_under:
+    if args.fail_under is not None and (not ratios or min(ratios) < args.fail_under):
+        if not ratios:
+            print("bench: --fail-under needs the default configuration measured (--parsers httptools, not --only bare)",
+                  file=sys.stderr)
         return 1
     return 0
 

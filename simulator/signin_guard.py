@@ -241,6 +241,13 @@ class SignInGuard:
         with no failure streak since: ``known_good`` and ``is_clean``) takes a lane of its own, one slot
         at normal CPU priority, so a colleague signing in is not queued behind a flood of guesses
         (issue 15: 64 attackers from 64 addresses took sign-ins to 2 s)."""
+        if trusted:
+            for slot, hasher in ((self._trusted_slot, self._trusted_hasher), (self._slots, self._hashers)):
+                if slot.acquire(blocking=False):  # the lane's slot, else a free one of the others'
+                    try:
+                        return hasher.submit(work).result()
+                    finally:
+                        slot.release()
         with self.hashing(trusted=trusted):
             return (self._trusted_hasher if trusted else self._hashers).submit(work).result()
 
@@ -259,9 +266,10 @@ class SignInGuard:
         return address is not None and address in self._known_good
 
     def is_clean(self, store: "Store", scope: str, key: str) -> bool:
-        """True when ``key`` has no failure streak in ``scope`` (never failed, or a success since)."""
+        """True when ``key`` has no failure streak in ``scope`` (never failed, or a success since) and no
+        attempt being checked but the caller's own (a burst of guesses from a known address is no colleague)."""
         found = store.throttle_record(scope, key)
-        return found is None or found[0].streak == 0
+        return found is None or (found[0].streak == 0 and len(found[0].pending) <= 1)
 
 
 def _lower_priority() -> None:

@@ -63,6 +63,7 @@ def test_headers_over_the_limit_are_refused_with_431(server: Server) -> None:
         assert answer.status_code == 431
         assert client.get("/api/session", headers={"X-Filler": "b" * 20_000}).status_code == 431
         assert client.get("/signin", headers={"Cookie": "sid=" + "a" * 2_000}).status_code == 200
+        assert client.get("/signin?q=" + "c" * 20_000).status_code == 431, "the request line counts too"
 
 
 def test_password_checks_run_one_at_a_time_and_a_long_queue_is_refused() -> None:

@@ -106,6 +106,42 @@ def test_a_kept_alive_connection_is_timed_from_each_request_not_its_first(port: 
             time.sleep(TIMEOUT_S * 0.4)
 
 
+def test_endless_trailers_are_cut_off(port: int) -> None:
+    """A chunked body's trailers count too: 4 MiB of one trailer value, sent as fast as possible, ends with
+    the connection closed, not read whole (httptools would build it up in memory, stalling the loop)."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /api/mobile/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Transfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\nX-Trailer: ")
+        sent = 0
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            while sent < 4 * 1024 * 1024:
+                sock.sendall(b"a" * 65536)
+                sent += 65536
+        try:
+            answer = _read_until_closed(sock, TIMEOUT_S * 0.8)
+        except ConnectionResetError:
+            answer = b"(reset)"
+    assert answer.startswith((b"HTTP/1.1 413", b"HTTP/1.1 400", b"HTTP/1.1 431", b"(reset)")), answer[:80]
+
+
+def test_a_request_that_starts_after_an_early_answer_is_timed(port: int) -> None:
+    """An answer sent before the body was read (404 here) keeps the connection; the rest of the body and the
+    first bytes of a next request, sent together, must start that request's header clock."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"POST /nope HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 10\r\n\r\n{\"a\"")
+        sock.settimeout(2)
+        early = sock.recv(65536)
+        while not early.endswith(b"}"):  # the whole 404, its JSON body included
+            early += sock.recv(65536)
+        assert early.startswith(b"HTTP/1.1 404")
+        started = time.monotonic()
+        sock.sendall(b":1234}GET /signin HTTP/1.1\r\nX-Partial: a")
+        answer = _read_until_closed(sock, TIMEOUT_S * 4)
+    assert time.monotonic() - started < TIMEOUT_S + 1.5, "the half-sent request held the connection"
+    assert answer.startswith(b"HTTP/1.1 408") or answer == b"", answer[:80]
+
+
 def test_normal_and_kept_alive_requests_are_served(port: int) -> None:
     with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
         assert client.get("/signin").status_code == 200

@@ -454,3 +454,16 @@ def test_a_clean_address_is_checked_while_every_suspect_slot_is_busy() -> None:
                 services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None,
                                       address=stranger)
             assert refused.value.code == "busy", stranger
+
+
+def test_an_address_with_other_attempts_being_checked_is_not_clean() -> None:
+    """A burst of guesses from an address someone signed in from must not all take the clean lane: while
+    another attempt from it is being checked, the address is not clean."""
+    server = _server()
+    store, guard, address = server.deps.store, server.deps.guard, "203.0.113.5"
+    first = guard.reserve(store, [("address", address)], now=START_MS)
+    assert guard.is_clean(store, "address", address), "its own attempt alone"
+    second = guard.reserve(store, [("address", address)], now=START_MS)
+    assert not guard.is_clean(store, "address", address)
+    guard.release(store, [*first, *second], now=START_MS)
+    assert guard.is_clean(store, "address", address)

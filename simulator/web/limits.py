@@ -53,7 +53,8 @@ class RequestLimits:
 
     async def admit(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """A ``receive`` that enforces the body limit, or None when the request was refused (answered)."""
-        size, declared, encoded = 0, None, False
+        size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")  # the request line counts
+        declared, encoded = None, False
         for name, value in scope["headers"]:
             size += len(name) + len(value) + 4
             if name == b"content-length":

@@ -51,6 +51,8 @@ PER_ADDRESS_ENV = "SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS"
 PROXIES_ENV = "SESSIONSIM_FORWARDED_ALLOW_IPS"
 HEADER_KB_ENV = "SESSIONSIM_MAX_HEADER_KB"
 DEFAULT_MAX_HEADER_KB = 16
+BODY_KB_ENV = "SESSIONSIM_MAX_BODY_KB"
+DEFAULT_MAX_BODY_KB = 64
 THIS_HOST = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})  # never capped: proxies and tools on this host
 
 
@@ -63,6 +65,8 @@ def _answer(status: bytes, error: str, *extra: bytes) -> bytes:
 TIMEOUT_ANSWER = _answer(b"408 Request Timeout", "the request headers took too long to arrive")
 BODY_TIMEOUT_ANSWER = _answer(b"408 Request Timeout", "the request body took too long to arrive")
 HEADERS_TOO_LARGE_ANSWER = _answer(b"431 Request Header Fields Too Large", "the request headers are too large")
+MESSAGE_TOO_LARGE_ANSWER = _answer(b"413 Content Too Large", "the request is too large")
+MESSAGE_SLACK_BYTES = 64 * 1024  # chunk framing
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,11 @@ def header_timeout_s() -> float:
 def max_header_bytes() -> int:
     """The largest header block the server reads (``SESSIONSIM_MAX_HEADER_KB``, default 16 KiB)."""
     return int(_positive(os.environ.get(HEADER_KB_ENV), DEFAULT_MAX_HEADER_KB)) * 1024
+
+
+def max_body_bytes() -> int:
+    """The largest request body the server accepts (``SESSIONSIM_MAX_BODY_KB``, default 64 KiB)."""
+    return int(_positive(os.environ.get(BODY_KB_ENV), DEFAULT_MAX_BODY_KB)) * 1024
 
 
 def limits_from_env() -> SlowClientLimits:
@@ -239,54 +248,90 @@ class SlowClientsH11Protocol(_SlowClientGuard, H11Protocol):
         self._guard_init()
 
     def _awaiting_headers(self) -> bool:
-        return self.conn.their_state is h11.IDLE
+        state = self.conn.their_state
+        if state is h11.IDLE:
+            return True
+        cycle: Any = self.cycle  # the request is read and answered, and bytes of a next one wait in h11's buffer
+        return (state is h11.DONE and (cycle is None or cycle.response_complete)
+                and bool(self.conn.trailing_data[0]))
 
     def _reading_body(self) -> bool:
         return self.conn.their_state is h11.SEND_BODY
 
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self._awaiting_headers() and not self.transport.is_closing():
+            self._arm()  # a next request began in the bytes that ended an early-answered body
+
 
 class SlowClientsHttpToolsProtocol(_SlowClientGuard, HttpToolsProtocol):
     """uvicorn's httptools protocol (the default: the fastest parser), with the same deadlines and cap,
-    and a bound on the header block, which httptools would read whole however large.
+    and bounds on what one request may make it read, which httptools would read whole however large.
 
     httptools answers a request that declares both ``Content-Length`` and ``Transfer-Encoding`` with
     400 and closes the connection itself. The header block is counted as it arrives: past
     ``max_header_bytes`` (``SESSIONSIM_MAX_HEADER_KB``) the request gets 431 and the connection is
-    closed, so at most one read (64 KiB) more than the limit is ever held."""
+    closed (``RequestLimits`` refuses a block that arrived whole in one read). The rest of a message,
+    chunk framing and trailers included (httptools adds trailers to the headers), may take at most
+    ``max_message_bytes``: twice the body limit (``SESSIONSIM_MAX_BODY_KB``) and the header limit, with
+    room for framing; past that, 413 and the connection is closed.
+
+    A request's header clock starts at its first byte (``on_message_begin``), whatever the connection
+    was doing (an early answer leaves the rest of a body and a next request to come); a request queued
+    behind another (pipelining) has its body timed only from its turn, when uvicorn reads it."""
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         self._guard_init()
         self._phase = "idle"  # idle -> headers -> body -> idle
         self._header_bytes = 0
+        self._message_bytes = 0
         self._max_header_bytes = max_header_bytes()
+        self._max_message_bytes = self._max_header_bytes + 2 * max_body_bytes() + MESSAGE_SLACK_BYTES
 
     def _awaiting_headers(self) -> bool:
         return self._phase != "body"
 
     def _reading_body(self) -> bool:
-        return self._phase == "body"
+        return self._phase == "body" and not self.pipeline  # a queued request's body is read at its turn
 
     def data_received(self, data: bytes) -> None:
-        if self._phase != "body":
+        if self._phase == "body":
+            self._message_bytes += len(data)
+        else:
             self._header_bytes += len(data)
         super().data_received(data)
-        if self._phase == "headers" and self._header_bytes > self._max_header_bytes and not self.transport.is_closing():
-            cycle: Any = self.cycle  # a header block past the limit (a body's bytes do not count)
-            if cycle is None or cycle.response_complete:  # never between a request and its answer
-                self.transport.write(HEADERS_TOO_LARGE_ANSWER)
-            self.transport.close()
+        if self.transport.is_closing():
+            return
+        cycle: Any = self.cycle
+        if self._phase == "headers" and self._header_bytes > self._max_header_bytes:
+            # a header block past the limit (a body's bytes do not count); self.cycle is the previous request's
+            self._refuse(HEADERS_TOO_LARGE_ANSWER, answer=cycle is None or cycle.response_complete)
+        elif self._phase == "body" and self._message_bytes > self._max_message_bytes:
+            self._refuse(MESSAGE_TOO_LARGE_ANSWER, answer=cycle is None or not cycle.response_started)
+
+    def _refuse(self, answer_bytes: bytes, *, answer: bool) -> None:
+        """Close the connection, with ``answer_bytes`` first when no other answer is being sent on it."""
+        if answer:
+            self.transport.write(answer_bytes)
+        self.transport.close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._phase = "headers"
+        self._arm()  # this request's header clock, even if the bytes came while a body was being read
 
     def on_headers_complete(self) -> None:
         self._phase = "body"
-        self._header_bytes = 0
+        self._header_bytes = self._message_bytes = 0
         self._disarm()  # the headers are in; the next request's clock starts at its first byte
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._phase = "idle"
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # starts a queued request, if any, and reads again
+        if self._reading_body():
+            self._arm_body()
