@@ -8,6 +8,7 @@ import contextlib
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -241,3 +242,25 @@ def test_this_host_and_declared_proxies_are_exempt_from_the_per_address_cap() ->
     assert SlowClientLimits().is_exempt("127.0.0.1") and SlowClientLimits().is_exempt("::1"), "this host"
     assert not SlowClientLimits().is_exempt("127.0.0.2"), "another loopback address stands for a remote host"
     assert _limits("x", "-1", None, "") == SlowClientLimits(), "unusable values fall back to the defaults"
+
+
+@pytest.mark.parametrize("parser", PARSERS)
+def test_a_pipelined_request_is_timed_from_its_turn(parser: str, tmp_path: Path) -> None:
+    """A request sent right behind a slow one (pipelining) waits for its turn unread: its body clock must not
+    run meanwhile (a 408 then took the place of the slow request's answer). Body timeout 1 s, the first answer
+    after 2.5 s: both answers, in order."""
+    from tests.apps.running import free_port, serve
+
+    port = free_port()
+    with serve(["-m", "tests.apps.slow_first", str(port), parser], port, workdir=tmp_path, enabled=False):
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\n")
+            time.sleep(0.05)
+            sock.sendall(b"0123456789")
+            sock.settimeout(6)
+            received = b""
+            while received.count(b"HTTP/1.1 ") < 2 or not received.endswith(b"0123456789"):
+                chunk = sock.recv(65536)
+                assert chunk, f"closed after {received!r}"
+                received += chunk
+    assert received.startswith(b"HTTP/1.1 200") and b"slow" in received and received.endswith(b"0123456789"), received
