@@ -164,6 +164,7 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
         deps.guard.release(deps.store, held, now=now)
         raise
     if user is None or account is None:
+        deps.guard.failed_from(address)
         _count_failure(deps, "password", held, user=user, username=name, address=address, now=now,
                        **({"known_device": True} if device_nonce else {}))
         raise AuthError("bad_credentials", "Incorrect email or password.")

@@ -261,8 +261,15 @@ class SignInGuard:
             while len(self._known_good) > KNOWN_ADDRESSES:
                 self._known_good.popitem(last=False)
 
+    def failed_from(self, address: str | None) -> None:
+        """A wrong password from ``address``: it is known no more until someone signs in from it again, so
+        guesses from a once-good address wait with everyone else's (the sign-in threads choose on this)."""
+        with self._known_lock:
+            self._known_good.pop(address or "", None)
+
     def known_good(self, address: str | None) -> bool:
-        """True when someone signed in from ``address`` before (in this process, recently)."""
+        """True when someone signed in from ``address`` before, with no wrong password since (in this
+        process, recently)."""
         return address is not None and address in self._known_good
 
     def is_clean(self, store: "Store", scope: str, key: str) -> bool:

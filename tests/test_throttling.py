@@ -445,6 +445,7 @@ def test_a_clean_address_is_checked_while_every_suspect_slot_is_busy() -> None:
                               address=address)
     with pytest.raises(services.AuthError):
         services.authenticate(server.deps, username=PRACTITIONER[0], password=WRONG, otp=None, address="203.0.113.9")
+    assert server.deps.guard.known_good("203.0.113.8") and not server.deps.guard.known_good("203.0.113.9")
     with server.deps.guard.hashing():  # every slot of the suspects' lane taken
         user = services.authenticate(server.deps, username=PRACTITIONER[0], password=PRACTITIONER[1], otp=None,
                                      address="203.0.113.8")

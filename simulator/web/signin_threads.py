@@ -4,8 +4,8 @@ A sign-in waits in a thread for its turn at the argon2 gate (``simulator.signin_
 ``hash_wait_s``). In the shared pool (Starlette's ``run_in_threadpool``: 40 threads), 64 attackers
 from 64 addresses kept every thread waiting there, and the patient list, whose store work runs in
 the same pool, went from a p50 of 3 ms to 595 ms. Here sign-ins queue among themselves, in two
-groups: from addresses someone signed in from before (``SignInGuard.known_good``) and from the
-others, so a colleague's sign-in never waits for a thread behind a flood of guesses either.
+groups: from addresses someone signed in from before, with no wrong password since
+(``SignInGuard.known_good``), and from the others, so a colleague's sign-in never waits for a thread behind a flood of guesses either.
 """
 
 from __future__ import annotations
