@@ -132,7 +132,9 @@ def authenticate(deps: Deps, *, username: str, password: str, otp: str | None, a
     ``retry_after_s``), the right password included. Only failures count (a right password ends its
     account's streak and halves its address's); each is audited
     (``signin.failed``, ``otp.failed``, ``signin.locked``), logged and counted in the metrics.
-    An unknown user costs one password check, as a known one does. A store with no user at all
+    An unknown user costs one password check, as a known one does. The check takes the trusted lane
+    (``SignInGuard.check``) for a known device, or for an address someone signed in from before with
+    no failure since and no other attempt being checked (issue 15: floods of guesses do not queue it). A store with no user at all
     (lost data) is ``not_set_up`` (503), not a wrong password (``simulator.setup_check``).
 
     ``device_nonce``: the nonce of a genuine device cookie for this username (``simulator.device_cookies``).
