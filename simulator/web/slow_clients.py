@@ -42,6 +42,8 @@ import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from simulator.web.limits import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_HEADER_BYTES
+
 DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_BODY_TIMEOUT_S = 10.0
 DEFAULT_MAX_PER_ADDRESS = 256
@@ -50,9 +52,7 @@ BODY_ENV = "SESSIONSIM_BODY_TIMEOUT_S"
 PER_ADDRESS_ENV = "SESSIONSIM_MAX_CONNECTIONS_PER_ADDRESS"
 PROXIES_ENV = "SESSIONSIM_FORWARDED_ALLOW_IPS"
 HEADER_KB_ENV = "SESSIONSIM_MAX_HEADER_KB"
-DEFAULT_MAX_HEADER_KB = 16
 BODY_KB_ENV = "SESSIONSIM_MAX_BODY_KB"
-DEFAULT_MAX_BODY_KB = 64
 THIS_HOST = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})  # never capped: proxies and tools on this host
 
 
@@ -67,16 +67,20 @@ BODY_TIMEOUT_ANSWER = _answer(b"408 Request Timeout", "the request body took too
 HEADERS_TOO_LARGE_ANSWER = _answer(b"431 Request Header Fields Too Large", "the request headers are too large")
 MESSAGE_TOO_LARGE_ANSWER = _answer(b"413 Content Too Large", "the request is too large")
 MESSAGE_SLACK_BYTES = 64 * 1024  # chunk framing
+DEFAULT_MAX_MESSAGE_BYTES = DEFAULT_MAX_HEADER_BYTES + 2 * DEFAULT_MAX_BODY_BYTES + MESSAGE_SLACK_BYTES
 
 
 @dataclass(frozen=True)
 class SlowClientLimits:
-    """How long a request's headers and body may take, and how many connections one address may hold."""
+    """How long a request's headers and body may take, how much of a request the server reads, and how
+    many connections one address may hold."""
 
     header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     max_per_address: int = DEFAULT_MAX_PER_ADDRESS
     exempt: tuple[str, ...] = ()  # declared proxies: addresses or networks, or "*"
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES  # after the headers: body, chunk framing, trailers
 
     def is_exempt(self, host: str) -> bool:
         """True when ``host`` is this host or a declared proxy (their connections carry many clients)."""
@@ -113,29 +117,24 @@ def header_timeout_s() -> float:
     return _positive(os.environ.get(ENV), DEFAULT_HEADER_TIMEOUT_S)
 
 
-def max_header_bytes() -> int:
-    """The largest header block the server reads (``SESSIONSIM_MAX_HEADER_KB``, default 16 KiB)."""
-    return int(_positive(os.environ.get(HEADER_KB_ENV), DEFAULT_MAX_HEADER_KB)) * 1024
-
-
-def max_body_bytes() -> int:
-    """The largest request body the server accepts (``SESSIONSIM_MAX_BODY_KB``, default 64 KiB)."""
-    return int(_positive(os.environ.get(BODY_KB_ENV), DEFAULT_MAX_BODY_KB)) * 1024
-
-
 def limits_from_env() -> SlowClientLimits:
     """The limits configured in the environment (defaults where a value is missing or not positive)."""
     return _limits(os.environ.get(ENV), os.environ.get(BODY_ENV), os.environ.get(PER_ADDRESS_ENV),
-                   os.environ.get(PROXIES_ENV, ""))
+                   os.environ.get(PROXIES_ENV, ""), os.environ.get(HEADER_KB_ENV), os.environ.get(BODY_KB_ENV))
 
 
 @functools.lru_cache(maxsize=8)
-def _limits(header: str | None, body: str | None, per_address: str | None, proxies: str) -> SlowClientLimits:
+def _limits(header: str | None, body: str | None, per_address: str | None, proxies: str,
+            header_kb: str | None = None, body_kb: str | None = None) -> SlowClientLimits:
     """Parsed once per set of values (every connection asks)."""
+    max_header = int(_positive(header_kb, DEFAULT_MAX_HEADER_BYTES / 1024) * 1024)
+    max_body = int(_positive(body_kb, DEFAULT_MAX_BODY_BYTES / 1024) * 1024)
     return SlowClientLimits(header_timeout_s=_positive(header, DEFAULT_HEADER_TIMEOUT_S),
                             body_timeout_s=_positive(body, DEFAULT_BODY_TIMEOUT_S),
                             max_per_address=int(_positive(per_address, DEFAULT_MAX_PER_ADDRESS)),
-                            exempt=tuple(item.strip() for item in proxies.split(",") if item.strip()))
+                            exempt=tuple(item.strip() for item in proxies.split(",") if item.strip()),
+                            max_header_bytes=max_header,
+                            max_message_bytes=max_header + 2 * max_body + MESSAGE_SLACK_BYTES)
 
 
 class _SlowClientGuard:
@@ -270,10 +269,10 @@ class SlowClientsHttpToolsProtocol(_SlowClientGuard, HttpToolsProtocol):
 
     httptools answers a request that declares both ``Content-Length`` and ``Transfer-Encoding`` with
     400 and closes the connection itself. The header block is counted as it arrives: past
-    ``max_header_bytes`` (``SESSIONSIM_MAX_HEADER_KB``) the request gets 431 and the connection is
+    ``limits.max_header_bytes`` (``SESSIONSIM_MAX_HEADER_KB``) the request gets 431 and the connection is
     closed (``RequestLimits`` refuses a block that arrived whole in one read). The rest of a message,
     chunk framing and trailers included (httptools adds trailers to the headers), may take at most
-    ``max_message_bytes``: twice the body limit (``SESSIONSIM_MAX_BODY_KB``) and the header limit, with
+    ``limits.max_message_bytes``: twice the body limit (``SESSIONSIM_MAX_BODY_KB``) and the header limit, with
     room for framing; past that, 413 and the connection is closed.
 
     A request's header clock starts at its first byte (``on_message_begin``), whatever the connection
@@ -286,8 +285,6 @@ class SlowClientsHttpToolsProtocol(_SlowClientGuard, HttpToolsProtocol):
         self._phase = "idle"  # idle -> headers -> body -> idle
         self._header_bytes = 0
         self._message_bytes = 0
-        self._max_header_bytes = max_header_bytes()
-        self._max_message_bytes = self._max_header_bytes + 2 * max_body_bytes() + MESSAGE_SLACK_BYTES
 
     def _awaiting_headers(self) -> bool:
         return self._phase != "body"
@@ -304,10 +301,10 @@ class SlowClientsHttpToolsProtocol(_SlowClientGuard, HttpToolsProtocol):
         if self.transport.is_closing():
             return
         cycle: Any = self.cycle
-        if self._phase == "headers" and self._header_bytes > self._max_header_bytes:
+        if self._phase == "headers" and self._header_bytes > self.limits.max_header_bytes:
             # a header block past the limit (a body's bytes do not count); self.cycle is the previous request's
             self._refuse(HEADERS_TOO_LARGE_ANSWER, answer=cycle is None or cycle.response_complete)
-        elif self._phase == "body" and self._message_bytes > self._max_message_bytes:
+        elif self._phase == "body" and self._message_bytes > self.limits.max_message_bytes:
             self._refuse(MESSAGE_TOO_LARGE_ANSWER, answer=cycle is None or not cycle.response_started)
 
     def _refuse(self, answer_bytes: bytes, *, answer: bool) -> None:
