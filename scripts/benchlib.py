@@ -114,10 +114,11 @@ def uvicorn_command(target: str, port: int, *, factory: bool = False) -> list[st
 
 
 def request(port: int, method: str, path: str, body: Any = None, token: str | None = None,
-            timeout_s: float = 30.0) -> tuple[int, Any]:
-    """One HTTP request to 127.0.0.1:``port``; returns the status and the decoded JSON (or text)."""
+            timeout_s: float = 30.0, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    """One HTTP request to 127.0.0.1:``port`` (with ``headers`` added); returns the status and the
+    decoded JSON (or text)."""
     connection = http.client.HTTPConnection(HOST, port, timeout=timeout_s)
-    headers = {"Content-Type": "application/json"} if body is not None else {}
+    headers = {**({"Content-Type": "application/json"} if body is not None else {}), **(headers or {})}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     try:

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from scripts.benchlib import HOST, ROOT, free_port, running
+from scripts.benchlib import HOST, ROOT, free_port, request, running
 
 HEARTBEAT = json.dumps({"input_ms_ago": None})
 UNTHROTTLED = {"SESSIONSIM_ADDRESS_FREE_FAILURES": "100000", "SESSIONSIM_ADDRESS_LOCK_AFTER": "100000",
@@ -204,13 +204,9 @@ def scenario(name: str, *, seconds: float, clients: int, logs: Path) -> dict:
                    "--secret-key-file", str(work / "key")]
         with running(command, port=port, log=logs / f"{name.replace(' ', '-').replace(',', '')}.log", env=env):
             cookie = web_cookie(port, PRACTITIONER)  # one session (one per user): the page and its heartbeat
-            connection = http.client.HTTPConnection(HOST, port, timeout=30)
-            connection.request("GET", "/api/session", None, {"Cookie": cookie})
-            answer = connection.getresponse()
-            body = json.loads(answer.read())
-            connection.close()
-            if answer.status != 200:
-                raise RuntimeError(f"the web session does not answer: {answer.status} {body}")
+            status, body = request(port, "GET", "/api/session", headers={"Cookie": cookie})
+            if status != 200:
+                raise RuntimeError(f"the web session does not answer: {status} {body}")
             heartbeat = kept_alive(port, "POST", "/api/session/heartbeat", HEARTBEAT,
                                    {"Content-Type": "application/json", "Cookie": cookie,
                                     "X-CSRF-Token": body["csrf_token"]})
