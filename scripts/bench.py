@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-under", type=float, default=None,
                         help=f"exit 1 if a heartbeat ratio is below this (the goal is {GOAL_RATIO})")
     args = parser.parse_args(argv)
+    unknown = {name.strip() for name in args.parsers.split(",") if name.strip()} - set(PARSER_OF.values())
+    if unknown or not args.parsers.strip():
+        parser.error(f"--parsers: choose among {', '.join(PARSER_OF.values())} (got {args.parsers!r})")
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (run scripts/system-deps.sh, or apt-get install wrk)", file=sys.stderr)
         return 2
