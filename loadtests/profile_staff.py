@@ -23,6 +23,7 @@ from locust import User, events, task
 from locust.exception import StopUser
 
 from loadtests.profile_verdict import record
+from targets.http_client import new_client
 
 _people = itertools.count()
 
@@ -54,7 +55,7 @@ class ProfileStaff(User):
         self.returns = options.returns
         settings = self.profile.fixed_settings
         self.timeout_s = settings.idle_ms / 1000 if settings else 1800.0  # the app's own idle timeout, in seconds
-        self.http = httpx.Client(base_url=self.host, timeout=30, follow_redirects=False)
+        self.http = new_client(self.host, timeout=30, follow_redirects=False)
         self.absences = self._absences()
 
     def _absences(self) -> Any:

@@ -16,6 +16,7 @@ from pytest_bdd import given, parsers, then, when
 
 from steps.support.flows import DEVICE
 from steps.support.lateness import Gap
+from targets.http_client import new_client
 from targets.profile import ProfileMismatch
 
 FORGED_FROM = "https://attacker.example"
@@ -194,7 +195,7 @@ def simultaneous(profile, target, me, count):
             barrier.wait()
 
     def one(_: int) -> dict[str, str]:
-        with httpx.Client(base_url=target.base_url, timeout=30, follow_redirects=False,
+        with new_client(target.base_url, timeout=30, follow_redirects=False,
                           event_hooks={"request": [hold]}) as http:
             assert profile.http_sign_in(http, me), f"{me.username} could not sign in"
             return {k: v for k, v in http.cookies.items() if k in profile.session_cookies}

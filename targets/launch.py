@@ -19,6 +19,7 @@ from typing import Iterator
 
 import httpx
 
+from targets.http_client import get
 from targets.profile import Profile
 
 START_LIMIT_S = 60
@@ -81,7 +82,7 @@ def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + START_LIMIT_S
     while True:
         try:
-            httpx.get(url, timeout=2)
+            get(url, timeout=2)
             return
         except httpx.HTTPError:
             if process.poll() is not None:

@@ -24,6 +24,7 @@ from gherkin.parser import Parser
 from gherkin.token_scanner import TokenScanner
 
 from targets.capabilities import describe
+from targets.http_client import new_client
 from targets.profile import Profile
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
@@ -196,7 +197,7 @@ def run(profile: Profile, base_url: str, *, harness_started: bool = False, clock
     """Probe the target and count what can run."""
     started = time.perf_counter()
     report = Preflight(profile.name, base_url)
-    with httpx.Client(base_url=base_url, timeout=TIMEOUT_S, follow_redirects=False) as http:
+    with new_client(base_url, timeout=TIMEOUT_S, follow_redirects=False) as http:
         _probe_pages(http, profile, report)
         if not report.problems:
             _probe_clock(http, profile, report, clock or profile.clock)

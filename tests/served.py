@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 
+from targets.http_client import get
 from targets.launch import free_port, stop_process
 
 START_LIMIT_S = 30
@@ -34,7 +35,7 @@ def serving(options: list[str], *, workdir: Path, env: dict[str, str] | None = N
         deadline = time.monotonic() + START_LIMIT_S
         while True:
             try:
-                httpx.get(f"http://127.0.0.1:{port}/signin", timeout=2)
+                get(f"http://127.0.0.1:{port}/signin", timeout=2)
                 break
             except httpx.HTTPError:
                 if process.poll() is not None or time.monotonic() > deadline:

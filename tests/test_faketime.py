@@ -15,6 +15,7 @@ import pytest
 from targets import faketime
 from targets.clocks import ServerClock
 from targets.faketime import FaketimeClock, FaketimeMissing, FaketimeTarget
+from targets.http_client import get, new_client
 from tests.apps.running import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,7 +86,7 @@ def _serve_reference(tmp_path: Path, **kwargs) -> tuple[FaketimeTarget, str]:
     deadline = time.monotonic() + 60
     while True:  # start-up only
         try:
-            httpx.get(url + "/signin", timeout=2)
+            get(url + "/signin", timeout=2)
             return target, url
         except httpx.HTTPError:
             if target.process.poll() is not None or time.monotonic() > deadline:
@@ -105,7 +106,7 @@ def _signin(http: httpx.Client) -> None:
 def test_reference_server_without_test_clock_ends_the_session_at_its_deadline(tmp_path):
     target, url = _serve_reference(tmp_path, start_ms=START)
     try:
-        with httpx.Client(base_url=url, timeout=10) as http:
+        with new_client(url, timeout=10) as http:
             assert http.get("/__test__/clock").status_code == 404  # no --test-clock: the contract's clock is absent
             _signin(http)
             status = http.get("/api/session").json()
@@ -126,7 +127,7 @@ def test_reference_server_without_test_clock_ends_the_session_at_its_deadline(tm
 def test_speed_100_runs_virtual_time_a_hundred_times_faster(tmp_path):
     target, url = _serve_reference(tmp_path, start_ms=START, speed=100)
     try:
-        with httpx.Client(base_url=url, timeout=10) as http:
+        with new_client(url, timeout=10) as http:
             _signin(http)
             real_0, virtual_0 = time.monotonic(), http.get("/api/session").json()["server_time_ms"]
             time.sleep(1.0)  # measuring the speed-up itself: one real second

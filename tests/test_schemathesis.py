@@ -36,6 +36,7 @@ import httpx
 import pytest
 import schemathesis
 
+from targets.http_client import get, new_client
 from targets.launch import free_port, stop_process
 
 SEED = 20261201
@@ -68,7 +69,7 @@ class Server:
 
     def __init__(self, base_url: str) -> None:
         self.base_url = base_url
-        self.http = httpx.Client(base_url=base_url, timeout=30)
+        self.http = new_client(base_url, timeout=30)
         clinic = self.http.post("/__test__/clinics", json={"name": "Schemathesis"})
         assert clinic.status_code == 201, clinic.text
         admin = next(user for user in clinic.json()["users"] if user["role"] == "admin")
@@ -101,7 +102,7 @@ def reference_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
         deadline = time.monotonic() + 30
         while True:
             try:
-                httpx.get(base_url + "/openapi.json", timeout=2)
+                get(base_url + "/openapi.json", timeout=2)
                 break
             except httpx.HTTPError:
                 assert process.poll() is None and time.monotonic() < deadline, f"no server; see {log.name}"

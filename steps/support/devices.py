@@ -24,7 +24,9 @@ PHONE = "Pixel 7"
 # one macrotask; its delivery is watched from outside, see Device.inflight), and notices when the
 # page starts to leave (a navigation). settled() resolves once the page has loaded (its deferred
 # scripts have run) and nothing has been in flight for three macrotasks; MessageChannel is not one
-# of the timers Playwright's clock fakes, so this works while the page's clock is paused.
+# of the timers Playwright's clock fakes, so this works while the page's clock is paused. It tells
+# whether it had to wait for anything, and when the page's next timer is due on Playwright's clock
+# (its in-page controller; null without one), so a time machine needs no second round trip.
 PROBE = """
 (() => {
   if (window.__bddProbe) return;
@@ -55,44 +57,70 @@ PROBE = """
     channel.port1.onmessage = () => resolve();
     channel.port2.postMessage(0);
   });
+  const nextTimer = () => {
+    const c = globalThis.__pwClock && globalThis.__pwClock.controller;
+    const t = c && c._firstTimer && c._firstTimer();
+    return t ? Math.max(t.callAt - c._now.ticks, 0) : null;
+  };
   window.__bddProbe = {
     async settled() {
+      let waited = false;
       // first the page's own scripts (deferred, like session.js) must have run: wait for "load"
-      if (document.readyState !== "complete") await new Promise((resolve) => addEventListener("load", resolve, { once: true }));
+      if (document.readyState !== "complete") {
+        waited = true;
+        await new Promise((resolve) => addEventListener("load", resolve, { once: true }));
+      }
       for (let quiet = 0; quiet < 3;) {
-        if (inflight > 0) { await new Promise((resolve) => waiting.push(resolve)); quiet = 0; continue; }
+        if (inflight > 0) { waited = true; await new Promise((resolve) => waiting.push(resolve)); quiet = 0; continue; }
         await task();
         quiet = inflight === 0 ? quiet + 1 : 0;
       }
-      return { leaving };
+      return { leaving, waited, due: nextTimer() };
     },
   };
 })();
 """
-SETTLED = "() => window.__bddProbe ? window.__bddProbe.settled() : { leaving: false }"
+SETTLED = "() => window.__bddProbe ? window.__bddProbe.settled() : { leaving: false, waited: false, due: null }"
 
 
-def settle(page: Page, limit_s: float = 10.0, inflight: Callable[[], int] = lambda: 0) -> None:
+@dataclass(frozen=True)
+class Settled:
+    """How a page (or every tab of a device) settled: ``quiet`` when nothing was going on at the first look
+    (no request in flight, not loading, not leaving), and the ms until its earliest timer (None: none)."""
+
+    quiet: bool = True
+    due_ms: int | None = None
+
+    def __and__(self, other: "Settled") -> "Settled":
+        dues = [d for d in (self.due_ms, other.due_ms) if d is not None]
+        return Settled(self.quiet and other.quiet, min(dues) if dues else None)
+
+
+def settle(page: Page, limit_s: float = 10.0, inflight: Callable[[], int] = lambda: 0) -> Settled:
     """Wait until ``page`` has no request in flight (by its own count, and by ``inflight``: the
     browser's requests not yet answered, beacons and navigations included) and is not half-way
-    through leaving."""
+    through leaving. How it settled: whether it was quiet all along, and when its next timer is due."""
     deadline = time.monotonic() + limit_s
+    quiet = True
     while not page.is_closed():
         try:
             state = page.evaluate(SETTLED)
         except PlaywrightError as exc:  # the document went away under us: ask the next one
+            quiet = False
             if page.is_closed() or time.monotonic() > deadline:
-                return
+                return Settled(quiet=False)
             if "destroyed" in str(exc) or "navigat" in str(exc).lower() or "closed" in str(exc):
                 continue
             raise
         busy = inflight()
         if not state["leaving"] and not busy:
-            return
+            return Settled(quiet and not state.get("waited"), state.get("due"))
+        quiet = False
         if time.monotonic() > deadline:
             raise AssertionError(f"{page.url} started to leave but never arrived anywhere" if state["leaving"]
                                  else f"{page.url}: {busy} request(s) still unanswered after {limit_s:.0f} s")
         page.wait_for_timeout(10)  # network I/O in flight (real time), not session time: the page clock is paused
+    return Settled(quiet=quiet)  # closed (before we looked, or while we waited)
 
 
 @dataclass
@@ -145,9 +173,12 @@ class Device:
         self.last_session = self.session_cookie()
         return self.last_session
 
-    def settle(self) -> None:
+    def settle(self) -> Settled:
+        """Every tab settled (``settle``); how they did, together."""
+        together = Settled()
         for page in list(self.tabs):
-            settle(page, inflight=lambda: len(self.inflight))
+            together &= settle(page, inflight=lambda: len(self.inflight))
+        return together
 
 
 class Devices:

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from targets.clocks import HttpClock, RealTimeClock, ServerClock
+from targets.http_client import get, new_client
 from targets.launch import stop_process
 from targets.loader import load
 from targets.profile import Profile
@@ -59,7 +60,7 @@ class Target:
     stop: Any = field(default=None, repr=False)
 
     def http(self, **kwargs: Any) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, follow_redirects=False, timeout=10, **kwargs)
+        return new_client(self.base_url, follow_redirects=False, timeout=10, **kwargs)
 
 
 def free_socket(host: str = "127.0.0.1") -> socket.socket:
@@ -122,7 +123,7 @@ def start_subprocess(workdir: Path) -> Target:
     deadline = time.monotonic() + 20
     while True:
         try:
-            httpx.get(url + "/__test__/clock", timeout=1).raise_for_status()
+            get(url + "/__test__/clock", timeout=1).raise_for_status()
             break
         except httpx.HTTPError:
             if process.poll() is not None or time.monotonic() > deadline:
@@ -134,7 +135,7 @@ def start_subprocess(workdir: Path) -> Target:
         stop_process(process, grace_s=5)
         log.close()
 
-    http = httpx.Client(base_url=url, timeout=10)
+    http = new_client(url, timeout=10)
     return Target(base_url=url, clock=HttpClock(http), db_path=db, kind="subprocess",
                   stop=lambda: (http.close(), stop()))
 
@@ -145,7 +146,7 @@ def connect_external(base_url: str, profile: Profile, clock: str | None = None,
     (``clock`` overrides it: "contract", "real" or "none"), or the libfaketime control file of a
     target ``steps.run --target-cmd`` started."""
     base_url = base_url.rstrip("/")
-    http = httpx.Client(base_url=base_url, timeout=10)
+    http = new_client(base_url, timeout=10)
     if faketime_file:
         from targets.faketime import FaketimeClock
 

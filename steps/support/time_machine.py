@@ -27,9 +27,8 @@ import re
 from typing import Callable
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 
-from steps.support.devices import Device
+from steps.support.devices import Device, Settled
 from steps.support.timeline import Timeline
 from targets.clocks import RealTimeClock, ServerClock
 from targets.profile import Settings
@@ -37,9 +36,6 @@ from targets.profile import Settings
 SECOND = 1000
 TIMER_STEP_MS = 1000  # following timers: never a step shorter than this (a 16 ms animation frame would crawl)
 MOST_MOVES = 120  # nor more moves than this for one span: a report then reaches the server within 1/120 of it
-# ms until the earliest timer of Playwright's fake clock in this page (its in-page controller), or null
-NEXT_TIMER = """() => { const c = globalThis.__pwClock && globalThis.__pwClock.controller;
-  const t = c && c._firstTimer && c._firstTimer(); return t ? Math.max(t.callAt - c._now.ticks, 0) : null; }"""
 UNITS = {"second": SECOND, "minute": 60 * SECOND, "hour": 3600 * SECOND, "day": 86400 * SECOND,
          "week": 7 * 86400 * SECOND}
 WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -126,11 +122,17 @@ class TimeMachine:
         self.devices = [d for d in self.devices if not d.closed]
         return self.devices
 
-    def settle(self) -> None:
+    def settle(self) -> int | None:
+        """Every browser in front settled, twice over unless nothing was going on at the first look (one
+        browser's answer can set off another's tab); then the ms until their pages' earliest timer."""
         for _ in range(2):
+            together = Settled()
             for device in self._open():
                 if not device.in_background:
-                    device.settle()
+                    together &= device.settle()
+            if together.quiet:
+                break
+        return together.due_ms
 
     # -- moving time ---------------------------------------------------------------------------
     def _require_clock(self) -> ServerClock:
@@ -164,16 +166,18 @@ class TimeMachine:
     def _advance(self, ms: int, *, step_ms: int | None = None, jump: bool = False, sweep: bool = True) -> None:
         left = ms
         shortest = max(TIMER_STEP_MS, ms // MOST_MOVES)  # a page ticking every second: at most MOST_MOVES moves
+        following = step_ms is None and self.follow_timers and not jump and not self.real
+        due = self.settle() if following else None  # each move's settling tells the next timer
         while left > 0:
-            if step_ms is None and self.follow_timers and not jump and not self.real:
-                due = self._next_timer_ms()
+            if following:
                 move = left if due is None else min(left, max(due, shortest))
             else:
                 move = min(left, step_ms or left)
-            self._move(move, sweep=sweep)
+            due = self._move(move, sweep=sweep)
             left -= move
 
-    def _move(self, move: int, *, sweep: bool = True) -> None:
+    def _move(self, move: int, *, sweep: bool = True) -> int | None:
+        """``move`` ms for the server and every open browser; then, all settled, the ms to their next timer."""
         assert self.server is not None
         if sweep:
             self.server.advance(move)
@@ -187,22 +191,7 @@ class TimeMachine:
             else:
                 device.context.clock.fast_forward(move)
             device.wall_ms += move
-        self.settle()
-
-    def _next_timer_ms(self) -> int | None:
-        """Milliseconds until the earliest timer of any open page in front (None: no timer)."""
-        due: int | None = None
-        for device in self._open():
-            if device.in_background:
-                continue
-            for page in device.tabs:
-                try:
-                    ms = None if page.is_closed() else page.evaluate(NEXT_TIMER)
-                except PlaywrightError:
-                    continue
-                if ms is not None:
-                    due = ms if due is None else min(due, ms)
-        return due
+        return self.settle()
 
     def wake(self, device: Device) -> None:
         """An app back from the background: its wall clock catches up and its overdue timers fire once."""

@@ -15,6 +15,7 @@ from targets.draft.page import evaluate, path_of
 from targets.draft.signin import (CSRF_NAME, cookie_map, find_data, find_logout, find_signin, opens, read_form,
                                   read_notice, session_cookies, sign_in, signed_in)
 from targets.draft.timing import probe_timing
+from targets.http_client import new_client
 
 
 def probe(url: str, username: str, password: str, protected: str | None = None) -> Found:
@@ -25,7 +26,7 @@ def probe(url: str, username: str, password: str, protected: str | None = None) 
 
     parts = urlsplit(url)
     found = Found(f"{parts.scheme}://{parts.netloc}", username, password)
-    with httpx.Client(base_url=found.base_url, timeout=10, follow_redirects=False) as http, \
+    with new_client(found.base_url, timeout=10, follow_redirects=False) as http, \
             sync_playwright() as playwright:
         clock = http.get("/__test__/clock")
         found.clock = "contract" if clock.status_code == 200 and "now_ms" in clock.text else None

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from typing import Callable
 
-import httpx
-
 from targets.draft.browser import Probe
 from targets.draft.found import DEFAULT_IDLE_S, DEFAULT_WARNING_S, Found
 from targets.draft.idle_time import Timing, on_page
 from targets.draft.page import APPEARED, MARK_VISIBLE, evaluate
 from targets.draft.signin import opens, read_notice, signin_pattern
 from targets.draft.warning import countdown_seconds, describe_warning, run_stay
+from targets.http_client import new_client
 
 
 def probe_timing(session: Probe, found: Found) -> None:
@@ -143,7 +142,7 @@ def measure_server_timeout(session: Probe, found: Found, longest_s: float = 7 * 
 
     def ended_after(seconds: float) -> bool:
         """Whether a fresh session, left alone ``seconds`` on the server's clock, no longer opens the page."""
-        with httpx.Client(base_url=found.base_url, timeout=10, follow_redirects=False) as http:
+        with new_client(found.base_url, timeout=10, follow_redirects=False) as http:
             if not form.http_sign_in(http, person):
                 raise SystemExit("signing in over HTTP (to measure the server's idle timeout) failed")
             session.machine.server.advance(round(seconds * 1000))

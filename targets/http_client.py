@@ -1,0 +1,34 @@
+"""HTTP clients of a target (httpx), sharing one TLS context per process.
+
+httpx builds a new TLS context for every client and loads the whole CA bundle into it: about 45 ms of CPU,
+even for a plain ``http://`` target. The suite opens clients per scenario, per poll while a server starts
+and per simulated user, so it builds the context once (as httpx would: certifi's bundle, or
+``SSL_CERT_FILE`` / ``SSL_CERT_DIR``) and hands it to each. Certificates are verified as before.
+"""
+
+from __future__ import annotations
+
+import ssl
+from functools import lru_cache
+from typing import Any
+
+import httpx
+
+
+@lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """The TLS context httpx would build for ``verify=True``, built once per process."""
+    return httpx.create_ssl_context()
+
+
+def new_client(base_url: str = "", **kwargs: Any) -> httpx.Client:
+    """``httpx.Client(base_url, **kwargs)`` verifying certificates with the shared context (unless
+    ``verify`` is given)."""
+    kwargs.setdefault("verify", tls_context())
+    return httpx.Client(base_url=base_url, **kwargs)
+
+
+def get(url: str, **kwargs: Any) -> httpx.Response:
+    """``httpx.get`` with the shared context: one request on a client of its own."""
+    with new_client(follow_redirects=kwargs.pop("follow_redirects", False)) as client:
+        return client.get(url, **kwargs)
