@@ -297,8 +297,8 @@ def test_a_crash_in_a_profile_is_an_error_never_a_finding(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_a_target_with_no_warning_and_no_oracle_still_runs_every_timing_scenario(tmp_path: Path) -> None:
-    """The reference seen as a plain app (tests/profiles/plain_reference.py): a fixed 10-minute timeout,
-    no warning declared, no status oracle. Every @clock scenario that needs no product feature runs on
+    """The reference seen as a plain app (tests/profiles/plain_reference.py): a fixed 10-minute timeout, 12 hours
+    at most, no warning declared, no status oracle. Every @clock scenario that needs no product feature runs on
     those settings (its durations mapped), none is lost to "not covered" at a late step, none crashes, and
     none fails (the reference meets the policy: a failure here would be the harness's false finding)."""
     profile_path = ROOT / "tests/profiles/plain_reference.py"
