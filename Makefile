@@ -6,14 +6,14 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 # unit tests in four processes on two cores (most of their time is spent waiting on servers, browsers and
 # Locust runs): a file whose tests share a module fixture (servers, stores) kept on one process, every other
-# test wherever a process is free, the slow ones first (tests/conftest.py): 4 min 47 s instead of 7 min.
+# test wherever a process is free, the slow ones first (tests/conftest.py): 3 min 28 s on a fresh clone.
 # Schemathesis runs on its own: under pytest-xdist its parametrized test collapses into one operation.
 UNIT_XDIST := $(PYTEST) tests -n 4 --dist loadgroup --ignore tests/test_schemathesis.py
 SCHEMATHESIS := $(PYTEST) tests/test_schemathesis.py
 UNIT := $(UNIT_XDIST) && $(SCHEMATHESIS)
 PORT ?= 8000
 
-.PHONY: help venv system-deps test-deps dist test unit jstest jstest-deps jstest-mutants serve demo bench capacity load load-smoke real-time peer peers peer-load clean matrix
+.PHONY: help venv system-deps test-deps dist test unit schemathesis jstest jstest-deps jstest-mutants serve demo bench capacity load load-smoke real-time peer peers peer-load clean matrix
 
 help:
 	@echo "make demo   - the main job: start the server, run the harness against it, print a summary"
@@ -81,14 +81,18 @@ jstest-mutants: jstest
 test-deps:
 	@$(MAKE) --no-print-directory -j3 venv system-deps jstest-deps
 
-# `make test`: one stage after another. Running the browser scenarios beside the unit tests saved about 45 s,
-# but the unit tests then took the CPU from the reference server's password checks (which run only on idle
-# CPU): a scenario of eight simultaneous sign-ins failed once in three fresh-clone runs. Reliability first.
+# `make test`: one stage after another, but for session.js's tests (Node, fake timers: nothing waits on real
+# time) beside Schemathesis. Running the browser scenarios beside the unit tests saved about 45 s, but the unit
+# tests then took the CPU from the reference server's password checks (which run only on idle CPU): a scenario
+# of eight simultaneous sign-ins failed once in three fresh-clone runs. Reliability first.
 test: test-deps
-	$(UNIT)
-	$(MAKE) --no-print-directory jstest
+	$(UNIT_XDIST)
+	$(MAKE) --no-print-directory --output-sync=target -j2 schemathesis jstest
 	$(BDD)
 	$(MAKE) --no-print-directory load-smoke
+
+schemathesis: venv
+	$(SCHEMATHESIS)
 
 serve: venv
 	$(BIN)/sessionsim serve --db sessionsim.db --port $(PORT)

@@ -55,20 +55,25 @@ def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
 
 
 def fresh_venv(path: Path) -> Path:
-    """A new venv (with its bundled pip, nothing else); its python."""
-    run([sys.executable, "-m", "venv", str(path)], env=pip_env())
+    """A new venv with nothing installed (pip works on it from outside: ``pip --python``, 4 s of CPU less
+    than the venv's own copy of pip); its python."""
+    run([sys.executable, "-m", "venv", "--without-pip", str(path)], env=pip_env())
     return path / "bin" / "python"
+
+
+def pip(python: Path, *args: str) -> subprocess.CompletedProcess:
+    """This venv's pip, working on the venv of ``python``, with no configuration of this machine."""
+    return run([sys.executable, "-m", "pip", "--python", str(python), *args], env=pip_env())
 
 
 def installed(python: Path) -> set[str]:
     """The distributions installed in a venv, by canonical name."""
-    listed = run([str(python), "-m", "pip", "list", "--format=json"], env=pip_env()).stdout
-    return {entry["name"].lower().replace("_", "-") for entry in json.loads(listed)}
+    return {entry["name"].lower().replace("_", "-") for entry in json.loads(pip(python, "list", "--format=json").stdout)}
 
 
 def pip_install(python: Path, wheels: Path, requirement: str) -> None:
     """``pip install --no-index --find-links wheels requirement``: nothing from any index."""
-    run([str(python), "-m", "pip", "install", "--no-index", "--find-links", str(wheels), requirement], env=pip_env())
+    pip(python, "install", "--no-index", "--find-links", str(wheels), requirement)
 
 
 @contextmanager
