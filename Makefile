@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 # unit tests in four processes on two cores (most of their time is spent waiting on servers, browsers and
 # Locust runs): a file whose tests share a module fixture (servers, stores) kept on one process, every other
-# test wherever a process is free, the slow ones first (tests/conftest.py): 3 min 28 s on a fresh clone.
+# test wherever a process is free, the slow ones first (tests/conftest.py): 3 min 27 s on a fresh clone.
 # Schemathesis runs on its own: under pytest-xdist its parametrized test collapses into one operation.
 UNIT_XDIST := $(PYTEST) tests -n 4 --dist loadgroup --ignore tests/test_schemathesis.py
 SCHEMATHESIS := $(PYTEST) tests/test_schemathesis.py
@@ -29,18 +29,23 @@ help:
 
 # Bytecode is kept (in __pycache__, ignored by git) even where PYTHONDONTWRITEBYTECODE is set, as on the
 # CI machine: otherwise every server, Locust and pytest process compiles the code it imports again (2 s
-# instead of 0.4 s for the suite's imports) and pytest rewrites every test module again.
+# instead of 0.4 s for the suite's imports) and pytest rewrites every test module again. KEEP_BYTECODE=0: not.
+KEEP_BYTECODE ?= 1
+ifeq ($(KEEP_BYTECODE),1)
 unexport PYTHONDONTWRITEBYTECODE
+endif
+# make 4's grouped output for the steps that run side by side (older makes interleave it)
+SYNC := $(if $(filter output-sync,$(.FEATURES)),--output-sync=target)
 
 # The drop-in test clocks (clocks/: their own distribution, clinic-session-testclock) come from this
-# checkout, editable, so their tests run the source here. uv installs the same releases as pip, compiled,
-# in about a quarter of the time (parallel downloads); pip does it where uv cannot be had or fails.
+# checkout, editable, so their tests run the source here. uv installs them, compiled, with pip's own
+# configuration handed on (scripts/venv_install.py), in about a quarter of pip's time; pip does it where uv
+# cannot be had or fails.
 REQUIREMENTS := -e './clocks[django]' -e '.[dev]'
-$(STAMP): pyproject.toml clocks/pyproject.toml
+$(STAMP): pyproject.toml clocks/pyproject.toml scripts/venv_install.py
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q uv || true
-	{ [ -x $(BIN)/uv ] && $(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python $(REQUIREMENTS); } \
-		|| $(BIN)/pip install -q $(REQUIREMENTS)
+	$(BIN)/pip install -q 'uv>=0.4,<1' || true
+	$(BIN)/python scripts/venv_install.py $(REQUIREMENTS)
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -70,7 +75,7 @@ jstest: jstest-deps
 
 jstest-deps: $(if $(HAS_NODE),$(JS_STAMP))
 
-$(JS_STAMP): $(JSTESTS)/package-lock.json
+$(JS_STAMP): $(JSTESTS)/package.json $(JSTESTS)/package-lock.json
 	cd $(JSTESTS) && npm ci --no-audit --no-fund --silent
 	touch $@
 
@@ -79,7 +84,7 @@ jstest-mutants: jstest
 
 # What `make test` needs, fetched at once: uv (or pip), apt and npm all wait on the network.
 test-deps:
-	@$(MAKE) --no-print-directory -j3 venv system-deps jstest-deps
+	@$(MAKE) --no-print-directory $(SYNC) -j3 venv system-deps jstest-deps
 
 # `make test`: one stage after another, but for session.js's tests (Node, fake timers: nothing waits on real
 # time) beside Schemathesis. Running the browser scenarios beside the unit tests saved about 45 s, but the unit
@@ -87,7 +92,7 @@ test-deps:
 # of eight simultaneous sign-ins failed once in three fresh-clone runs. Reliability first.
 test: test-deps
 	$(UNIT_XDIST)
-	$(MAKE) --no-print-directory --output-sync=target -j2 schemathesis jstest
+	$(MAKE) --no-print-directory $(SYNC) -j2 schemathesis jstest
 	$(BDD)
 	$(MAKE) --no-print-directory load-smoke
 

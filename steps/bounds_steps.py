@@ -126,8 +126,7 @@ def busy_with_forged_reports(my_device, profile, http, oracle, clinic, time_mach
     from sign-in until the clinic's maximum session length (or the longest the policy allows, when the app
     declares none) has passed, and one idle timeout more. What was sent and for how long, for the Then step."""
     lifetime_s = clinic.settings.absolute_lifetime_s or POLICY_LONGEST_LIFETIME_S
-    every = max(clinic.settings.idle_ms - max(clinic.settings.idle_ms // 20, 1000), 1000)  # well within each timeout
-    horizon = round(lifetime_s * 1000) + clinic.settings.idle_ms
+    every, horizon = busy_plan(clinic.settings.idle_ms, lifetime_s)
     if horizon // every > MOST_REPORTS:
         waivers.waive("a session kept busy past its maximum length",
                       f"{horizon // every} reports, one every {words(every / 1000)}, would be needed")
@@ -148,6 +147,13 @@ def busy_with_forged_reports(my_device, profile, http, oracle, clinic, time_mach
     return {"lifetime_s": lifetime_s, "declared": clinic.settings.absolute_lifetime_s is not None,
             "elapsed_ms": elapsed, "every_ms": every, "reports": reports, "credentials": credentials,
             "kind": "forged reports" if profile.has("activity_reports") else "page requests with the cookie"}
+
+
+def busy_plan(idle_ms: int, lifetime_s: float) -> tuple[int, int]:
+    """How often a session is kept busy (a twentieth of the idle timeout, at least a second, before each
+    deadline) and until when (its maximum length, then one idle timeout more), in ms."""
+    every = max(idle_ms - max(idle_ms // 20, 1000), 1000)
+    return every, round(lifetime_s * 1000) + idle_ms
 
 
 def _keep_busy(profile, http, oracle, credentials: dict[str, str]) -> None:

@@ -196,7 +196,7 @@ def simultaneous(profile, target, me, count):
 
     def one(_: int) -> dict[str, str]:
         with new_client(target.base_url, timeout=30, follow_redirects=False,
-                          event_hooks={"request": [hold]}) as http:
+                        event_hooks={"request": [hold]}) as http:
             assert profile.http_sign_in(http, me), f"{me.username} could not sign in"
             return {k: v for k, v in http.cookies.items() if k in profile.session_cookies}
 

@@ -8,6 +8,7 @@ and per simulated user, so it builds the context once (as httpx would: certifi's
 
 from __future__ import annotations
 
+import os
 import ssl
 from functools import lru_cache
 from typing import Any
@@ -15,16 +16,23 @@ from typing import Any
 import httpx
 
 
-@lru_cache(maxsize=1)
 def tls_context() -> ssl.SSLContext:
-    """The TLS context httpx would build for ``verify=True``, built once per process."""
-    return httpx.create_ssl_context()
+    """The TLS context httpx would build for ``verify=True``, built once per process (again if
+    ``SSL_CERT_FILE`` or ``SSL_CERT_DIR`` changes)."""
+    return _context_for(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@lru_cache(maxsize=4)
+def _context_for(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()  # reads SSL_CERT_FILE / SSL_CERT_DIR itself, as httpx.Client would
 
 
 def new_client(base_url: str = "", **kwargs: Any) -> httpx.Client:
-    """``httpx.Client(base_url, **kwargs)`` verifying certificates with the shared context (unless
-    ``verify`` is given)."""
-    kwargs.setdefault("verify", tls_context())
+    """``httpx.Client(base_url, **kwargs)`` verifying certificates with the shared context, unless the caller
+    gives ``verify``, a client certificate (``cert``, which httpx would load into the context) or
+    ``trust_env=False`` (no ``SSL_CERT_*``): then httpx builds its own, as always."""
+    if "cert" not in kwargs and kwargs.get("trust_env", True):
+        kwargs.setdefault("verify", tls_context())
     return httpx.Client(base_url=base_url, **kwargs)
 
 

@@ -326,6 +326,16 @@ def test_a_target_with_no_warning_and_no_oracle_still_runs_every_timing_scenario
     assert done.returncode == 0, done.stdout[-3000:]
 
 
+def test_a_month_of_work_at_a_ten_minute_timeout_is_sent_not_waived() -> None:
+    """The longest session the policy allows, at a 10-minute idle timeout, fits the maximum-length scenario's
+    budget of requests: an app with no maximum is kept busy for the whole month, not waived. (The plain profile's
+    app stops at 12 hours, so its run no longer sends the month's 4,548.)"""
+    from steps.bounds_steps import MOST_REPORTS, POLICY_LONGEST_LIFETIME_S, busy_plan
+
+    every, horizon = busy_plan(600_000, POLICY_LONGEST_LIFETIME_S)
+    assert every == 570_000 and horizon // every == 4548 <= MOST_REPORTS
+
+
 def _page_object_uses() -> set[str]:
     """``Kind.attribute`` for every attribute the steps read on a page object: on ``profile.page("Kind", ...)``
     itself, or on a name it was assigned to in the same function (read from the steps' source)."""

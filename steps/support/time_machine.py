@@ -123,14 +123,16 @@ class TimeMachine:
         return self.devices
 
     def settle(self) -> int | None:
-        """Every browser in front settled, twice over unless nothing was going on at the first look (one
-        browser's answer can set off another's tab); then the ms until their pages' earliest timer."""
+        """Every browser in front settled, twice over (a tab's answer or storage event can set off another tab,
+        after that tab was looked at) unless nothing was going on at the first look and no browser has a second
+        tab open (browsers reach each other only through the server, and a page's reaction to its own answer is
+        part of its look); then the ms until their pages' earliest timer."""
+        front = [device for device in self._open() if not device.in_background]
         for _ in range(2):
             together = Settled()
-            for device in self._open():
-                if not device.in_background:
-                    together &= device.settle()
-            if together.quiet:
+            for device in front:
+                together &= device.settle()
+            if together.quiet and all(sum(not tab.is_closed() for tab in d.tabs) <= 1 for d in front):
                 break
         return together.due_ms
 
