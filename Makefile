@@ -8,7 +8,10 @@ PYTEST := $(BIN)/pytest -p no:locust
 # Locust runs): a file whose tests share a module fixture (servers, stores) kept on one process, every other
 # test wherever a process is free, the slow ones first (tests/conftest.py): 3 min 27 s on a fresh clone.
 # Schemathesis runs on its own: under pytest-xdist its parametrized test collapses into one operation.
-UNIT_XDIST := $(PYTEST) tests -n 4 --dist loadgroup --ignore tests/test_schemathesis.py
+# The load smoke (make load-smoke: same command, minimum counts and reports) runs once, among them:
+# tests/test_load_smoke.py's healthy run, its reports in reports/load-smoke.
+SMOKE_OUT := $(CURDIR)/reports/load-smoke
+UNIT_XDIST := LOAD_SMOKE_OUT=$(SMOKE_OUT) $(PYTEST) tests -n 4 --dist loadgroup --ignore tests/test_schemathesis.py
 SCHEMATHESIS := $(PYTEST) tests/test_schemathesis.py
 UNIT := $(UNIT_XDIST) && $(SCHEMATHESIS)
 PORT ?= 8000
@@ -87,14 +90,15 @@ test-deps:
 	@$(MAKE) --no-print-directory $(SYNC) -j3 venv system-deps jstest-deps
 
 # `make test`: one stage after another, but for session.js's tests (Node, fake timers: nothing waits on real
-# time) beside Schemathesis. Running the browser scenarios beside the unit tests saved about 45 s, but the unit
-# tests then took the CPU from the reference server's password checks (which run only on idle CPU): a scenario
-# of eight simultaneous sign-ins failed once in three fresh-clone runs. Reliability first.
+# time) beside Schemathesis, and the load smoke among the unit tests (above). Running the browser scenarios
+# beside the unit tests saved about 45 s, but the unit tests then took the CPU from the reference server's
+# password checks (which run only on idle CPU): a scenario of eight simultaneous sign-ins failed once in three
+# fresh-clone runs. Reliability first.
 test: test-deps
 	$(UNIT_XDIST)
+	@grep -h "^load:" $(SMOKE_OUT)/output.txt
 	$(MAKE) --no-print-directory $(SYNC) -j2 schemathesis jstest
 	$(BDD)
-	$(MAKE) --no-print-directory load-smoke
 
 schemathesis: venv
 	$(SCHEMATHESIS)

@@ -7,6 +7,7 @@ gevent at import). Time-scaled hard (K = 300) so a 15-minute timeout passes in 3
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,20 +19,29 @@ ROOT = Path(__file__).resolve().parent.parent
 # make load-smoke's day (--smoke: 36 staff, 10 s, K = 300, ten clinics with 15- or 30-minute timeouts
 # but one, eight of them allowing one session per user), without its minimum counts
 SMALL_DAY = ["--smoke", "--min-sessions", "0", "--min-expiries", "0", "--min-evictions", "0"]
+# make test sets it to reports/load-smoke: the healthy run below is then make load-smoke itself (same command,
+# same minimum counts, same reports), run once, beside the other unit tests, instead of again after them
+SMOKE_OUT = "LOAD_SMOKE_OUT"
 
 
-def run_load(out: Path, *extra: str, timeout: float = 150) -> tuple[int, dict[str, Any], str]:
+def run_load(out: Path, *extra: str, timeout: float = 150, day: tuple[str, ...] | list[str] = tuple(SMALL_DAY)
+             ) -> tuple[int, dict[str, Any], str]:
     """Run ``python -m loadtests.run`` with the small day and ``extra``; exit code, verdict, output."""
-    done = subprocess.run([sys.executable, "-m", "loadtests.run", "--out", str(out), *SMALL_DAY, *extra],
-                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     verdict_path = out / "timing.json"
+    verdict_path.unlink(missing_ok=True)  # a verdict left by an earlier run is never read as this one's
+    done = subprocess.run([sys.executable, "-m", "loadtests.run", "--out", str(out), *day, *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     verdict = json.loads(verdict_path.read_text()) if verdict_path.exists() else {}
     return done.returncode, verdict, done.stdout + done.stderr
 
 
 @pytest.mark.slow
 def test_a_healthy_server_gets_a_clean_verdict_and_the_reports(tmp_path: Path) -> None:
-    code, verdict, output = run_load(tmp_path)
+    """``make load-smoke``'s run, its minimum counts included (into reports/load-smoke under ``make test``)."""
+    out = Path(os.environ.get(SMOKE_OUT) or tmp_path)
+    code, verdict, output = run_load(out, day=["--smoke"])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "output.txt").write_text(output)  # what make load-smoke prints; make test shows its verdict lines
     assert code == 0, output
     assert verdict["result"] == "pass" and verdict["violations"] == {
         "early": 0, "late": 0, "missed_eviction": 0, "wrong_reason": 0, "bad_status": 0, "settings_unexplained": 0,
@@ -45,7 +55,7 @@ def test_a_healthy_server_gets_a_clean_verdict_and_the_reports(tmp_path: Path) -
     assert set(verdict["lag_ms"]) == {"p50", "p95", "p99", "max"}
     assert set(verdict["sweep_lag_ms"]) == {"p10", "p50", "p99", "max"}
     for report in ("report.html", "locust_stats.csv", "locust_failures.csv", "server.log", "locust.log"):
-        assert (tmp_path / report).exists(), report
+        assert (out / report).exists(), report
 
 
 def test_coverage_below_the_minimums_fails_with_exit_code_3(tmp_path: Path) -> None:
