@@ -24,9 +24,11 @@ EXPECTED = {
     "no-sweeper": "ended_only_on_request",
     "settings-leak": "settings_unexplained",
 }
-# no-sweeper is told only from five or more sessions ended when a device asked (loadtests/verdict.py): a busy
-# machine's ten seconds once gave four, and a pass; fifteen give enough
-LONGER = {"no-sweeper": ["--duration", "15"]}
+# Two faults show only if the day happens to give them a chance, so they get a longer day: no-sweeper is told
+# only from five or more sessions ended when a device asked (loadtests/verdict.py), and a busy machine's ten
+# seconds once gave four; settings-leak only when the admin's random change (one every 4 s or so) lands on a
+# clinic with a next one, with another timeout, whose devices then read it: ten seconds once gave none.
+LONGER = {"no-sweeper": ["--duration", "15"], "settings-leak": ["--duration", "20"]}
 
 
 @pytest.mark.slow
