@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
 from functools import lru_cache
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 
@@ -36,7 +37,18 @@ def new_client(base_url: str = "", **kwargs: Any) -> httpx.Client:
     return httpx.Client(base_url=base_url, **kwargs)
 
 
-def get(url: str, **kwargs: Any) -> httpx.Response:
-    """``httpx.get`` with the shared context: one request on a client of its own."""
-    with new_client(follow_redirects=kwargs.pop("follow_redirects", False)) as client:
-        return client.get(url, **kwargs)
+def wait_until_answers(url: str, *, alive: Callable[[], bool], limit_s: float, timeout_s: float = 2.0,
+                       pause_s: float = 0.1, success: bool = False) -> bool:
+    """A server starting: ``GET url`` until it answers (with a 2xx when ``success``), True; False as soon as
+    ``alive()`` says its process is gone, or after ``limit_s`` (real time: start-up only)."""
+    deadline = time.monotonic() + limit_s
+    with new_client(timeout=timeout_s) as client:
+        while True:
+            try:
+                if client.get(url).is_success or not success:
+                    return True
+            except httpx.HTTPError:
+                pass  # not listening yet
+            if not alive() or time.monotonic() > deadline:
+                return False
+            time.sleep(pause_s)

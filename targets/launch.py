@@ -11,15 +11,12 @@ import os
 import shlex
 import socket
 import subprocess
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-import httpx
-
-from targets.http_client import get
+from targets.http_client import wait_until_answers
 from targets.profile import Profile
 
 START_LIMIT_S = 60
@@ -79,14 +76,8 @@ def stop_process(process: subprocess.Popen, grace_s: float = 10) -> None:
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_LIMIT_S
-    while True:
-        try:
-            get(url, timeout=2)
-            return
-        except httpx.HTTPError:
-            if process.poll() is not None:
-                raise RuntimeError(f"the target command exited with {process.returncode}; see {log}") from None
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the target did not answer {url} within {START_LIMIT_S} s; see {log}") from None
-            time.sleep(0.1)  # start-up only
+    if wait_until_answers(url, alive=lambda: process.poll() is None, limit_s=START_LIMIT_S):
+        return
+    if process.poll() is not None:
+        raise RuntimeError(f"the target command exited with {process.returncode}; see {log}")
+    raise RuntimeError(f"the target did not answer {url} within {START_LIMIT_S} s; see {log}")

@@ -6,14 +6,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
-from targets.http_client import get
+from targets.http_client import wait_until_answers
 from targets.launch import free_port, stop_process
 
 START_LIMIT_S = 30
@@ -32,17 +29,10 @@ def serving(options: list[str], *, workdir: Path, env: dict[str, str] | None = N
                                 "--secret-key-file", str(workdir / "key"), *options],
                                stdout=log, stderr=subprocess.STDOUT, env={**base, **(env or {})})
     try:
-        deadline = time.monotonic() + START_LIMIT_S
-        while True:
-            try:
-                get(f"http://127.0.0.1:{port}/signin", timeout=2)
-                break
-            except httpx.HTTPError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    raise AssertionError("the server did not start:\n"
-                                         + (workdir / f"server-{port}.log").read_text()) from None
-                time.sleep(0.1)
+        if not wait_until_answers(f"http://127.0.0.1:{port}/signin", alive=lambda: process.poll() is None,
+                                  limit_s=START_LIMIT_S):
+            log.flush()
+            raise AssertionError("the server did not start:\n" + (workdir / f"server-{port}.log").read_text())
         yield port
     finally:
         stop_process(process)

@@ -15,7 +15,7 @@ import pytest
 from targets import faketime
 from targets.clocks import ServerClock
 from targets.faketime import FaketimeClock, FaketimeMissing, FaketimeTarget
-from targets.http_client import get, new_client
+from targets.http_client import new_client, wait_until_answers
 from tests.apps.running import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,16 +83,10 @@ def _serve_reference(tmp_path: Path, **kwargs) -> tuple[FaketimeTarget, str]:
     target = FaketimeTarget.start(cmd, workdir=tmp_path, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
                                   **kwargs)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # start-up only
-        try:
-            get(url + "/signin", timeout=2)
-            return target, url
-        except httpx.HTTPError:
-            if target.process.poll() is not None or time.monotonic() > deadline:
-                target.stop()
-                raise RuntimeError(f"reference server did not start: {target.log_path.read_text()[-2000:]}")
-            time.sleep(0.1)
+    if wait_until_answers(url + "/signin", alive=lambda: target.process.poll() is None, limit_s=60):
+        return target, url
+    target.stop()
+    raise RuntimeError(f"reference server did not start: {target.log_path.read_text()[-2000:]}")
 
 
 def _signin(http: httpx.Client) -> None:

@@ -28,15 +28,13 @@ import collections
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
 
-from targets.http_client import get, new_client
+from targets.http_client import new_client, wait_until_answers
 from targets.launch import free_port, stop_process
 
 SEED = 20261201
@@ -99,14 +97,8 @@ def reference_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
                                stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **SERVER_ENV})
     base_url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                get(base_url + "/openapi.json", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None and time.monotonic() < deadline, f"no server; see {log.name}"
-                time.sleep(0.1)
+        assert wait_until_answers(base_url + "/openapi.json", alive=lambda: process.poll() is None, limit_s=30), \
+            f"no server; see {log.name}"
         server = Server(base_url)
         yield server
         server.http.close()

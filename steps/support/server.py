@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 
 from targets.clocks import HttpClock, RealTimeClock, ServerClock
-from targets.http_client import get, new_client
+from targets.http_client import new_client, wait_until_answers
 from targets.launch import stop_process
 from targets.loader import load
 from targets.profile import Profile
@@ -120,16 +120,10 @@ def start_subprocess(workdir: Path) -> Target:
         [sys.executable, "-m", "simulator", "serve", "--test-clock", "--no-demo", "--db", str(db),
          "--port", str(port)], stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            get(url + "/__test__/clock", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError(f"sessionsim serve did not start; see {workdir / 'server.log'}") from None
-            time.sleep(0.05)  # start-up only
+    if not wait_until_answers(url + "/__test__/clock", alive=lambda: process.poll() is None, limit_s=20,
+                              timeout_s=1, pause_s=0.05, success=True):
+        process.kill()
+        raise RuntimeError(f"sessionsim serve did not start; see {workdir / 'server.log'}")
 
     def stop() -> None:
         stop_process(process, grace_s=5)
