@@ -89,15 +89,18 @@ jstest-mutants: jstest
 test-deps:
 	@$(MAKE) --no-print-directory $(SYNC) -j3 venv system-deps jstest-deps
 
-# `make test`: one stage after another, but for session.js's tests (Node, fake timers: nothing waits on real
-# time) beside Schemathesis, and the load smoke among the unit tests (above). Running the browser scenarios
-# beside the unit tests saved about 45 s, but the unit tests then took the CPU from the reference server's
-# password checks (which run only on idle CPU): a scenario of eight simultaneous sign-ins failed once in three
-# fresh-clone runs. Reliability first.
+# `make test`: the unit tests, with Schemathesis and session.js's tests (Node, fake timers) beside them (their
+# output, held in $(SIDE_LOG), printed after the unit tests'), and the load smoke among them (above); then the
+# browser scenarios. Running those beside the unit tests too saved about 45 s, but the unit tests then took the
+# CPU from the reference server's password checks (which run only on idle CPU): a scenario of eight
+# simultaneous sign-ins failed once in three fresh-clone runs. Reliability first.
+SIDE_LOG := reports/side-checks.log
 test: test-deps
-	$(UNIT_XDIST)
-	@grep -h "^load:" $(SMOKE_OUT)/output.txt
-	$(MAKE) --no-print-directory $(SYNC) -j2 schemathesis jstest
+	@mkdir -p reports && echo "unit tests (pytest -n 4), Schemathesis and make jstest beside them"
+	@$(MAKE) --no-print-directory $(SYNC) -j2 schemathesis jstest > $(SIDE_LOG) 2>&1 & side=$$!; \
+	$(UNIT_XDIST); unit=$$?; wait $$side; checks=$$?; \
+	echo "---- Schemathesis and make jstest ($(SIDE_LOG)) ----"; cat $(SIDE_LOG); \
+	grep -h "^load:" $(SMOKE_OUT)/output.txt; [ $$unit -eq 0 ] && [ $$checks -eq 0 ]
 	$(BDD)
 
 schemathesis: venv

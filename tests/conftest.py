@@ -1,5 +1,5 @@
 """Shared fixtures: a frozen clock, a memory store, the app and HTTP clients signed in as demo users,
-and a throwaway redis-server (see redis_fixture.py)."""
+a throwaway redis-server (see redis_fixture.py), and cheap password hashing for the servers run in-process."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
+from simulator import accounts
 from simulator.bootstrap import bootstrap, prepare_store
 from simulator.clock import ManualClock
 from simulator.config import ServerConfig
@@ -32,6 +33,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if shared:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order kept otherwise
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Servers run inside the test process hash passwords with argon2id at its cheapest (the load tests' hasher),
+    as Django's test settings swap in a fast hasher: the strong one cost a third of the unit tests' CPU (two demo
+    users hashed per test, a check per sign-in), and no test here is about its cost. Servers the tests start as
+    processes, and the browser scenarios, keep it; test_accounts.py checks its parameters."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "STRONG_HASHER", accounts.LOAD_TEST_HASHER)
+        accounts._dummy_hash.cache_clear()
+        yield
+    accounts._dummy_hash.cache_clear()
 
 
 @pytest.fixture(autouse=True, scope="session")
