@@ -70,7 +70,7 @@ def test_libfaketime_moves_express_sessions_idle_deadline(tmp_path: Path) -> Non
             assert profile.status(http, credentials).state == "ended"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 @needs_node
 @needs_libfaketime
 def test_express_session_through_its_profile(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 from tests.test_load_smoke import run_load
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=25)
 def test_master_and_workers_against_two_server_processes(tmp_path: Path) -> None:
     code, verdict, output = run_load(tmp_path, "--locust-workers", "2", "--server-workers", "2",
                                      "--duration", "12")

@@ -31,7 +31,7 @@ EXPECTED = {
 LONGER = {"no-sweeper": ["--duration", "15"], "settings-leak": ["--duration", "20"]}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=16)
 @pytest.mark.parametrize("fault", sorted(EXPECTED))
 def test_a_broken_server_fails_with_the_right_violation(tmp_path: Path, fault: str) -> None:
     code, verdict, output = run_load(tmp_path, "--server-cmd", f"{sys.executable} -m tests.mutants --fault {fault}",

@@ -24,14 +24,14 @@ def profile_load(tmp_path: Path, server: str) -> tuple[int, dict, str]:
     return done.returncode, verdict, done.stdout + done.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 def test_the_reference_passes_through_its_profile(tmp_path: Path) -> None:
     code, verdict, output = profile_load(tmp_path, f"{sys.executable} -m simulator serve")
     assert code == 0 and verdict["result"] == "pass", output
     assert verdict["counts"]["ok"] >= 4 and "Preflight of reference" in output
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=20)
 @pytest.mark.parametrize("fault, kind", [("late-expiry", "late"), ("early-expiry", "early")])
 def test_sessions_ending_a_few_minutes_off_fail_the_profile_load(tmp_path: Path, fault: str, kind: str) -> None:
     server = f"{sys.executable} -m tests.mutants --fault {fault} --shift-ms 180000"

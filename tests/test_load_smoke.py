@@ -35,7 +35,7 @@ def run_load(out: Path, *extra: str, timeout: float = 150, day: tuple[str, ...] 
     return done.returncode, verdict, done.stdout + done.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=14)
 def test_a_healthy_server_gets_a_clean_verdict_and_the_reports(tmp_path: Path) -> None:
     """``make load-smoke``'s run, its minimum counts included (into reports/load-smoke under ``make test``)."""
     out = Path(os.environ.get(SMOKE_OUT) or tmp_path)

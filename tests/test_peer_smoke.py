@@ -18,7 +18,7 @@ SCENARIOS = ("header_link_from_any_screen and practitioner or one_tab_ends_the_o
              "or pressing_escape or planted or never_stored")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=40)
 def test_django_session_security_through_its_profile(tmp_path: Path) -> None:
     built = subprocess.run(["make", "--no-print-directory", "-C", str(EXAMPLE), "migrate"], capture_output=True,
                            text=True, timeout=600)

@@ -612,6 +612,7 @@ def _record(backend: str, stats: Stats, seconds: float, outcome: str) -> None:
         pass  # the figures are a courtesy: never fail the test over them
 
 
+@pytest.mark.slow(seconds=25)
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_policy_and_store_agree_with_the_model(backend_name: str, request: pytest.FixtureRequest,
                                               tmp_path: Path) -> None:

@@ -210,7 +210,7 @@ def _run_against_the_reference(profile_file: str, tmp_path: Path, selection: str
     return done, json.loads((tmp_path / "reports" / "summary.json").read_text())
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=12)
 def test_a_run_through_a_reduced_profile_sorts_results_into_the_four_buckets(tmp_path: Path) -> None:
     """Against the reference server with a profile that claims less: Recently Logged In scenarios are
     not covered, notices and end reasons are waived, a declared finding that passes fails the run."""
@@ -248,7 +248,7 @@ def test_every_capability_tag_in_the_features_is_a_known_capability_or_area() ->
     assert tags - set(CAPABILITIES) - areas == set()
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=15)
 def test_libfaketime_moves_the_reference_server_started_by_the_harness(tmp_path: Path) -> None:
     """`steps.run --target-cmd ... --clock faketime`: the reference without its test clock, its process
     time moved by libfaketime; clock scenarios run (and the shared demo clinic's limits are respected)."""
@@ -280,7 +280,7 @@ def test_people_can_come_from_a_csv_kept_out_of_the_profile(tmp_path: Path) -> N
         clinic.staff("reception")
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=12)
 def test_a_crash_in_a_profile_is_an_error_never_a_finding(tmp_path: Path) -> None:
     """tests/profiles/crashing_reference.py: its "Stay Logged In" raises a TypeError. The scenario lands in
     the errors bucket with the profile's own line, first in findings.md, and counts as no finding."""
@@ -295,7 +295,7 @@ def test_a_crash_in_a_profile_is_an_error_never_a_finding(tmp_path: Path) -> Non
     assert "0 findings (0 high, 0 medium, 0 low)" in report and "1 harness or profile error" in report, report[:300]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=80)
 def test_a_target_with_no_warning_and_no_oracle_still_runs_every_timing_scenario(tmp_path: Path) -> None:
     """The reference seen as a plain app (tests/profiles/plain_reference.py): a fixed 10-minute timeout, 12 hours
     at most, no warning declared, no status oracle. Every @clock scenario that needs no product feature runs on
