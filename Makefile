@@ -6,12 +6,13 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 # unit tests in four processes on two cores (most of their time is spent waiting on servers, browsers and
 # Locust runs): a file whose tests share a module fixture (servers, stores) kept on one process, every other
-# test wherever a process is free, the slow ones first (tests/conftest.py): 3 min 27 s on a fresh clone.
+# test wherever a process is free, the longest first (tests/conftest.py; --no-loadscope-reorder keeps that order).
 # Schemathesis runs on its own: under pytest-xdist its parametrized test collapses into one operation.
 # The load smoke (make load-smoke: same command, minimum counts and reports) runs once, among them:
 # tests/test_load_smoke.py's healthy run, its reports in reports/load-smoke.
 SMOKE_OUT := $(CURDIR)/reports/load-smoke
-UNIT_XDIST := LOAD_SMOKE_OUT=$(SMOKE_OUT) $(PYTEST) tests -n 4 --dist loadgroup --ignore tests/test_schemathesis.py
+UNIT_XDIST := LOAD_SMOKE_OUT=$(SMOKE_OUT) $(PYTEST) tests -n 4 --dist loadgroup --no-loadscope-reorder \
+	--ignore tests/test_schemathesis.py
 SCHEMATHESIS := $(PYTEST) tests/test_schemathesis.py
 UNIT := $(UNIT_XDIST) && $(SCHEMATHESIS)
 PORT ?= 8000

@@ -1,5 +1,6 @@
 """Shared fixtures: a frozen clock, a memory store, the app and HTTP clients signed in as demo users,
-a throwaway redis-server (see redis_fixture.py), and cheap password hashing for the servers run in-process."""
+a throwaway redis-server (see redis_fixture.py), cheap password hashing for the servers run in-process, and
+the schedule for several processes (see scheduling.py)."""
 
 from __future__ import annotations
 
@@ -17,31 +18,9 @@ from simulator.services import Deps
 from simulator.store.memory import MemoryStore
 from simulator.web.app import build_app
 from tests.redis_fixture import own_redis_server, redis_server  # noqa: F401  (fixtures, registered by import)
+from tests.scheduling import pytest_collection_modifyitems  # noqa: F401  (a hook: the unit tests' schedule)
 
 START_MS = 1_795_000_000_000  # a fixed, ordinary moment (2026-11-18)
-SHARED_SCOPES = {"module", "package"}
-SLOW_SECONDS = 10.0  # a slow test's usual time when its marker does not say
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups (``--dist loadgroup``, the Makefile's)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Schedule for several processes (the Makefile's four): a test module whose tests share a module fixture (a server, a built wheel)
-    stays on one process, as one group; every other test goes wherever a process is free, so one file of slow
-    independent tests (load runs, browser runs) no longer queues on one process. The slow tests go first, the
-    longest first (``slow(seconds=N)``), so the last minute is not one long test alone, and the real-time load runs
-    share the cores with the CPU-bound browser and Hypothesis runs instead of idling them together."""
-    for item in items:
-        shared = any(d.scope in SHARED_SCOPES for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(item.path.stem))
-    items.sort(key=lambda item: -_usual_seconds(item))  # stable: file order kept otherwise
-
-
-def _usual_seconds(item: pytest.Item) -> float:
-    """How long a test usually takes under ``make test``: its ``slow`` marker's ``seconds`` (10 when not given),
-    0 for the quick ones."""
-    slow = item.get_closest_marker("slow")
-    return 0.0 if slow is None else float(slow.kwargs.get("seconds", SLOW_SECONDS))
 
 
 @pytest.fixture(autouse=True, scope="session")

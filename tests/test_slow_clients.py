@@ -17,6 +17,7 @@ from tests.served import serving
 
 TIMEOUT_S = 1.0
 PARSERS = ["httptools", "h11"]
+pytestmark = pytest.mark.slow(seconds=2)  # real time: each waits out a timeout of the server's
 
 
 @pytest.fixture(scope="module", params=PARSERS)

@@ -14,6 +14,7 @@ from tests.served import serving
 BOTH = (b"POST /api/mobile/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
         b"Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
 SMUGGLED = b"GET /signin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"  # what a proxy reading Content-Length misses
+pytestmark = pytest.mark.slow(seconds=1)  # real time: a server per parser, raw sockets waiting on their answers
 
 
 @pytest.fixture(scope="module", params=["h11", "httptools"])
