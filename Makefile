@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST := $(BIN)/pytest -p no:locust
 # unit tests in four processes on two cores (most of their time is spent waiting on servers, browsers and
 # Locust runs): a file whose tests share a module fixture (servers, stores) kept on one process, every other
-# test wherever a process is free, the longest first (tests/conftest.py; --no-loadscope-reorder keeps that order).
+# test wherever a process is free, the longest first (tests/scheduling.py; --no-loadscope-reorder keeps that order).
 # Schemathesis runs on its own: under pytest-xdist its parametrized test collapses into one operation.
 # The load smoke (make load-smoke: same command, minimum counts and reports) runs once, among them:
 # tests/test_load_smoke.py's healthy run, its reports in reports/load-smoke.

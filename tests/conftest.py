@@ -26,7 +26,7 @@ START_MS = 1_795_000_000_000  # a fixed, ordinary moment (2026-11-18)
 @pytest.fixture(autouse=True, scope="session")
 def _cheap_password_hashing() -> Iterator[None]:
     """Servers run inside the test process hash passwords with argon2id at its cheapest (the load tests' hasher),
-    as Django's test settings swap in a fast hasher: the strong one cost a third of the unit tests' CPU (two demo
+    as Django's test settings swap in a fast hasher: the strong one cost about 40 s of the unit tests' CPU (two demo
     users hashed per test, a check per sign-in), and no test here is about its cost. Servers the tests start as
     processes, and the browser scenarios, keep it; test_accounts.py checks its parameters."""
     with pytest.MonkeyPatch.context() as patch:

@@ -36,8 +36,8 @@ BACKENDS = [pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqli
             pytest.param("redis", id="redis", marks=pytest.mark.redis)]
 # Children start clean (no inherited sockets, locks or threads): forked from a fork server that imported this
 # module once, instead of each importing it again as "spawn" does (30 processes, 0.6 s of CPU each).
-SPAWN = multiprocessing.get_context("forkserver")
-SPAWN.set_forkserver_preload([__name__])
+FORK_SERVER = multiprocessing.get_context("forkserver")
+FORK_SERVER.set_forkserver_preload([__name__])
 
 
 @dataclass(frozen=True)
@@ -666,8 +666,8 @@ def _end_process(url: str, keys: list[str], reason: str, barrier: Any, out: Any)
 
 def _run_processes(target: Callable[..., None], args_for: Callable[[int, Any, Any], tuple], count: int) -> list[Any]:
     """Start ``count`` processes released by one barrier; return what each put on the queue."""
-    barrier, out = SPAWN.Barrier(count), SPAWN.Queue()
-    processes = [SPAWN.Process(target=target, args=args_for(i, barrier, out)) for i in range(count)]
+    barrier, out = FORK_SERVER.Barrier(count), FORK_SERVER.Queue()
+    processes = [FORK_SERVER.Process(target=target, args=args_for(i, barrier, out)) for i in range(count)]
     for process in processes:
         process.start()
     try:
