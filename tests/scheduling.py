@@ -22,10 +22,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if shared:
             item.add_marker(pytest.mark.xdist_group(item.path.stem))
             groups[item.path.stem] = groups.get(item.path.stem, 0.0) + _usual_seconds(item)
-    # a group goes to its process as one piece of work: its place is its tests' total (the Makefile keeps this
-    # order: --no-loadscope-reorder); stable sort: file order kept otherwise
-    items.sort(key=lambda item: -groups.get(item.path.stem, _usual_seconds(item)) if item.get_closest_marker(
-        "xdist_group") else -_usual_seconds(item))
+
+    def place(item: pytest.Item) -> float:
+        """A group goes to its process as one piece of work: its place is its tests' total (the Makefile keeps
+        this order: --no-loadscope-reorder)."""
+        grouped = item.get_closest_marker("xdist_group") is not None
+        return groups.get(item.path.stem, _usual_seconds(item)) if grouped else _usual_seconds(item)
+
+    items.sort(key=lambda item: -place(item))  # stable: file order kept otherwise
 
 
 def _usual_seconds(item: pytest.Item) -> float:
